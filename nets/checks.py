@@ -1,0 +1,27 @@
+"""Argument checks shared by every module: each failure names what was expected and what was given.
+
+Shapes are static under ``jax.jit``, so these checks run once at trace time and cost nothing
+in the compiled step.
+"""
+
+from collections.abc import Sequence
+
+
+def check_positive(name: str, value) -> None:
+    """Raise ValueError unless ``value`` is a positive integer (a size, a count, a length)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def check_rank(name: str, shape: Sequence[int], rank: int, layout: str) -> None:
+    """Raise ValueError unless ``shape`` has ``rank`` axes, naming the expected ``layout``."""
+    if len(shape) != rank:
+        raise ValueError(
+            f"{name} must have {rank} axes {layout}, got shape {tuple(shape)} ({len(shape)} axes)"
+        )
+
+
+def check_choice(name: str, value: str, choices: Sequence[str]) -> None:
+    """Raise ValueError unless ``value`` is one of ``choices``, listing the valid ones."""
+    if value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(sorted(choices))}")

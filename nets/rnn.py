@@ -1,0 +1,358 @@
+"""Recurrent networks: the vanilla RNN, LSTM and GRU cells, and ``Recurrent``, a cell scanned
+over time.
+
+Every cell splits its update into the part that depends on the input alone and the recurrent
+part, so that ``Recurrent`` computes the input projection W_x x_t + b for all time steps in one
+large matmul outside the scan, and the scan carries only the recurrent matmul W_h h_{t-1}
+(cuDNN does the same). A cell is still an ordinary Flax cell: ``cell(carry, x_t)`` returns
+``(new_carry, y_t)`` for one step.
+
+Shapes: inputs [batch, time, features] (batch-major); hidden states [batch, hidden_size].
+"""
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from nets.activations import get_activation
+from nets.checks import check_positive, check_rank
+
+Carry = Any  # a cell's recurrent state: an array, or a tuple of arrays (the LSTM's (C, h))
+Initializer = Callable[..., jax.Array]
+
+
+def orthogonal(scale: float = 1.0) -> Initializer:
+    """W = scale * Q with Q a random orthogonal matrix: every singular value of W is ``scale``.
+
+    The spectral norm of W_h is the knob of the vanishing-gradient theory (Pascanu et al. 2013):
+    below 1 the gradient through a tanh RNN vanishes at least geometrically.
+    """
+    return nn.initializers.orthogonal(scale=scale)
+
+
+def identity(scale: float = 1.0) -> Initializer:
+    """W = scale * I; with ReLU this is the IRNN of Le, Jaitly and Hinton (2015)."""
+
+    def init(key, shape, dtype=jnp.float32):
+        del key
+        if len(shape) != 2 or shape[0] != shape[1]:
+            raise ValueError(f"identity initialiser needs a square matrix, got shape {shape}")
+        return scale * jnp.eye(shape[0], dtype=dtype)
+
+    return init
+
+
+class RecurrentCell(nn.Module):
+    """The interface ``Recurrent`` scans: subclasses define the four methods below.
+
+    ``input_projection(x)``: [..., features] -> [..., gates], no dependence on time.
+    ``step(carry, projected)``: the recurrent update from the projected input of one step.
+    ``hidden_state(carry)``: h_t, [batch, hidden_size].
+    ``readout(h)``: the per-step output y_t from h_t (identity unless the cell has W_y).
+    """
+
+    hidden_size: int
+    carry_names: ClassVar[tuple[str, ...]] = ("h",)
+
+    def __post_init__(self):
+        check_positive(f"{type(self).__name__} hidden_size", self.hidden_size)
+        super().__post_init__()
+
+    def __call__(self, carry: Carry, inputs: jax.Array) -> tuple[Carry, jax.Array]:
+        """One time step: (carry_{t-1}, x_t) -> (carry_t, y_t). x_t: [batch, features]."""
+        check_rank("cell input x_t", jnp.shape(inputs), 2, "[batch, features]")
+        carry = self.step(carry, self.input_projection(inputs))
+        return carry, self.readout(self.hidden_state(carry))
+
+    def initialize_carry(self, batch_size: int, dtype=jnp.float32) -> Carry:
+        """The zero state h_0 (and C_0 for the LSTM), [batch, hidden_size] each."""
+        zeros = jnp.zeros((batch_size, self.hidden_size), dtype)
+        return tuple(zeros for _ in self.carry_names) if len(self.carry_names) > 1 else zeros
+
+    def hidden_state(self, carry: Carry) -> jax.Array:
+        return carry
+
+    def readout(self, hidden: jax.Array) -> jax.Array:
+        return hidden
+
+
+class SimpleRNNCell(RecurrentCell):
+    """The vanilla RNN of the lecture:
+
+        h_t = f(W_h h_{t-1} + W_x x_t + b)
+        y_t = g(W_y h_t)            (only when ``output_size`` is set; otherwise y_t = h_t)
+
+    ``activation`` f is 'tanh' or 'relu' (any name in ``nets.activations``), g is
+    ``output_activation``. ``recurrent_kernel_init`` sets W_h: ``orthogonal(scale)`` fixes its
+    spectral norm, ``identity(scale)`` gives the IRNN.
+    """
+
+    activation: str = "tanh"
+    output_size: int | None = None
+    output_activation: str = "identity"
+    kernel_init: Initializer = nn.initializers.lecun_normal()
+    recurrent_kernel_init: Initializer = orthogonal()
+    bias_init: Initializer = nn.initializers.zeros_init()
+
+    def setup(self):
+        self.f = get_activation(self.activation)
+        self.g = get_activation(self.output_activation)
+        # W_x x_t + b for every step at once; W_h lives in the scan.
+        self.input_dense = nn.Dense(
+            self.hidden_size, kernel_init=self.kernel_init, bias_init=self.bias_init
+        )
+        self.recurrent_kernel = self.param(
+            "recurrent_kernel", self.recurrent_kernel_init, (self.hidden_size, self.hidden_size)
+        )
+        if self.output_size is not None:
+            check_positive("SimpleRNNCell output_size", self.output_size)
+            self.output_dense = nn.Dense(
+                self.output_size, use_bias=False, kernel_init=self.kernel_init
+            )
+
+    def input_projection(self, inputs):
+        return self.input_dense(inputs)
+
+    def step(self, carry, projected):
+        return self.f(projected + carry @ self.recurrent_kernel)
+
+    def readout(self, hidden):
+        if self.output_size is None:
+            return hidden
+        return self.g(self.output_dense(hidden))
+
+
+def _forget_gate_bias(forget_bias: float) -> Initializer:
+    """Bias of the fused gates [f, i, C~, o]: ``forget_bias`` on f, zero elsewhere."""
+
+    def init(key, shape, dtype=jnp.float32):
+        del key
+        hidden = shape[0] // 4
+        return jnp.zeros(shape, dtype).at[:hidden].set(forget_bias)
+
+    return init
+
+
+class LSTMCell(RecurrentCell):
+    """The LSTM of the lecture, its six equations with [h_{t-1}, x_t] concatenated:
+
+        f_t = sigmoid(W_f [h_{t-1}, x_t] + b_f)          forget gate
+        i_t = sigmoid(W_i [h_{t-1}, x_t] + b_i)          input gate
+        C~_t = tanh(W_C [h_{t-1}, x_t] + b_C)            candidate cell state
+        C_t = f_t * C_{t-1} + i_t * C~_t                 cell state
+        o_t = sigmoid(W_o [h_{t-1}, x_t] + b_o)          output gate
+        h_t = o_t * tanh(C_t)                            hidden state
+
+    The four gate matrices are fused into one, W = [W_f; W_i; W_C; W_o], and W [h; x] is split
+    as W_h h + W_x x: the W_x x half (one [features, 4 * hidden] matmul) runs for all steps
+    before the scan, the W_h h half ([hidden, 4 * hidden]) inside it. The carry is (C_t, h_t),
+    the order of ``flax.linen.LSTMCell``.
+
+    ``forget_bias`` (default 1.0) initialises b_f so that f_t = sigmoid(1) = 0.73 at the start:
+    the cell state is mostly kept, so gradients flow back along C_t through many steps from the
+    first update, instead of being halved at every step by f_t = 0.5 (Gers et al. 2000;
+    Jozefowicz et al. 2015).
+    """
+
+    forget_bias: float = 1.0
+    kernel_init: Initializer = nn.initializers.lecun_normal()
+    recurrent_kernel_init: Initializer = orthogonal()
+    carry_names: ClassVar[tuple[str, ...]] = ("c", "h")
+
+    def setup(self):
+        self.input_dense = nn.Dense(
+            4 * self.hidden_size,
+            kernel_init=self.kernel_init,
+            bias_init=_forget_gate_bias(self.forget_bias),
+        )
+        self.recurrent_kernel = self.param(
+            "recurrent_kernel", self.recurrent_kernel_init, (self.hidden_size, 4 * self.hidden_size)
+        )
+
+    def input_projection(self, inputs):
+        return self.input_dense(inputs)
+
+    def step(self, carry, projected):
+        c, h = carry
+        gates = projected + h @ self.recurrent_kernel
+        f, i, candidate, o = jnp.split(gates, 4, axis=-1)
+        c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(candidate)
+        h = jax.nn.sigmoid(o) * jnp.tanh(c)
+        return c, h
+
+    def hidden_state(self, carry):
+        return carry[1]
+
+
+class GRUCell(RecurrentCell):
+    """The gated recurrent unit (Cho et al. 2014), in the form of cuDNN and ``flax.linen.GRUCell``:
+
+        r_t = sigmoid(W_xr x_t + b_r + W_hr h_{t-1})                reset gate
+        z_t = sigmoid(W_xz x_t + b_z + W_hz h_{t-1})                update gate
+        n_t = tanh(W_xn x_t + b_n + r_t * (W_hn h_{t-1} + b_hn))    candidate
+        h_t = (1 - z_t) * n_t + z_t * h_{t-1}
+
+    The input half [features, 3 * hidden] is projected before the scan; b_hn stays inside
+    because r_t multiplies it.
+    """
+
+    kernel_init: Initializer = nn.initializers.lecun_normal()
+    recurrent_kernel_init: Initializer = orthogonal()
+
+    def setup(self):
+        self.input_dense = nn.Dense(3 * self.hidden_size, kernel_init=self.kernel_init)
+        self.recurrent_kernel = self.param(
+            "recurrent_kernel", self.recurrent_kernel_init, (self.hidden_size, 3 * self.hidden_size)
+        )
+        self.candidate_bias = self.param(
+            "candidate_bias", nn.initializers.zeros_init(), (self.hidden_size,)
+        )
+
+    def input_projection(self, inputs):
+        return self.input_dense(inputs)
+
+    def step(self, carry, projected):
+        x_r, x_z, x_n = jnp.split(projected, 3, axis=-1)
+        h_r, h_z, h_n = jnp.split(carry @ self.recurrent_kernel, 3, axis=-1)
+        r = jax.nn.sigmoid(x_r + h_r)
+        z = jax.nn.sigmoid(x_z + h_z)
+        n = jnp.tanh(x_n + r * (h_n + self.candidate_bias))
+        return (1.0 - z) * n + z * carry
+
+
+def reverse_sequences(x: jax.Array, seq_lengths: jax.Array | None) -> jax.Array:
+    """Reverse each sequence of time-major ``x`` [time, batch, ...] within its own length.
+
+    Padding (steps t >= length) stays where it is, so a backward pass over the result reads the
+    valid steps first. Applying it twice gives ``x`` back.
+    """
+    if seq_lengths is None:
+        return jnp.flip(x, axis=0)
+    time = jnp.arange(x.shape[0])[:, None]  # [time, 1]
+    source = jnp.where(time < seq_lengths[None, :], seq_lengths[None, :] - 1 - time, time)
+    source = source.reshape(source.shape + (1,) * (x.ndim - 2))
+    return jnp.take_along_axis(x, source, axis=0)
+
+
+def _scan_step(cell, carry, step_inputs, return_carries: bool):
+    """One step of the scan: the recurrent update, the perturbation, the padding mask."""
+    projected, mask, perturbation = step_inputs
+    new_carry = cell.step(carry, projected)
+    if perturbation is not None:
+        # A zero added here makes d loss / d perturbation_t = d loss / d carry_t.
+        new_carry = jax.tree.map(jnp.add, new_carry, perturbation)
+    if mask is not None:  # padded steps leave the carry unchanged and output zeros
+        new_carry = jax.tree.map(lambda n, o: jnp.where(mask[:, None], n, o), new_carry, carry)
+    hidden = cell.hidden_state(new_carry)
+    if mask is not None:
+        hidden = jnp.where(mask[:, None], hidden, 0.0)
+    return new_carry, (hidden, new_carry if return_carries else None)
+
+
+class Recurrent(nn.Module):
+    """A recurrent cell scanned over time with ``nn.scan``: one compiled loop body for any length.
+
+    ``Recurrent(LSTMCell(128))(x)`` with x [batch, time, features] returns
+    ``(final_carry, outputs)``, outputs [batch, time, out] holding y_t for every step (h_t for
+    the LSTM and GRU). ``num_layers`` stacks cells (each layer reads the outputs of the one
+    below); ``bidirectional`` adds a cell reading the sequence backwards and concatenates the
+    two directions' outputs (out = 2 * per-direction size). ``unroll`` is passed to the scan.
+
+    Call arguments:
+      seq_lengths [batch] (int): true lengths of right-padded sequences. Steps t >= length leave
+        the carry unchanged and output zeros, so each sequence ends in the state it would reach
+        alone; the backward direction starts at each sequence's last valid step.
+      initial_carry: the starting state (zeros by default), with the structure of final_carry.
+      carry_perturbations: a pytree like the carry with a time axis, [batch, time, hidden] per
+        leaf, added to carry_t after step t (single layer, one direction). Pass zeros and
+        differentiate to get d loss / d carry_t for every t in one backward pass.
+      return_carries: also return every step's carry, [batch, time, hidden] per leaf.
+
+    final_carry is the cell's carry for one layer and direction; otherwise a tuple with one
+    carry per layer and direction: (layer 0 forward, layer 0 backward, layer 1 forward, ...).
+    """
+
+    cell: RecurrentCell
+    num_layers: int = 1
+    bidirectional: bool = False
+    unroll: int = 1
+
+    def setup(self):
+        check_positive("num_layers", self.num_layers)
+        check_positive("unroll", self.unroll)
+        count = self.num_layers * (2 if self.bidirectional else 1)
+        self.cells = [self.cell.clone() for _ in range(count)]
+
+    def __call__(
+        self,
+        inputs: jax.Array,
+        seq_lengths: jax.Array | None = None,
+        *,
+        initial_carry: Carry | None = None,
+        carry_perturbations: Carry | None = None,
+        return_carries: bool = False,
+    ):
+        shape = jnp.shape(inputs)
+        check_rank("Recurrent input", shape, 3, "[batch, time, features]")
+        batch, time = shape[:2]
+        if time < 1 or batch < 1:
+            raise ValueError(f"Recurrent input needs batch >= 1 and time >= 1, got shape {shape}")
+        if seq_lengths is not None and jnp.shape(seq_lengths) != (batch,):
+            raise ValueError(
+                f"seq_lengths must have shape ({batch},) for input {shape}, "
+                f"got {jnp.shape(seq_lengths)}"
+            )
+        single = len(self.cells) == 1
+        if not single and (carry_perturbations is not None or return_carries):
+            raise ValueError(
+                "carry_perturbations and return_carries need a single layer and direction, got "
+                f"num_layers={self.num_layers}, bidirectional={self.bidirectional}"
+            )
+        initial = self._split_carry(initial_carry, batch, inputs.dtype)
+        to_time_major = lambda tree: jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), tree)  # noqa: E731
+        mask = None if seq_lengths is None else jnp.arange(time)[:, None] < seq_lengths[None, :]
+        perturbations = to_time_major(carry_perturbations)
+
+        x = to_time_major(inputs)  # [time, batch, features]
+        final_carries, carries = [], None
+        directions = 2 if self.bidirectional else 1
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(directions):
+                index = layer * directions + direction
+                cell = self.cells[index]
+                reverse = direction == 1
+                xs = reverse_sequences(x, seq_lengths) if reverse else x
+                carry, (hidden, carries) = self._scan(
+                    cell,
+                    initial[index],
+                    (cell.input_projection(xs), mask, perturbations),
+                    return_carries,
+                )
+                y = cell.readout(hidden)
+                outputs.append(reverse_sequences(y, seq_lengths) if reverse else y)
+                final_carries.append(carry)
+            x = jnp.concatenate(outputs, axis=-1) if directions == 2 else outputs[0]
+
+        final = final_carries[0] if single else tuple(final_carries)
+        outputs = jnp.swapaxes(x, 0, 1)
+        if return_carries:
+            return final, outputs, to_time_major(carries)
+        return final, outputs
+
+    def _scan(self, cell, carry, xs, return_carries):
+        scan = nn.scan(
+            lambda cell, carry, xs: _scan_step(cell, carry, xs, return_carries),
+            variable_broadcast="params",
+            split_rngs={"params": False},
+            unroll=self.unroll,
+        )
+        return scan(cell, carry, xs)
+
+    def _split_carry(self, initial_carry, batch, dtype):
+        if initial_carry is None:
+            return [cell.initialize_carry(batch, dtype) for cell in self.cells]
+        return [initial_carry] if len(self.cells) == 1 else list(initial_carry)

@@ -1,0 +1,224 @@
+"""Recurrent cells against flax's cells and the numpy recurrence; the scan's semantics."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from nets.rnn import GRUCell, LSTMCell, Recurrent, SimpleRNNCell, identity, orthogonal
+
+B, T, X, H = 3, 9, 5, 4
+
+
+def random_inputs(seed=0, shape=(B, T, X)):
+    return jax.random.normal(jax.random.key(seed), shape)
+
+
+def run_flax_cell(cell, params, inputs):
+    """Step a flax cell over [batch, time, features] with a Python loop (the reference)."""
+    carry = cell.initialize_carry(jax.random.key(0), inputs[:, 0].shape)
+    outputs = []
+    for t in range(inputs.shape[1]):
+        carry, y = cell.apply(params, carry, inputs[:, t])
+        outputs.append(y)
+    return carry, jnp.stack(outputs, axis=1)
+
+
+def test_lstm_equals_flax_lstm_with_weights_mapped():
+    inputs = random_inputs()
+    ours = Recurrent(LSTMCell(H))
+    variables = ours.init(jax.random.key(1), inputs)
+    p = variables["params"]["cells_0"]
+    w_x, b, w_h = p["input_dense"]["kernel"], p["input_dense"]["bias"], p["recurrent_kernel"]
+    # our gate order is the lecture's [f, i, C~, o]; flax names them f, i, g, o
+    split = lambda a: dict(zip("figo", jnp.split(a, 4, axis=-1), strict=True))  # noqa: E731
+    wx, wh, bb = split(w_x), split(w_h), split(b)
+    flax_params = {"params": {}}
+    for gate in "figo":
+        flax_params["params"][f"i{gate}"] = {"kernel": wx[gate]}
+        flax_params["params"][f"h{gate}"] = {"kernel": wh[gate], "bias": bb[gate]}
+    (c_ref, h_ref), y_ref = run_flax_cell(nn.LSTMCell(H), flax_params, inputs)
+    (c, h), y = ours.apply(variables, inputs)
+    np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(c, c_ref, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(h, h_ref, rtol=1e-5, atol=1e-6)
+
+
+def test_gru_equals_flax_gru_with_weights_mapped():
+    inputs = random_inputs(1)
+    ours = Recurrent(GRUCell(H))
+    variables = ours.init(jax.random.key(2), inputs)
+    p = variables["params"]["cells_0"]
+    variables = jax.tree.map(lambda a: a + 0.1, variables)  # non-zero biases too
+    p = variables["params"]["cells_0"]
+    wx = jnp.split(p["input_dense"]["kernel"], 3, axis=-1)
+    bx = jnp.split(p["input_dense"]["bias"], 3, axis=-1)
+    wh = jnp.split(p["recurrent_kernel"], 3, axis=-1)
+    flax_params = {
+        "params": {
+            "ir": {"kernel": wx[0], "bias": bx[0]},
+            "iz": {"kernel": wx[1], "bias": bx[1]},
+            "in": {"kernel": wx[2], "bias": bx[2]},
+            "hr": {"kernel": wh[0]},
+            "hz": {"kernel": wh[1]},
+            "hn": {"kernel": wh[2], "bias": p["candidate_bias"]},
+        }
+    }
+    h_ref, y_ref = run_flax_cell(nn.GRUCell(H), flax_params, inputs)
+    h, y = ours.apply(variables, inputs)
+    np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(h, h_ref, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("activation, f", [("tanh", np.tanh), ("relu", lambda a: np.maximum(a, 0))])
+def test_simple_rnn_equals_the_numpy_recurrence(activation, f):
+    inputs = np.asarray(random_inputs(2))
+    cell = SimpleRNNCell(H, activation=activation, output_size=2, output_activation="sigmoid")
+    model = Recurrent(cell)
+    variables = model.init(jax.random.key(3), inputs)
+    p = jax.tree.map(np.asarray, variables["params"]["cells_0"])
+    w_x, b = p["input_dense"]["kernel"], p["input_dense"]["bias"] + 0.1
+    variables["params"]["cells_0"]["input_dense"]["bias"] = b
+    w_h, w_y = p["recurrent_kernel"], p["output_dense"]["kernel"]
+    h = np.zeros((B, H), np.float32)
+    ys = []
+    for t in range(T):  # h_t = f(W_h h_{t-1} + W_x x_t + b), y_t = g(W_y h_t)
+        h = f(h @ w_h + inputs[:, t] @ w_x + b)
+        ys.append(1 / (1 + np.exp(-(h @ w_y))))
+    final, outputs = model.apply(variables, inputs)
+    np.testing.assert_allclose(final, h, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(outputs, np.stack(ys, axis=1), rtol=1e-5, atol=1e-6)
+    # one step through the cell's own __call__ agrees with the first step of the scan
+    _, y0 = cell.apply({"params": variables["params"]["cells_0"]}, jnp.zeros((B, H)), inputs[:, 0])
+    np.testing.assert_allclose(y0, ys[0], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("cell", [SimpleRNNCell(H), LSTMCell(H), GRUCell(H)])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_padded_sequences_end_in_the_state_they_reach_alone(cell, bidirectional):
+    inputs = random_inputs(3)
+    lengths = np.array([T, 4, 1])
+    model = Recurrent(cell, bidirectional=bidirectional)
+    variables = model.init(jax.random.key(4), inputs)
+    padded = jnp.where(jnp.arange(T)[None, :, None] < lengths[:, None, None], inputs, 99.0)
+    final, outputs = model.apply(variables, padded, lengths)
+    for b, length in enumerate(lengths):
+        alone_final, alone_out = model.apply(variables, inputs[b : b + 1, :length])
+        jax.tree.map(
+            lambda a, r, b=b: np.testing.assert_allclose(a[b], r[0], rtol=1e-5, atol=1e-6),
+            final,
+            alone_final,
+        )
+        np.testing.assert_allclose(outputs[b, :length], alone_out[0], rtol=1e-5, atol=1e-6)
+        assert np.all(outputs[b, length:] == 0.0)
+
+
+def test_stacked_layers_feed_each_other():
+    inputs = random_inputs(4)
+    stacked = Recurrent(GRUCell(H), num_layers=2)
+    variables = stacked.init(jax.random.key(5), inputs)
+    final, outputs = stacked.apply(variables, inputs)
+    single = Recurrent(GRUCell(H))
+    layer = lambda i, x: single.apply(  # noqa: E731
+        {"params": {"cells_0": variables["params"][f"cells_{i}"]}}, x
+    )
+    h0, y0 = layer(0, inputs)
+    h1, y1 = layer(1, y0)
+    np.testing.assert_allclose(outputs, y1, rtol=1e-6)
+    np.testing.assert_allclose(final[0], h0, rtol=1e-6)
+    np.testing.assert_allclose(final[1], h1, rtol=1e-6)
+
+
+def test_bidirectional_backward_half_reads_the_reversed_sequence():
+    inputs = random_inputs(5)
+    model = Recurrent(LSTMCell(H), bidirectional=True)
+    variables = model.init(jax.random.key(6), inputs)
+    _, outputs = model.apply(variables, inputs)
+    single = Recurrent(LSTMCell(H))
+    backward = {"params": {"cells_0": variables["params"]["cells_1"]}}
+    _, reversed_out = single.apply(backward, inputs[:, ::-1])
+    assert outputs.shape == (B, T, 2 * H)
+    np.testing.assert_allclose(outputs[..., H:], reversed_out[:, ::-1], rtol=1e-5, atol=1e-6)
+
+
+def test_scan_not_python_loop_jaxpr_size_independent_of_length():
+    model = Recurrent(LSTMCell(H))
+    variables = model.init(jax.random.key(0), random_inputs())
+
+    def equations(time):
+        x = jnp.zeros((B, time, X))
+        return len(jax.make_jaxpr(lambda v, x: model.apply(v, x))(variables, x).jaxpr.eqns)
+
+    assert equations(10) == equations(1000)
+    assert "scan" in str(jax.make_jaxpr(lambda v, x: model.apply(v, x))(variables, random_inputs()))
+
+
+def test_input_projection_is_one_matmul_outside_the_scan():
+    model = Recurrent(LSTMCell(H))
+    variables = model.init(jax.random.key(0), random_inputs())
+    jaxpr = jax.make_jaxpr(lambda v, x: model.apply(v, x))(variables, random_inputs()).jaxpr
+    outside = [e for e in jaxpr.eqns if e.primitive.name == "dot_general"]
+    (scan,) = [e for e in jaxpr.eqns if e.primitive.name == "scan"]
+    inside = [e for e in scan.params["jaxpr"].jaxpr.eqns if e.primitive.name == "dot_general"]
+    assert len(outside) == 1 and outside[0].outvars[0].aval.shape == (T, B, 4 * H)
+    assert len(inside) == 1 and inside[0].outvars[0].aval.shape == (B, 4 * H)
+
+
+def test_works_under_jit_grad_vmap_and_unroll():
+    inputs = random_inputs(6)
+    model = Recurrent(LSTMCell(H))
+    variables = model.init(jax.random.key(7), inputs)
+    reference = model.apply(variables, inputs)[1]
+    np.testing.assert_allclose(jax.jit(model.apply)(variables, inputs)[1], reference, rtol=1e-6)
+    unrolled = Recurrent(LSTMCell(H), unroll=4).apply(variables, inputs)[1]
+    np.testing.assert_allclose(unrolled, reference, rtol=1e-5, atol=1e-6)
+    many = jax.vmap(lambda x: model.apply(variables, x)[1])(jnp.stack([inputs, 2 * inputs]))
+    np.testing.assert_allclose(many[0], reference, rtol=1e-5, atol=1e-6)
+    grads = jax.grad(lambda v: jnp.sum(model.apply(v, inputs)[1] ** 2))(variables)
+    # finite differences on one recurrent weight
+    path = ("params", "cells_0", "recurrent_kernel")
+
+    def loss_at(delta):
+        v = jax.tree.map(lambda a: a, variables)
+        v["params"]["cells_0"]["recurrent_kernel"] = (
+            v[path[0]][path[1]][path[2]].at[0, 0].add(delta)
+        )
+        return jnp.sum(model.apply(v, inputs)[1] ** 2)
+
+    numeric = (loss_at(1e-2) - loss_at(-1e-2)) / 2e-2
+    np.testing.assert_allclose(grads[path[0]][path[1]][path[2]][0, 0], numeric, rtol=1e-2)
+
+
+def test_initialisers_set_the_spectral_norm():
+    w = orthogonal(0.9)(jax.random.key(0), (16, 16))
+    np.testing.assert_allclose(np.linalg.svd(w, compute_uv=False), 0.9, rtol=1e-5)
+    np.testing.assert_array_equal(identity(1.0)(jax.random.key(0), (3, 3)), np.eye(3))
+    model = Recurrent(SimpleRNNCell(8, activation="relu", recurrent_kernel_init=identity()))
+    variables = model.init(jax.random.key(0), jnp.ones((1, 2, 3)))
+    np.testing.assert_array_equal(variables["params"]["cells_0"]["recurrent_kernel"], np.eye(8))
+
+
+def test_lstm_forget_gate_bias_starts_at_one():
+    variables = Recurrent(LSTMCell(H)).init(jax.random.key(0), random_inputs())
+    bias = variables["params"]["cells_0"]["input_dense"]["bias"]
+    np.testing.assert_array_equal(bias[:H], 1.0)
+    np.testing.assert_array_equal(bias[H:], 0.0)
+
+
+def test_bad_input_names_what_was_expected():
+    model = Recurrent(LSTMCell(H))
+    with pytest.raises(ValueError, match=r"3 axes \[batch, time, features\], got shape \(9, 5\)"):
+        model.init(jax.random.key(0), jnp.ones((T, X)))
+    with pytest.raises(ValueError, match=r"time >= 1, got shape \(3, 0, 5\)"):
+        model.init(jax.random.key(0), jnp.ones((B, 0, X)))
+    with pytest.raises(ValueError, match=r"seq_lengths must have shape \(3,\)"):
+        model.init(jax.random.key(0), random_inputs(), jnp.ones((2,), int))
+    with pytest.raises(ValueError, match="hidden_size must be a positive integer, got 0"):
+        LSTMCell(0)
+    with pytest.raises(ValueError, match="hidden_size must be a positive integer, got -3"):
+        SimpleRNNCell(-3)
+    with pytest.raises(ValueError, match="unknown activation 'sigmod'; valid: "):
+        Recurrent(SimpleRNNCell(H, activation="sigmod")).init(jax.random.key(0), random_inputs())
+    with pytest.raises(ValueError, match="num_layers must be a positive integer, got 0"):
+        Recurrent(GRUCell(H), num_layers=0).init(jax.random.key(0), random_inputs())
