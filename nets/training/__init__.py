@@ -1,0 +1,1 @@
+"""Training pieces shared by the experiments: data-parallel gradient steps."""
