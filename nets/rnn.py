@@ -45,11 +45,18 @@ def identity(scale: float = 1.0) -> Initializer:
     return init
 
 
+def _perturb(x: jax.Array, perturbation: jax.Array | None) -> jax.Array:
+    return x if perturbation is None else x + perturbation
+
+
 class RecurrentCell(nn.Module):
     """The interface ``Recurrent`` scans: subclasses define the four methods below.
 
     ``input_projection(x)``: [..., features] -> [..., gates], no dependence on time.
-    ``step(carry, projected)``: the recurrent update from the projected input of one step.
+    ``step(carry, projected, perturbation=None)``: the recurrent update from the projected input
+      of one step. ``perturbation`` (a pytree like the carry) is added to each component as
+      soon as it is computed, so that a later component reads the perturbed earlier one (the
+      LSTM's h_t reads the perturbed C_t): its gradient is the total derivative dL/dcarry_t.
     ``hidden_state(carry)``: h_t, [batch, hidden_size].
     ``readout(h)``: the per-step output y_t from h_t (identity unless the cell has W_y).
     """
@@ -116,8 +123,8 @@ class SimpleRNNCell(RecurrentCell):
     def input_projection(self, inputs):
         return self.input_dense(inputs)
 
-    def step(self, carry, projected):
-        return self.f(projected + carry @ self.recurrent_kernel)
+    def step(self, carry, projected, perturbation=None):
+        return _perturb(self.f(projected + carry @ self.recurrent_kernel), perturbation)
 
     def readout(self, hidden):
         if self.output_size is None:
@@ -175,12 +182,13 @@ class LSTMCell(RecurrentCell):
     def input_projection(self, inputs):
         return self.input_dense(inputs)
 
-    def step(self, carry, projected):
+    def step(self, carry, projected, perturbation=None):
         c, h = carry
+        eps_c, eps_h = (None, None) if perturbation is None else perturbation
         gates = projected + h @ self.recurrent_kernel
         f, i, candidate, o = jnp.split(gates, 4, axis=-1)
-        c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(candidate)
-        h = jax.nn.sigmoid(o) * jnp.tanh(c)
+        c = _perturb(jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(candidate), eps_c)
+        h = _perturb(jax.nn.sigmoid(o) * jnp.tanh(c), eps_h)
         return c, h
 
     def hidden_state(self, carry):
@@ -214,13 +222,13 @@ class GRUCell(RecurrentCell):
     def input_projection(self, inputs):
         return self.input_dense(inputs)
 
-    def step(self, carry, projected):
+    def step(self, carry, projected, perturbation=None):
         x_r, x_z, x_n = jnp.split(projected, 3, axis=-1)
         h_r, h_z, h_n = jnp.split(carry @ self.recurrent_kernel, 3, axis=-1)
         r = jax.nn.sigmoid(x_r + h_r)
         z = jax.nn.sigmoid(x_z + h_z)
         n = jnp.tanh(x_n + r * (h_n + self.candidate_bias))
-        return (1.0 - z) * n + z * carry
+        return _perturb((1.0 - z) * n + z * carry, perturbation)
 
 
 def reverse_sequences(x: jax.Array, seq_lengths: jax.Array | None) -> jax.Array:
@@ -240,10 +248,8 @@ def reverse_sequences(x: jax.Array, seq_lengths: jax.Array | None) -> jax.Array:
 def _scan_step(cell, carry, step_inputs, return_carries: bool):
     """One step of the scan: the recurrent update, the perturbation, the padding mask."""
     projected, mask, perturbation = step_inputs
-    new_carry = cell.step(carry, projected)
-    if perturbation is not None:
-        # A zero added here makes d loss / d perturbation_t = d loss / d carry_t.
-        new_carry = jax.tree.map(jnp.add, new_carry, perturbation)
+    # A zero perturbation makes d loss / d perturbation_t = d loss / d carry_t.
+    new_carry = cell.step(carry, projected, perturbation)
     if mask is not None:  # padded steps leave the carry unchanged and output zeros
         new_carry = jax.tree.map(lambda n, o: jnp.where(mask[:, None], n, o), new_carry, carry)
     hidden = cell.hidden_state(new_carry)
@@ -267,8 +273,8 @@ class Recurrent(nn.Module):
         alone; the backward direction starts at each sequence's last valid step.
       initial_carry: the starting state (zeros by default), with the structure of final_carry.
       carry_perturbations: a pytree like the carry with a time axis, [batch, time, hidden] per
-        leaf, added to carry_t after step t (single layer, one direction). Pass zeros and
-        differentiate to get d loss / d carry_t for every t in one backward pass.
+        leaf, added to carry_t as step t computes it (single layer, one direction). Pass zeros
+        and differentiate to get d loss / d carry_t for every t in one backward pass.
       return_carries: also return every step's carry, [batch, time, hidden] per leaf.
 
     final_carry is the cell's carry for one layer and direction; otherwise a tuple with one
@@ -356,3 +362,25 @@ class Recurrent(nn.Module):
         if initial_carry is None:
             return [cell.initialize_carry(batch, dtype) for cell in self.cells]
         return [initial_carry] if len(self.cells) == 1 else list(initial_carry)
+
+
+class ManyToOne(nn.Module):
+    """The lecture's many-to-one RNN: read the whole sequence, predict from the last state.
+
+        y = W h_T + b,   h_T the cell's hidden state after each sequence's last valid step
+
+    Shapes: inputs [batch, time, features] -> [batch, num_outputs] (logits for a classifier,
+    values for a regression). Keyword arguments (``carry_perturbations``) go to the Recurrent,
+    so ``nets.gradients`` can measure d loss / d h_t through the whole model.
+    """
+
+    cell: RecurrentCell
+    num_outputs: int
+    unroll: int = 1
+
+    @nn.compact
+    def __call__(self, inputs, seq_lengths=None, **recurrent_kwargs):
+        check_positive("num_outputs", self.num_outputs)
+        recurrent = Recurrent(self.cell, unroll=self.unroll, name="recurrent")
+        final_carry, _ = recurrent(inputs, seq_lengths, **recurrent_kwargs)
+        return nn.Dense(self.num_outputs, name="head")(self.cell.hidden_state(final_carry))

@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -26,7 +25,7 @@ import optax
 
 from nets import losses
 from nets.cnn import LeNet5
-from nets.rnn import LSTMCell, Recurrent
+from nets.rnn import LSTMCell, ManyToOne
 from nets.training.step import make_train_step
 
 try:
@@ -70,15 +69,6 @@ def jax_runner(loss_fn, params, optimizer, batch) -> Callable[[], None]:
 B_LSTM, T_LSTM, X_LSTM, H_LSTM = 64, 100, 32, 128
 
 
-class LastStepRegressor(nn.Module):
-    hidden_size: int
-
-    @nn.compact
-    def __call__(self, x):
-        (_, h), _ = Recurrent(LSTMCell(self.hidden_size))(x)
-        return nn.Dense(1)(h)[:, 0]
-
-
 def lstm_data(seed=0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(B_LSTM, T_LSTM, X_LSTM)).astype(np.float32)
@@ -87,9 +77,9 @@ def lstm_data(seed=0):
 
 def lstm_jax():
     x, y = lstm_data()
-    model = LastStepRegressor(H_LSTM)
+    model = ManyToOne(LSTMCell(H_LSTM), 1)
     params = model.init(jax.random.key(0), x)
-    loss_fn = lambda p, batch: losses.mse(model.apply(p, batch[0]), batch[1])  # noqa: E731
+    loss_fn = lambda p, batch: losses.mse(model.apply(p, batch[0])[:, 0], batch[1])  # noqa: E731
     return jax_runner(loss_fn, params, optax.adam(1e-3), (jnp.asarray(x), jnp.asarray(y)))
 
 

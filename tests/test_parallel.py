@@ -1,6 +1,5 @@
 """pmap with lax.pmean over 8 simulated devices gives the single-device full-batch gradient."""
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -8,25 +7,13 @@ import pytest
 
 from nets import losses
 from nets.cnn import LeNet5
-from nets.rnn import LSTMCell, Recurrent
+from nets.rnn import LSTMCell, ManyToOne
 from nets.training.parallel import pmap_value_and_grad, shard
-
-
-class LSTMClassifier(nn.Module):
-    """An LSTM reading [batch, time, features], classifying from its last hidden state."""
-
-    hidden_size: int = 8
-    num_classes: int = 3
-
-    @nn.compact
-    def __call__(self, x):
-        (_, h), _ = Recurrent(LSTMCell(self.hidden_size))(x)
-        return nn.Dense(self.num_classes)(h)
 
 
 @pytest.mark.parametrize(
     "model, input_shape",
-    [(LeNet5(), (16, 32, 32, 1)), (LSTMClassifier(), (16, 12, 4))],
+    [(LeNet5(), (16, 32, 32, 1)), (ManyToOne(LSTMCell(8), 3), (16, 12, 4))],
     ids=["lenet5", "lstm"],
 )
 def test_pmap_gradient_equals_single_device_gradient(model, input_shape):
