@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from nets.activations import get_activation
-from nets.checks import check_positive, check_rank
+from nets.checks import check_choice, check_positive, check_rank
 
 Carry = Any  # a cell's recurrent state: an array, or a tuple of arrays (the LSTM's (C, h))
 Initializer = Callable[..., jax.Array]
@@ -59,9 +59,12 @@ class RecurrentCell(nn.Module):
       LSTM's h_t reads the perturbed C_t): its gradient is the total derivative dL/dcarry_t.
     ``hidden_state(carry)``: h_t, [batch, hidden_size].
     ``readout(h)``: the per-step output y_t from h_t (identity unless the cell has W_y).
+
+    ``param_dtype`` is the parameters' dtype, float32 unless set (even with jax_enable_x64).
     """
 
     hidden_size: int
+    param_dtype: Any = jnp.float32
     carry_names: ClassVar[tuple[str, ...]] = ("h",)
 
     def __post_init__(self):
@@ -109,15 +112,24 @@ class SimpleRNNCell(RecurrentCell):
         self.g = get_activation(self.output_activation)
         # W_x x_t + b for every step at once; W_h lives in the scan.
         self.input_dense = nn.Dense(
-            self.hidden_size, kernel_init=self.kernel_init, bias_init=self.bias_init
+            self.hidden_size,
+            kernel_init=self.kernel_init,
+            param_dtype=self.param_dtype,
+            bias_init=self.bias_init,
         )
         self.recurrent_kernel = self.param(
-            "recurrent_kernel", self.recurrent_kernel_init, (self.hidden_size, self.hidden_size)
+            "recurrent_kernel",
+            self.recurrent_kernel_init,
+            (self.hidden_size, self.hidden_size),
+            self.param_dtype,
         )
         if self.output_size is not None:
             check_positive("SimpleRNNCell output_size", self.output_size)
             self.output_dense = nn.Dense(
-                self.output_size, use_bias=False, kernel_init=self.kernel_init
+                self.output_size,
+                use_bias=False,
+                kernel_init=self.kernel_init,
+                param_dtype=self.param_dtype,
             )
 
     def input_projection(self, inputs):
@@ -173,10 +185,14 @@ class LSTMCell(RecurrentCell):
         self.input_dense = nn.Dense(
             4 * self.hidden_size,
             kernel_init=self.kernel_init,
+            param_dtype=self.param_dtype,
             bias_init=_forget_gate_bias(self.forget_bias),
         )
         self.recurrent_kernel = self.param(
-            "recurrent_kernel", self.recurrent_kernel_init, (self.hidden_size, 4 * self.hidden_size)
+            "recurrent_kernel",
+            self.recurrent_kernel_init,
+            (self.hidden_size, 4 * self.hidden_size),
+            self.param_dtype,
         )
 
     def input_projection(self, inputs):
@@ -211,12 +227,17 @@ class GRUCell(RecurrentCell):
     recurrent_kernel_init: Initializer = orthogonal()
 
     def setup(self):
-        self.input_dense = nn.Dense(3 * self.hidden_size, kernel_init=self.kernel_init)
+        self.input_dense = nn.Dense(
+            3 * self.hidden_size, kernel_init=self.kernel_init, param_dtype=self.param_dtype
+        )
         self.recurrent_kernel = self.param(
-            "recurrent_kernel", self.recurrent_kernel_init, (self.hidden_size, 3 * self.hidden_size)
+            "recurrent_kernel",
+            self.recurrent_kernel_init,
+            (self.hidden_size, 3 * self.hidden_size),
+            self.param_dtype,
         )
         self.candidate_bias = self.param(
-            "candidate_bias", nn.initializers.zeros_init(), (self.hidden_size,)
+            "candidate_bias", nn.initializers.zeros_init(), (self.hidden_size,), self.param_dtype
         )
 
     def input_projection(self, inputs):
@@ -384,3 +405,19 @@ class ManyToOne(nn.Module):
         recurrent = Recurrent(self.cell, unroll=self.unroll, name="recurrent")
         final_carry, _ = recurrent(inputs, seq_lengths, **recurrent_kwargs)
         return nn.Dense(self.num_outputs, name="head")(self.cell.hidden_state(final_carry))
+
+
+CELLS: dict[str, Callable[[int], RecurrentCell]] = {
+    "tanh": lambda hidden: SimpleRNNCell(hidden, activation="tanh"),
+    "irnn": lambda hidden: SimpleRNNCell(
+        hidden, activation="relu", recurrent_kernel_init=identity()
+    ),
+    "lstm": lambda hidden: LSTMCell(hidden),
+    "gru": lambda hidden: GRUCell(hidden),
+}
+
+
+def make_cell(name: str, hidden_size: int) -> RecurrentCell:
+    """The experiments' cells by name: 'tanh' RNN, 'irnn' (ReLU, W_h = I), 'lstm', 'gru'."""
+    check_choice("cell", name, CELLS)
+    return CELLS[name](hidden_size)

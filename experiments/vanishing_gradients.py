@@ -1,0 +1,243 @@
+"""Vanishing gradients across sequence lengths: the lecture's BPTT product, measured.
+
+    python -m experiments.vanishing_gradients --workdir runs/vanishing_gradients
+
+For each cell (tanh RNN, IRNN, LSTM, GRU), sequence length T and seed, a many-to-one model on
+the adding problem (MSE on the last step) is measured at initialisation and after a short
+training: ||dL/dh_t|| for every t in one backward pass (``nets.gradients``), and the ratio
+||dL/dh_1|| / ||dL/dh_T||. A second sweep sets the spectral norm sigma of a tanh RNN's W_h.
+Writes results.json and three figures into --workdir and prints a summary table.
+"""
+
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from absl import app, flags
+from ml_collections import config_flags
+from tqdm import tqdm
+
+from experiments import vanishing_gradients_figures as figures
+from nets import losses
+from nets.data.synthetic import adding_problem
+from nets.gradients import hidden_state_gradient_norms
+from nets.results import environment, figure_png, json_bytes, prepare_workdir, write_outputs
+from nets.rnn import CELLS, ManyToOne, SimpleRNNCell, make_cell, orthogonal
+from nets.training.loop import run_steps
+from nets.training.step import make_train_step
+
+CELL_LABELS = {"tanh": "tanh RNN", "irnn": "IRNN (ReLU, W_h = I)", "lstm": "LSTM", "gru": "GRU"}
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+    """Reject a bad config before any work, naming the field."""
+    if not config.cells or not config.lengths:
+        raise ValueError("empty sweep: config.cells and config.lengths need at least one entry")
+    for name in config.cells:
+        if name not in CELLS:
+            raise ValueError(f"unknown cell {name!r}; valid: {', '.join(CELLS)}")
+    for length in (*config.lengths, config.spectral_length):
+        if isinstance(length, bool) or not isinstance(length, int) or length < 2:
+            raise ValueError(f"sequence length T must be an integer >= 2, got {length!r}")
+    for field in ("seeds", "hidden_size", "batch_size", "train_batch_size"):
+        if config[field] < 1:
+            raise ValueError(f"config.{field} must be at least 1, got {config[field]}")
+    if config.train_length and config.train_length < 2:
+        raise ValueError(f"config.train_length must be 0 or >= 2, got {config.train_length}")
+    if config.train_steps < 0:
+        raise ValueError(f"config.train_steps must be >= 0, got {config.train_steps}")
+    if any(sigma <= 0 for sigma in config.spectral_norms):
+        raise ValueError(f"spectral norms must be positive, got {tuple(config.spectral_norms)}")
+    if config.measure_dtype not in ("float32", "float64"):
+        raise ValueError(f"measure_dtype must be float32 or float64, got {config.measure_dtype!r}")
+
+
+def geometric_mean(values) -> float:
+    """exp(mean(log v)) across seeds (ratios span many decades); 0 if any underflowed to 0."""
+    values = np.asarray(values, np.float64)
+    return 0.0 if np.any(values <= 0) else float(np.exp(np.mean(np.log(values))))
+
+
+def seed_keys(seeds: int, stream: int) -> jax.Array:
+    """One key per seed for an independent random stream (init, data, training)."""
+    return jax.vmap(lambda s: jax.random.fold_in(jax.random.key(s), stream))(jnp.arange(seeds))
+
+
+def gradient_norms(model, config, params, inputs, targets):
+    """Per-step mean norms {component: [seeds, T]}; every argument carries a seed axis."""
+    dtype = jnp.dtype(config.measure_dtype)
+    cast = partial(jax.tree.map, lambda a: a.astype(dtype))
+
+    def one_seed(params, inputs, targets):
+        loss_fn = lambda predictions: losses.mse(predictions[:, 0], targets)  # noqa: E731
+        norms = hidden_state_gradient_norms(model, params, inputs, loss_fn)
+        return {name: n.mean for name, n in norms.items()}
+
+    return jax.vmap(one_seed)(cast(params), cast(inputs), cast(targets))
+
+
+def norm_record(norms: dict) -> dict:
+    """Per-step norms and the first-to-last ratio per seed, for each carry component."""
+    records = {}
+    for name, per_step in norms.items():
+        per_step = np.asarray(per_step)
+        ratios = per_step[:, 0] / per_step[:, -1]
+        records[name] = {"per_step": per_step, "ratio_first_to_last": ratios,
+                         "ratio_geometric_mean": geometric_mean(ratios)}  # fmt: skip
+    return records
+
+
+def sweep_cell(cell_name: str, config, progress) -> list:
+    """One cell at every length, all seeds: gradient norms at init and after a short training.
+
+    The parameters do not depend on T, so each seed's network is the same at every length.
+    With ``config.train_length`` > 0 it is trained once, at that length, and the trained network
+    is measured at every T (one compilation per cell, not per T: the quick profile); with 0 a
+    fresh copy is trained at each T.
+    """
+    model = ManyToOne(make_cell(cell_name, config.hidden_size), 1)
+    optimizer = optax.chain(
+        optax.clip_by_global_norm(config.clip_norm), optax.adam(config.learning_rate)
+    )
+
+    def loss_fn(params, batch):
+        return losses.mse(model.apply(params, batch[0])[:, 0], batch[1])
+
+    train_step = make_train_step(loss_fn, optimizer)
+
+    @partial(jax.jit, static_argnames="length")
+    def train(params, length):
+        data = partial(adding_problem, batch_size=config.train_batch_size, length=length)
+        run = partial(run_steps, train_step, data, num_steps=config.train_steps)
+        params, _, _, metrics = jax.vmap(run)(
+            params, jax.vmap(optimizer.init)(params), seed_keys(config.seeds, 2)
+        )
+        return params, metrics["loss"][:, -10:].mean(axis=1)  # [seeds]
+
+    @partial(jax.jit, static_argnames="length")
+    def measure(params, length):
+        data = partial(adding_problem, batch_size=config.batch_size, length=length)
+        inputs, targets = jax.vmap(data)(seed_keys(config.seeds, 1))
+        return gradient_norms(model, config, params, inputs, targets)
+
+    example = jnp.zeros((config.batch_size, 2, 2), jnp.float32)
+    params = jax.jit(jax.vmap(lambda key: model.init(key, example)))(seed_keys(config.seeds, 0))
+    trained = loss = None
+    if config.train_steps and config.train_length:
+        trained, loss = train(params, config.train_length)
+    records = []
+    for length in config.lengths:
+        record = {"cell": cell_name, "length": length, "init": norm_record(measure(params, length))}
+        if config.train_steps:
+            if not config.train_length:
+                trained, loss = train(params, length)
+            record["trained"] = norm_record(measure(trained, length))
+            record["train_length"] = config.train_length or length
+            record["train_loss_last_10"] = np.asarray(loss)
+        records.append(record)
+        progress.update()
+    return records
+
+
+def measure_spectral(config) -> list:
+    """tanh RNNs with W_h = sigma * Q at initialisation, every sigma in one compiled call."""
+    model = ManyToOne(SimpleRNNCell(config.hidden_size, recurrent_kernel_init=orthogonal()), 1)
+    data = partial(adding_problem, batch_size=config.batch_size, length=config.spectral_length)
+    sigmas = jnp.asarray(config.spectral_norms, jnp.float32)
+
+    @jax.jit
+    def experiment():
+        inputs, targets = jax.vmap(data)(seed_keys(config.seeds, 1))
+        params = jax.vmap(model.init)(seed_keys(config.seeds, 0), inputs)
+
+        def with_sigma(sigma):  # the same orthogonal Q for every sigma, scaled
+            scaled = jax.tree_util.tree_map_with_path(
+                lambda path, a: a * sigma if "recurrent_kernel" in jax.tree_util.keystr(path)
+                else a, params)  # fmt: skip
+            return gradient_norms(model, config, scaled, inputs, targets)["h"]
+
+        return jax.lax.map(with_sigma, sigmas)
+
+    norms = experiment()
+    return [
+        {"sigma": sigma, "length": config.spectral_length, "h": norm_record({"h": n})["h"]}
+        for sigma, n in zip(config.spectral_norms, norms, strict=True)
+    ]
+
+
+def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
+    """The whole experiment; returns the results also written to ``workdir``."""
+    validate(config)
+    workdir = prepare_workdir(workdir)
+    start = time.perf_counter()
+    combos = len(config.cells) * len(config.lengths)
+    # float64 only for this run (a context, not a global switch), so importers are unaffected
+    with (
+        jax.enable_x64(config.measure_dtype == "float64"),
+        tqdm(total=combos, desc="cells x lengths", file=sys.stderr) as progress,
+    ):
+        sweep = [r for cell in config.cells for r in sweep_cell(cell, config, progress)]
+        spectral = measure_spectral(config)
+    results = {
+        "experiment": "vanishing_gradients",
+        "settings": config.to_dict(),
+        "environment": environment(),
+        "elapsed_s": time.perf_counter() - start,
+        "sweep": sweep,
+        "spectral": spectral,
+    }
+    write_outputs(workdir, {
+        "gradient_decay.png": figure_png(figures.gradient_decay(sweep, max(config.lengths))),
+        "decay_ratio_vs_length.png": figure_png(figures.ratio_vs_length(sweep)),
+        "spectral_norm.png": figure_png(figures.spectral_norm(spectral)),
+        "results.json": json_bytes(results),
+    })  # fmt: skip
+    print(summary_table(results))
+    print(f"wrote {workdir}/results.json and 3 figures in {results['elapsed_s']:.1f} s")
+    return results
+
+
+def summary_table(results: dict) -> str:
+    """||dL/dh_1|| / ||dL/dh_T|| (geometric mean over seeds) per cell and T, init -> trained."""
+    sweep = results["sweep"]
+    lengths = sorted({r["length"] for r in sweep})
+    lines = ["||dL/dh_1|| / ||dL/dh_T||, geometric mean over seeds (init / after training)"]
+    lines.append(f"{'cell':<10}" + "".join(f"{'T=' + str(t):>22}" for t in lengths))
+    for cell in dict.fromkeys(r["cell"] for r in sweep):
+        components = ("c", "h") if cell == "lstm" else ("h",)
+        for component in components:
+            label = f"{cell} ({component})" if cell == "lstm" else cell
+            cells = []
+            for length in lengths:
+                (r,) = [r for r in sweep if r["cell"] == cell and r["length"] == length]
+                init = r["init"][component]["ratio_geometric_mean"]
+                trained = r.get("trained", r["init"])[component]["ratio_geometric_mean"]
+                cells.append(f"{init:9.2e} / {trained:9.2e}")
+            lines.append(f"{label:<10}" + "".join(f"{c:>22}" for c in cells))
+    return "\n".join(lines)
+
+
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file(
+    "config", str(Path(__file__).parent / "configs" / "vanishing_gradients.py"), "configuration"
+)
+flags.DEFINE_string("workdir", "runs/vanishing_gradients", "where results and figures go")
+
+
+def main(argv) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    try:
+        run(FLAGS.config, FLAGS.workdir)
+    except ValueError as error:
+        sys.exit(f"error: {error}")
+
+
+if __name__ == "__main__":
+    app.run(main)

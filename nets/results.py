@@ -1,0 +1,95 @@
+"""Where a run's results go: a work directory holding results.json and figures, written whole.
+
+A run builds every output in memory and hands it to ``write_outputs`` at the end, which writes
+each file to a temporary name in the work directory and renames it into place: a reader (or a
+crash) never sees a half-written file, and a run that fails before the end leaves nothing.
+"""
+
+import io
+import json
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+import jax
+import numpy as np
+
+
+def environment() -> dict:
+    """Library versions and the device, so a number can be traced to what produced it."""
+    import flax
+    import optax
+
+    device = jax.devices()[0]
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "jax": jax.__version__,
+        "flax": flax.__version__,
+        "optax": optax.__version__,
+        "numpy": np.__version__,
+        "backend": jax.default_backend(),
+        "device": getattr(device, "device_kind", str(device)),
+        "device_count": jax.device_count(),
+    }
+
+
+def prepare_workdir(workdir: str | os.PathLike) -> Path:
+    """Create ``workdir`` and check that it is writable, before any long computation starts."""
+    path = Path(workdir)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        raise ValueError(f"workdir {str(path)!r} is not writable: {error.strerror}") from None
+    return path
+
+
+def figure_png(figure) -> bytes:
+    """A matplotlib figure as PNG bytes (then closed, so long sweeps do not leak figures)."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def json_bytes(data) -> bytes:
+    """``data`` as indented JSON; numpy and JAX arrays and scalars become lists and numbers."""
+
+    def default(value):
+        if isinstance(value, np.ndarray | jax.Array):
+            return np.asarray(value).tolist()
+        if isinstance(value, np.generic):
+            return value.item()
+        raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+    return json.dumps(data, indent=1, default=default, allow_nan=True).encode()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_outputs(workdir: Path, files: dict[str, bytes]) -> list[Path]:
+    """Write each ``name -> content`` into ``workdir`` atomically (temporary file, then rename)."""
+    written = []
+    for name, content in files.items():
+        target = workdir / name
+        handle, temporary = tempfile.mkstemp(dir=workdir, prefix=f".{name}.", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as f:
+                f.write(content)
+            os.chmod(temporary, 0o666 & ~_umask())  # mkstemp's 0600 would hide results
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        written.append(target)
+    return written

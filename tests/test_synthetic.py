@@ -1,0 +1,48 @@
+"""The synthetic tasks' structure and baselines, checked on generated batches."""
+
+import jax
+import numpy as np
+import pytest
+
+from nets.data.synthetic import (
+    ADDING_BASELINE_MSE,
+    adding_problem,
+    copy_task,
+    copy_task_baseline,
+)
+
+
+def test_adding_problem_structure_and_baseline():
+    inputs, targets = adding_problem(jax.random.key(0), 20_000, 50)
+    inputs, targets = np.asarray(inputs), np.asarray(targets)
+    values, markers = inputs[..., 0], inputs[..., 1]
+    assert inputs.shape == (20_000, 50, 2) and targets.shape == (20_000,)
+    assert np.all((values >= 0) & (values < 1))
+    np.testing.assert_array_equal(markers[:, :25].sum(axis=1), 1)  # one marker in each half
+    np.testing.assert_array_equal(markers[:, 25:].sum(axis=1), 1)
+    np.testing.assert_allclose(targets, (values * markers).sum(axis=1), rtol=1e-6)
+    # predicting 1 always: MSE = Var(u_a + u_b) = 1/6
+    np.testing.assert_allclose(np.mean((targets - 1.0) ** 2), ADDING_BASELINE_MSE, rtol=0.03)
+
+
+@pytest.mark.parametrize("length", [1, 0, -5, 2.5])
+def test_adding_problem_rejects_lengths_below_two(length):
+    with pytest.raises(ValueError, match="length must be an integer >= 2"):
+        adding_problem(jax.random.key(0), 4, length)
+
+
+def test_copy_task_structure_and_baseline():
+    delay = 15
+    inputs, targets = (np.asarray(a) for a in copy_task(jax.random.key(1), 64, delay))
+    assert inputs.shape == targets.shape == (64, delay + 20)
+    symbols = inputs[:, :10]
+    assert np.all((symbols >= 1) & (symbols <= 8))
+    assert np.all(inputs[:, 10 : 10 + delay - 1] == 0)
+    assert np.all(inputs[:, 10 + delay - 1] == 9)
+    assert np.all(inputs[:, 10 + delay :] == 0)
+    assert np.all(targets[:, : delay + 10] == 0)
+    np.testing.assert_array_equal(targets[:, delay + 10 :], symbols)
+    # memoryless: blanks are certain, each of the 10 recalled symbols costs ln 8
+    np.testing.assert_allclose(copy_task_baseline(delay), 10 * np.log(8) / (delay + 20))
+    with pytest.raises(ValueError, match="delay must be a positive integer, got 0"):
+        copy_task(jax.random.key(1), 4, 0)

@@ -1,0 +1,100 @@
+"""The vanishing-gradient experiment end to end on a tiny config, and its bad-input handling."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from experiments import vanishing_gradients
+from experiments.configs.vanishing_gradients import get_config
+
+FIGURES = ("gradient_decay.png", "decay_ratio_vs_length.png", "spectral_norm.png")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("vg")
+    vanishing_gradients.run(get_config("tiny"), str(workdir))
+    return workdir, json.loads((workdir / "results.json").read_text())
+
+
+def test_writes_results_and_three_figures(tiny_run):
+    workdir, results = tiny_run
+    for name in FIGURES:
+        assert (workdir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in workdir.iterdir()) == sorted((*FIGURES, "results.json"))
+    assert results["environment"]["jax"] and results["settings"]["profile"] == "tiny"
+    config = get_config("tiny")
+    assert {(r["cell"], r["length"]) for r in results["sweep"]} == {
+        (c, t) for c in config.cells for t in config.lengths
+    }
+
+
+def test_recorded_ratios_follow_from_recorded_norms(tiny_run):
+    _, results = tiny_run
+    for record in results["sweep"]:
+        components = {"lstm": {"c", "h"}}.get(record["cell"], {"h"})
+        for stage in ("init", "trained"):
+            assert set(record[stage]) == components
+            for norms in record[stage].values():
+                per_step = np.asarray(norms["per_step"])
+                assert per_step.shape == (2, record["length"])  # [seeds, T]
+                np.testing.assert_allclose(
+                    norms["ratio_first_to_last"], per_step[:, 0] / per_step[:, -1], rtol=1e-12
+                )
+                expected = np.exp(np.mean(np.log(per_step[:, 0] / per_step[:, -1])))
+                np.testing.assert_allclose(norms["ratio_geometric_mean"], expected, rtol=1e-9)
+        assert np.all(np.isfinite(record["train_loss_last_10"]))
+
+
+def test_spectral_sweep_obeys_the_pascanu_bound_below_one(tiny_run):
+    _, results = tiny_run
+    (small,) = [r for r in results["spectral"] if r["sigma"] == 0.5]
+    per_step = np.asarray(small["h"]["per_step"])  # [seeds, T]
+    k = np.arange(per_step.shape[1])[::-1]
+    assert np.all(per_step <= 0.5**k * per_step[:, -1:] * (1 + 1e-9))
+    (large,) = [r for r in results["spectral"] if r["sigma"] == 1.5]
+    assert np.all(large["h"]["ratio_first_to_last"] > small["h"]["ratio_first_to_last"])
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"lengths": (10, 0)}, "sequence length T must be an integer >= 2, got 0"),
+        ({"cells": ("tanh", "transformer")}, "unknown cell 'transformer'; valid: tanh, irnn"),
+        ({"cells": ()}, "empty sweep"),
+        ({"spectral_norms": (0.5, -1.0)}, "spectral norms must be positive"),
+        ({"seeds": 0}, "config.seeds must be at least 1, got 0"),
+    ],
+)
+def test_bad_config_is_rejected_before_anything_is_written(tmp_path, override, message):
+    config = get_config("tiny")
+    config.update(override)
+    with pytest.raises(ValueError, match=message):
+        vanishing_gradients.run(config, str(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()
+
+
+def test_command_line_errors_are_one_line_and_exit_non_zero(tmp_path):
+    (tmp_path / "a_file").write_text("")
+    workdir = tmp_path / "a_file" / "run"  # a directory cannot be made under a file
+    result = subprocess.run(
+        [sys.executable, "-m", "experiments.vanishing_gradients", f"--workdir={workdir}",
+         "--config=experiments/configs/vanishing_gradients.py:tiny"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1].startswith("error: workdir ")
+    assert "not writable" in result.stderr
+    bad_length = subprocess.run(
+        [sys.executable, "-m", "experiments.vanishing_gradients", f"--workdir={tmp_path / 'x'}",
+         "--config=experiments/configs/vanishing_gradients.py:tiny", "--config.lengths=(5,-3)"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert bad_length.returncode != 0
+    assert bad_length.stderr.strip().splitlines()[-1] == (
+        "error: sequence length T must be an integer >= 2, got -3"
+    )
+    assert not (tmp_path / "x").exists()
