@@ -18,36 +18,24 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
-from absl import app, flags
-from ml_collections import config_flags
 from tqdm import tqdm
 
+from experiments import cli
 from experiments import vanishing_gradients_figures as figures
+from experiments.adding_problem import adding_trainer
 from nets import losses
 from nets.data.synthetic import adding_problem
 from nets.gradients import hidden_state_gradient_norms
 from nets.results import environment, figure_png, json_bytes, prepare_workdir, write_outputs
-from nets.rnn import CELLS, ManyToOne, SimpleRNNCell, make_cell, orthogonal
+from nets.rnn import ManyToOne, SimpleRNNCell, make_cell, orthogonal
 from nets.training.loop import run_steps
-from nets.training.step import make_train_step
-
-CELL_LABELS = {"tanh": "tanh RNN", "irnn": "IRNN (ReLU, W_h = I)", "lstm": "LSTM", "gru": "GRU"}
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
     """Reject a bad config before any work, naming the field."""
-    if not config.cells or not config.lengths:
-        raise ValueError("empty sweep: config.cells and config.lengths need at least one entry")
-    for name in config.cells:
-        if name not in CELLS:
-            raise ValueError(f"unknown cell {name!r}; valid: {', '.join(CELLS)}")
-    for length in (*config.lengths, config.spectral_length):
-        if isinstance(length, bool) or not isinstance(length, int) or length < 2:
-            raise ValueError(f"sequence length T must be an integer >= 2, got {length!r}")
-    for field in ("seeds", "hidden_size", "batch_size", "train_batch_size"):
-        if config[field] < 1:
-            raise ValueError(f"config.{field} must be at least 1, got {config[field]}")
+    cli.validate_sweep(config, ("seeds", "hidden_size", "batch_size", "train_batch_size"))
+    if config.spectral_length < 2:
+        raise ValueError(f"sequence length T must be an integer >= 2, got {config.spectral_length}")
     if config.train_length and config.train_length < 2:
         raise ValueError(f"config.train_length must be 0 or >= 2, got {config.train_length}")
     if config.train_steps < 0:
@@ -102,14 +90,7 @@ def sweep_cell(cell_name: str, config, progress) -> list:
     fresh copy is trained at each T.
     """
     model = ManyToOne(make_cell(cell_name, config.hidden_size), 1)
-    optimizer = optax.chain(
-        optax.clip_by_global_norm(config.clip_norm), optax.adam(config.learning_rate)
-    )
-
-    def loss_fn(params, batch):
-        return losses.mse(model.apply(params, batch[0])[:, 0], batch[1])
-
-    train_step = make_train_step(loss_fn, optimizer)
+    optimizer, _, train_step = adding_trainer(model, config.learning_rate, config.clip_norm)
 
     @partial(jax.jit, static_argnames="length")
     def train(params, length):
@@ -223,21 +204,9 @@ def summary_table(results: dict) -> str:
     return "\n".join(lines)
 
 
-FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file(
-    "config", str(Path(__file__).parent / "configs" / "vanishing_gradients.py"), "configuration"
-)
-flags.DEFINE_string("workdir", "runs/vanishing_gradients", "where results and figures go")
-
-
-def main(argv) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    try:
-        run(FLAGS.config, FLAGS.workdir)
-    except ValueError as error:
-        sys.exit(f"error: {error}")
-
-
 if __name__ == "__main__":
-    app.run(main)
+    cli.main(
+        run,
+        str(Path(__file__).parent / "configs" / "vanishing_gradients.py"),
+        "runs/vanishing_gradients",
+    )

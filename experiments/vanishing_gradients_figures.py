@@ -1,13 +1,11 @@
 """The vanishing-gradient experiment's three figures, from its results records."""
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")  # files only; no display needed on a server or in CI
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from experiments.plotting import CELL_COLOURS as COLOURS
+from experiments.plotting import CELL_LABELS as LABELS
+from experiments.plotting import plt
 
-COLOURS = {"tanh": "tab:red", "irnn": "tab:orange", "lstm": "tab:blue", "gru": "tab:green"}
-LABELS = {"tanh": "tanh RNN", "irnn": "IRNN", "lstm": "LSTM", "gru": "GRU"}
 STAGES = (("init", "at initialisation"), ("trained", "after short training"))
 
 

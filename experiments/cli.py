@@ -1,0 +1,49 @@
+"""What every experiment script shares: the sweep checks and the command line.
+
+Flags are defined only when a script runs as ``__main__``, so tests can import several
+experiments into one process.
+"""
+
+import sys
+from collections.abc import Callable
+
+import ml_collections
+
+from nets.rnn import CELLS
+
+
+def validate_sweep(config: ml_collections.ConfigDict, positive_fields: tuple[str, ...]) -> None:
+    """Reject an empty sweep, unknown cells, lengths below 2 and non-positive sizes."""
+    if not config.cells or not config.lengths:
+        raise ValueError("empty sweep: config.cells and config.lengths need at least one entry")
+    for name in config.cells:
+        if name not in CELLS:
+            raise ValueError(f"unknown cell {name!r}; valid: {', '.join(CELLS)}")
+    for length in config.lengths:
+        if isinstance(length, bool) or not isinstance(length, int) or length < 2:
+            raise ValueError(f"sequence length T must be an integer >= 2, got {length!r}")
+    for field in positive_fields:
+        if config[field] < 1:
+            raise ValueError(f"config.{field} must be at least 1, got {config[field]}")
+
+
+def main(run: Callable, config_file: str, default_workdir: str) -> None:
+    """``python -m experiments.<name> [--config file.py[:profile]] [--config.x=y] --workdir d``.
+
+    A bad config or workdir ends the run with one line, ``error: ...``, and exit status 1.
+    """
+    from absl import app, flags
+    from ml_collections import config_flags
+
+    config_flags.DEFINE_config_file("config", config_file, "configuration file[:profile]")
+    flags.DEFINE_string("workdir", default_workdir, "where results.json and the figures go")
+
+    def run_from_flags(argv):
+        if len(argv) > 1:
+            raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+        try:
+            run(flags.FLAGS.config, flags.FLAGS.workdir)
+        except ValueError as error:
+            sys.exit(f"error: {error}")
+
+    app.run(run_from_flags)
