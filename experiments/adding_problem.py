@@ -9,11 +9,9 @@ Writes results.json and learning_curves.png into --workdir and prints a table.
 
 import sys
 import time
-from functools import partial
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
@@ -25,22 +23,17 @@ from nets import losses
 from nets.data.synthetic import ADDING_BASELINE_MSE, adding_problem
 from nets.results import environment, figure_png, json_bytes, prepare_workdir, write_outputs
 from nets.rnn import ManyToOne, make_cell
-from nets.training.loop import run_steps
-from nets.training.step import make_train_step
+from nets.training.fit import fit
 
 
-def adding_trainer(model, learning_rate: float, clip_norm: float):
-    """The recipe both recurrent experiments train with: MSE on the last step, Adam, clipping.
+def adding_loss(predictions, targets):
+    """MSE of the many-to-one prediction [B, 1] against the sum of the marked values [B]."""
+    return losses.mse(predictions[:, 0], targets)
 
-    Returns ``(optimizer, loss_fn, train_step)``; batches are (inputs [B, T, 2], targets [B]).
-    """
-    optimizer = optax.chain(optax.clip_by_global_norm(clip_norm), optax.adam(learning_rate))
 
-    def loss_fn(params, batch):
-        inputs, targets = batch
-        return losses.mse(model.apply(params, inputs)[:, 0], targets)
-
-    return optimizer, loss_fn, make_train_step(loss_fn, optimizer)
+def adding_optimizer(learning_rate: float, clip_norm: float) -> optax.GradientTransformation:
+    """Adam after clipping the global gradient norm: the recipe of both recurrent experiments."""
+    return optax.chain(optax.clip_by_global_norm(clip_norm), optax.adam(learning_rate))
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -53,40 +46,47 @@ def validate(config: ml_collections.ConfigDict) -> None:
         )
 
 
-def train_one(cell_name: str, length: int, seed: int, config, progress=None) -> dict:
-    """Train one model; the test MSE after every ``eval_every`` steps is its learning curve."""
+def train_cell(cell_name: str, length: int, config, progress=None) -> list:
+    """Train one cell at one length from every seed; the test MSE after every ``eval_every``
+    steps is each seed's learning curve."""
     model = ManyToOne(make_cell(cell_name, config.hidden_size), 1)
-    optimizer, loss_fn, train_step = adding_trainer(model, config.learning_rate, config.clip_norm)
-    data = partial(adding_problem, batch_size=config.batch_size, length=length)
-    test_set = adding_problem(jax.random.key(10_000 + length), config.test_size, length)
-    key_init, key_train = jax.random.split(jax.random.key(seed))
-    params = model.init(key_init, test_set[0][:1])
-    opt_state = optimizer.init(params)
-    evaluate = jax.jit(loss_fn)
-    chunk = partial(run_steps, train_step, data, num_steps=config.eval_every)
-    steps, test_mse, train_loss = [0], [float(evaluate(params, test_set))], []
+    test_inputs, test_targets = adding_problem(
+        jax.random.key(10_000 + length), config.test_size, length
+    )
     start = time.perf_counter()
-    for _ in range(config.train_steps // config.eval_every):
-        params, opt_state, key_train, metrics = chunk(params, opt_state, key_train)
-        steps.append(steps[-1] + config.eval_every)
-        test_mse.append(float(evaluate(params, test_set)))
-        train_loss.append(float(jnp.mean(metrics["loss"])))
-        if progress is not None:
-            progress.set_postfix(cell=cell_name, T=length, test_mse=f"{test_mse[-1]:.4f}")
-            progress.update(config.eval_every)
-    solved = [s for s, mse in zip(steps, test_mse, strict=True) if mse < config.solved_mse]
-    return {
-        "cell": cell_name,
-        "length": length,
-        "seed": seed,
-        "steps": steps,
-        "test_mse": test_mse,
-        "train_loss_per_chunk": train_loss,
-        "final_test_mse": test_mse[-1],
-        "best_test_mse": min(test_mse),
-        "solved_at_step": solved[0] if solved else None,
-        "train_seconds": time.perf_counter() - start,
-    }
+    result = fit(
+        model,
+        adding_loss,
+        adding_optimizer(config.learning_rate, config.clip_norm),
+        lambda key, _: adding_problem(key, config.batch_size, length),
+        None,
+        lambda params: adding_loss(model.apply(params, test_inputs), test_targets),
+        example_input=test_inputs[:1],
+        seeds=config.seeds,
+        num_steps=config.train_steps,
+        eval_every=config.eval_every,
+        progress=progress,
+    )
+    seconds = (time.perf_counter() - start) / config.seeds
+    steps = result["steps"]
+    runs = []
+    for seed, (test_mse, train_loss) in enumerate(
+        zip(result["metric"][0], result["train_loss"][0], strict=True)
+    ):
+        solved = [s for s, m in zip(steps, test_mse, strict=True) if m < config.solved_mse]
+        runs.append({
+            "cell": cell_name,
+            "length": length,
+            "seed": seed,
+            "steps": steps,
+            "test_mse": test_mse,
+            "train_loss_per_chunk": train_loss,
+            "final_test_mse": float(test_mse[-1]),
+            "best_test_mse": float(test_mse.min()),
+            "solved_at_step": solved[0] if solved else None,
+            "train_seconds": seconds,
+        })  # fmt: skip
+    return runs
 
 
 def summarise(runs: list, config) -> list:
@@ -144,10 +144,10 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     validate(config)
     workdir = prepare_workdir(workdir)
     start = time.perf_counter()
-    jobs = [(c, t, s) for t in config.lengths for c in config.cells for s in range(config.seeds)]
-    total = len(jobs) * config.train_steps
+    jobs = [(cell, length) for length in config.lengths for cell in config.cells]
+    total = len(jobs) * config.seeds * config.train_steps
     with tqdm(total=total, desc="training steps", unit="step", file=sys.stderr) as progress:
-        runs = [train_one(*job, config, progress) for job in jobs]
+        runs = [run for job in jobs for run in train_cell(*job, config, progress)]
     rows = summarise(runs, config)
     results = {
         "experiment": "adding_problem",

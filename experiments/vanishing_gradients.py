@@ -22,13 +22,14 @@ from tqdm import tqdm
 
 from experiments import cli
 from experiments import vanishing_gradients_figures as figures
-from experiments.adding_problem import adding_trainer
+from experiments.adding_problem import adding_loss, adding_optimizer
 from nets import losses
 from nets.data.synthetic import adding_problem
 from nets.gradients import hidden_state_gradient_norms
 from nets.results import environment, figure_png, json_bytes, prepare_workdir, write_outputs
 from nets.rnn import ManyToOne, SimpleRNNCell, make_cell, orthogonal
 from nets.training.loop import run_steps
+from nets.training.step import make_train_step, supervised_objective
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -90,11 +91,14 @@ def sweep_cell(cell_name: str, config, progress) -> list:
     fresh copy is trained at each T.
     """
     model = ManyToOne(make_cell(cell_name, config.hidden_size), 1)
-    optimizer, _, train_step = adding_trainer(model, config.learning_rate, config.clip_norm)
+    optimizer = adding_optimizer(config.learning_rate, config.clip_norm)
+    train_step = make_train_step(supervised_objective(model, adding_loss), optimizer)
 
     @partial(jax.jit, static_argnames="length")
     def train(params, length):
-        data = partial(adding_problem, batch_size=config.train_batch_size, length=length)
+        def data(key, _):
+            return adding_problem(key, config.train_batch_size, length)
+
         run = partial(run_steps, train_step, data, num_steps=config.train_steps)
         params, _, _, metrics = jax.vmap(run)(
             params, jax.vmap(optimizer.init)(params), seed_keys(config.seeds, 2)

@@ -32,7 +32,7 @@ def test_tiny_run_writes_learning_curves_and_a_consistent_table(tmp_path):
 def test_training_lowers_the_loss_of_an_lstm():
     config = get_config("tiny")
     config.update({"train_steps": 60, "eval_every": 60, "learning_rate": 1e-2})
-    run = adding_problem.train_one("lstm", 6, 0, config)
+    (run,) = adding_problem.train_cell("lstm", 6, config)
     assert run["test_mse"][-1] < 0.5 * run["test_mse"][0]
 
 

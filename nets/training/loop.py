@@ -6,19 +6,23 @@ from functools import partial
 import jax
 
 
-@partial(jax.jit, static_argnames=("train_step", "batch_fn", "num_steps"))
-def run_steps(train_step: Callable, batch_fn: Callable, params, opt_state, key, num_steps: int):
-    """``num_steps`` of ``train_step`` on fresh batches ``batch_fn(key)``, without leaving XLA.
+@partial(jax.jit, static_argnames=("train_step", "sample_batch", "num_steps"))
+def run_steps(
+    train_step: Callable, sample_batch: Callable, params, opt_state, key, data=(), *, num_steps
+):
+    """``num_steps`` of ``train_step`` on batches ``sample_batch(key, data)``, without leaving XLA.
 
-    Returns ``(params, opt_state, key, metrics)``, each metric stacked over the steps [num_steps].
-    Pure in its array arguments, so ``jax.vmap`` over (params, opt_state, key) trains several
-    seeds at once.
+    ``data`` (a pytree of arrays, e.g. a training set to sample from) is an argument rather than
+    a constant baked into the compiled program, so one compilation serves every data set of the
+    same shape. Returns ``(params, opt_state, key, metrics)``, each metric stacked over the steps
+    [num_steps]. Pure in its array arguments: ``jax.vmap`` over (params, opt_state, key) trains
+    several seeds at once, and over ``data`` several data sets.
     """
 
     def one_step(carry, _):
         params, opt_state, key = carry
         key, batch_key = jax.random.split(key)
-        params, opt_state, metrics = train_step(params, opt_state, batch_fn(batch_key))
+        params, opt_state, metrics = train_step(params, opt_state, sample_batch(batch_key, data))
         return (params, opt_state, key), metrics
 
     (params, opt_state, key), metrics = jax.lax.scan(

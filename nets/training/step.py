@@ -24,3 +24,13 @@ def make_train_step(loss_fn: Callable, optimizer: optax.GradientTransformation) 
         return optax.apply_updates(params, updates), opt_state, metrics
 
     return train_step
+
+
+def supervised_objective(model, loss_fn: Callable) -> Callable:
+    """``(params, (inputs, targets)) -> loss_fn(model.apply(params, inputs), targets)``."""
+
+    def objective(params, batch):
+        inputs, targets = batch
+        return loss_fn(model.apply(params, inputs), targets)
+
+    return objective

@@ -1,0 +1,427 @@
+"""Which loss for which task, measured (the lecture's three claims).
+
+    python -m experiments.compare_losses --workdir runs/compare_losses
+
+1. Saturation: for a sigmoid unit, |dL/dz| of MSE vanishes when the prediction is confidently
+   wrong; binary cross-entropy's stays near 1.
+2. Classification on MNIST-1D (MLP and 1-D CNN): softmax + cross-entropy against softmax + MSE
+   and sigmoid + MSE on one-hot targets; a binary task (even digit) and a multi-label task
+   (even, >= 5, prime) with sigmoid + BCE against sigmoid + MSE.
+3. Regression with outliers: a GRU forecasting a noisy sine, a fraction of training targets
+   replaced by outliers; MSE against MAE and Huber on a clean test set.
+4. Anchor: logistic regression, MLP, CNN and GRU with cross-entropy against the published
+   MNIST-1D test accuracies.
+Writes results.json and one figure per part into --workdir; prints the tables.
+"""
+
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from tqdm import tqdm
+
+from experiments import cli
+from experiments.plotting import plt
+from nets import losses
+from nets.data.mnist1d import load_mnist1d
+from nets.mnist1d_models import MODELS
+from nets.results import environment, figure_png, json_bytes, prepare_workdir, write_outputs
+from nets.rnn import GRUCell, ManyToOne
+from nets.training.fit import fit
+
+PARTS = ("saturation", "classification", "binary", "multilabel", "regression", "anchor")
+PUBLISHED_ACCURACY = {"logistic": 0.32, "mlp": 0.68, "cnn": 0.94, "gru": 0.91}
+
+
+def _dense(targets, logits):
+    """Integer labels as one-hot rows; dense targets unchanged."""
+    if targets.ndim < logits.ndim:
+        return jax.nn.one_hot(targets, logits.shape[-1])
+    return targets
+
+
+# Classification losses: ``loss(logits, targets)``; targets are labels or 0/1 arrays.
+CLASSIFICATION_LOSSES = {
+    "softmax_cce": lambda z, t: losses.categorical_cross_entropy(z, t, from_logits=True),
+    "softmax_mse": lambda z, t: losses.mse(jax.nn.softmax(z), _dense(t, z)),
+    "sigmoid_mse": lambda z, t: losses.mse(jax.nn.sigmoid(z), _dense(t, z)),
+    "sigmoid_bce": lambda z, t: losses.binary_cross_entropy(z, _dense(t, z), from_logits=True),
+}
+
+
+def regression_loss(name: str, delta: float):
+    """``loss(predictions [B, 1], targets [B])`` for 'mse', 'mae' or 'huber'."""
+    pick = {"mse": losses.mse, "mae": losses.mae, "huber": partial(losses.huber, delta=delta)}
+    return lambda predictions, targets: pick[name](predictions[:, 0], targets)
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+    def known(kind, names, valid):
+        for name in names:
+            if name not in valid:
+                raise ValueError(f"unknown {kind} {name!r}; valid: {', '.join(valid)}")
+
+    if not config.parts:
+        raise ValueError(f"no parts to run; valid: {', '.join(PARTS)}")
+    known("part", config.parts, PARTS)
+    known("model", (*config.classification_models, *config.anchor_models), tuple(MODELS))
+    known("loss", config.classification_losses, tuple(CLASSIFICATION_LOSSES))
+    known(
+        "loss", (*config.binary_losses, *config.multilabel_losses), ("sigmoid_bce", "sigmoid_mse")
+    )
+    known("loss", config.regression_losses, ("mse", "mae", "huber"))
+    if config.huber_delta <= 0:
+        raise ValueError(f"huber delta must be positive, got {config.huber_delta}")
+    for fraction in config.outlier_fractions:
+        if not 0 <= fraction < 1:
+            raise ValueError(f"outlier fraction must be in [0, 1), got {fraction}")
+    for field in ("seeds", "steps", "anchor_steps", "regression_steps", "batch_size"):
+        if config[field] < 1:
+            raise ValueError(f"config.{field} must be at least 1, got {config[field]}")
+
+
+# --- 1. saturation -------------------------------------------------------------------------------
+
+
+def saturation(config) -> dict:
+    """|dL/dz| against p = sigmoid(z) for MSE and BCE, targets 1 and 0, from ``jax.grad``."""
+    p = np.linspace(0.005, 0.995, config.saturation_points)
+    z = jnp.log(p / (1 - p))
+    result = {"p": p}
+    for name, loss in (
+        ("mse", lambda z, y: losses.mse(jax.nn.sigmoid(z), y)),
+        ("bce", lambda z, y: losses.binary_cross_entropy(z, y, from_logits=True)),
+    ):
+        grad = jax.vmap(jax.grad(lambda z, y, loss=loss: loss(z[None], y[None])), (0, None))
+        result[name] = {f"y={y}": np.abs(np.asarray(grad(z, jnp.float32(y)))) for y in (1, 0)}
+    return result
+
+
+def saturation_figure(result):
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for ax, y in zip(axes, (1, 0), strict=True):
+        ax.plot(result["p"], result["mse"][f"y={y}"], label="MSE: 2 |p - y| p (1 - p)")
+        ax.plot(result["p"], result["bce"][f"y={y}"], label="BCE: |p - y|")
+        ax.set_xlabel("predicted probability p = sigmoid(z)")
+        ax.set_title(f"target y = {y}: confidently wrong at p = {1 - y}")
+        ax.grid(True, alpha=0.3)
+    axes[0].set_ylabel("|dL/dz|")
+    axes[0].legend()
+    figure.suptitle("A sigmoid output: MSE's gradient vanishes where the prediction is most wrong")
+    return figure
+
+
+# --- 2. classification on MNIST-1D ---------------------------------------------------------------
+
+
+def sample_rows(batch_size: int):
+    def sample(key, data):
+        index = jax.random.randint(key, (batch_size,), 0, data["x"].shape[0])
+        return data["x"][index], data["targets"][index]
+
+    return sample
+
+
+def accuracy(logits, targets):
+    """Multi-class: argmax against labels; 0/1 targets: per-unit sign of the logit."""
+    if targets.ndim < logits.ndim:
+        return jnp.mean(jnp.argmax(logits, axis=-1) == targets)
+    return jnp.mean((logits > 0) == (targets > 0.5))
+
+
+def classify(model_name, loss_name, targets, test_targets, config, progress, steps=None) -> dict:
+    """Train one model with one loss on MNIST-1D for all seeds; test-accuracy curves."""
+    data = load_mnist1d()
+    # integer labels [N] -> 10 logits; 0/1 targets [N, units] -> one logit per unit
+    model = MODELS[model_name](num_outputs=10 if targets.ndim == 1 else targets.shape[1])
+    x_test = jnp.asarray(data["x_test"])
+    test_targets = jnp.asarray(test_targets)
+    result = fit(
+        model,
+        CLASSIFICATION_LOSSES[loss_name],
+        optax.adam(config.learning_rate),
+        sample_rows(config.batch_size),
+        {"x": jnp.asarray(data["x"])[None], "targets": jnp.asarray(targets)[None]},
+        lambda params: accuracy(model.apply(params, x_test), test_targets),
+        example_input=x_test[:1],
+        seeds=config.seeds,
+        num_steps=steps or config.steps,
+        eval_every=config.eval_every,
+        progress=progress,
+    )
+    curves = result["metric"][0]  # [seeds, evaluations]
+    reached = [
+        next((s for s, a in zip(result["steps"], seed, strict=True) if a >= config.target_accuracy),
+             None)
+        for seed in curves
+    ]  # fmt: skip
+    return {
+        "model": model_name,
+        "loss": loss_name,
+        "steps": result["steps"],
+        "test_accuracy": curves,
+        "final_accuracy_mean": float(curves[:, -1].mean()),
+        "final_accuracy_std": float(curves[:, -1].std()),
+        "steps_to_target": reached,
+    }
+
+
+def derived_targets(labels: np.ndarray, task: str) -> np.ndarray:
+    """0/1 targets from digit labels: 'binary' [N, 1] (even digit); 'multilabel' [N, 3]
+    (even, at least 5, prime), so several units can be on at once."""
+    even = labels % 2 == 0
+    if task == "binary":
+        return even[:, None].astype(np.float32)
+    return np.stack([even, labels >= 5, np.isin(labels, (2, 3, 5, 7))], 1).astype(np.float32)
+
+
+def curves_figure(runs: list, group_key: str, title: str, target=None):
+    groups = list(dict.fromkeys(r[group_key] for r in runs))
+    figure, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4), squeeze=False)
+    for ax, group in zip(axes[0], groups, strict=True):
+        for r in (r for r in runs if r[group_key] == group):
+            curves = np.asarray(r["test_accuracy"])
+            line = ax.plot(r["steps"], curves.mean(axis=0), label=r["loss"])[0]
+            ax.fill_between(r["steps"], curves.min(axis=0), curves.max(axis=0),
+                            color=line.get_color(), alpha=0.2)  # fmt: skip
+        if target:
+            ax.axhline(target, color="grey", linestyle=":", label=f"{target:.0%}")
+        ax.set_title(f"{title}: {group}")
+        ax.set_xlabel("training step")
+        ax.grid(True, alpha=0.3)
+    axes[0][0].set_ylabel("test accuracy (mean; band: min-max over seeds)")
+    axes[0][0].legend()
+    return figure
+
+
+# --- 3. regression with outliers -----------------------------------------------------------------
+
+
+def noisy_sine(config, size: int, seed: int, clean_targets: bool):
+    """Windows of a noisy sine [size, window, 1] and the next value [size] (noiseless if
+    ``clean_targets``). Frequency and phase vary per example."""
+    rng = np.random.default_rng(seed)
+    steps = np.arange(config.regression_window + 1)
+    frequency = rng.uniform(0.02, 0.1, size=(size, 1))
+    phase = rng.uniform(0, 2 * np.pi, size=(size, 1))
+    signal = np.sin(2 * np.pi * frequency * steps + phase)
+    noisy = signal + config.regression_noise * rng.normal(size=signal.shape)
+    targets = signal[:, -1] if clean_targets else noisy[:, -1]
+    return noisy[:, :-1, None].astype(np.float32), targets.astype(np.float32)
+
+
+def with_outliers(targets: np.ndarray, fraction: float, scale: float, seed: int) -> np.ndarray:
+    """Replace ``fraction`` of the targets by values of size scale/2 to scale, random sign."""
+    rng = np.random.default_rng(seed)
+    corrupted = targets.copy()
+    chosen = rng.choice(len(targets), size=int(round(fraction * len(targets))), replace=False)
+    sign = rng.choice((-1.0, 1.0), size=len(chosen))
+    corrupted[chosen] = sign * rng.uniform(0.5, 1.0, size=len(chosen)) * scale
+    return corrupted
+
+
+def regression(config, progress) -> list:
+    """Every loss against every outlier fraction: clean test MSE [fractions, seeds]."""
+    x, y = noisy_sine(config, config.regression_train_size, seed=0, clean_targets=False)
+    x_test, y_test = noisy_sine(config, config.regression_test_size, seed=1, clean_targets=True)
+    fractions = config.outlier_fractions
+    train_sets = {
+        "x": np.broadcast_to(x, (len(fractions), *x.shape)),
+        "targets": np.stack([with_outliers(y, f, config.outlier_scale, seed=2) for f in fractions]),
+    }
+    model = ManyToOne(GRUCell(config.regression_hidden), 1)
+    x_test, y_test = jnp.asarray(x_test), jnp.asarray(y_test)
+    rows = []
+    for name in config.regression_losses:
+        result = fit(
+            model,
+            regression_loss(name, config.huber_delta),
+            optax.adam(config.regression_learning_rate),
+            sample_rows(config.regression_batch_size),
+            train_sets,
+            lambda params: losses.mse(model.apply(params, x_test)[:, 0], y_test),
+            example_input=x_test[:1],
+            seeds=config.seeds,
+            num_steps=config.regression_steps,
+            eval_every=config.regression_eval_every,
+            progress=progress,
+        )
+        final = result["metric"][..., -1]  # [fractions, seeds]
+        rows.append({
+            "loss": name,
+            "outlier_fractions": list(fractions),
+            "clean_test_mse": final,
+            "clean_test_mse_mean": final.mean(axis=1),
+            "clean_test_mse_std": final.std(axis=1),
+        })  # fmt: skip
+    return rows
+
+
+def regression_figure(rows: list):
+    figure, ax = plt.subplots(figsize=(7, 4.5))
+    for row in rows:
+        fractions = 100 * np.asarray(row["outlier_fractions"])
+        ax.errorbar(fractions, row["clean_test_mse_mean"], yerr=row["clean_test_mse_std"],
+                    marker="o", capsize=3, label=row["loss"])  # fmt: skip
+    ax.set_yscale("log")
+    ax.set_xlabel("training targets replaced by outliers (%)")
+    ax.set_ylabel("clean test MSE (mean +- std over seeds)")
+    ax.set_title("GRU forecasting a noisy sine: which loss resists outliers")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    return figure
+
+
+# --- 4. the published anchor ---------------------------------------------------------------------
+
+
+def anchor(config, classification_runs: list, progress) -> list:
+    """Cross-entropy runs of the four benchmark models against the published accuracies."""
+    data = load_mnist1d()
+    rows = []
+    for name in config.anchor_models:
+        if reuses_classification(config, name):
+            (run,) = [r for r in classification_runs
+                      if (r["model"], r["loss"]) == (name, "softmax_cce")]  # fmt: skip
+        else:
+            labels, test_labels = data["y"], data["y_test"]
+            run = classify(name, "softmax_cce", labels, test_labels, config, progress,
+                           config.anchor_steps)  # fmt: skip
+        rows.append({
+            "model": name,
+            "test_accuracy_mean": run["final_accuracy_mean"],
+            "test_accuracy_std": run["final_accuracy_std"],
+            "published": PUBLISHED_ACCURACY[name],
+            "gap_points": 100 * (run["final_accuracy_mean"] - PUBLISHED_ACCURACY[name]),
+            "steps": config.anchor_steps,
+        })  # fmt: skip
+    return rows
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+
+def planned_steps(config) -> int:
+    """Training steps x seeds x data sets of the whole run, for the progress bar."""
+    parts, per_run = set(config.parts), config.steps * config.seeds
+    total = 0
+    if "classification" in parts:
+        total += len(config.classification_models) * len(config.classification_losses) * per_run
+    total += ("binary" in parts) * len(config.binary_losses) * per_run
+    total += ("multilabel" in parts) * len(config.multilabel_losses) * per_run
+    if "regression" in parts:
+        total += (len(config.regression_losses) * len(config.outlier_fractions)
+                  * config.regression_steps * config.seeds)  # fmt: skip
+    if "anchor" in parts:
+        to_train = [m for m in config.anchor_models if not reuses_classification(config, m)]
+        total += len(to_train) * config.anchor_steps * config.seeds
+    return total
+
+
+def reuses_classification(config, model: str) -> bool:
+    """Whether the anchor can take this model's cross-entropy run from the classification part."""
+    return (
+        "classification" in config.parts
+        and model in config.classification_models
+        and "softmax_cce" in config.classification_losses
+        and config.anchor_steps == config.steps
+    )
+
+
+def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
+    validate(config)
+    workdir = prepare_workdir(workdir)
+    start = time.perf_counter()
+    parts = set(config.parts)
+    results = {"experiment": "compare_losses", "settings": config.to_dict(),
+               "environment": environment()}  # fmt: skip
+    figures = {}
+    data = load_mnist1d() if parts - {"saturation", "regression"} else None
+    with tqdm(total=planned_steps(config), desc="training steps", unit="step",
+              file=sys.stderr) as progress:  # fmt: skip
+        if "saturation" in parts:
+            results["saturation"] = saturation(config)
+            figures["saturation.png"] = saturation_figure(results["saturation"])
+        classification_runs = []
+        if "classification" in parts:
+            classification_runs = [
+                classify(m, loss, data["y"], data["y_test"], config, progress)
+                for m in config.classification_models
+                for loss in config.classification_losses
+            ]
+            results["classification"] = classification_runs
+            figures["classification.png"] = curves_figure(
+                classification_runs, "model", "MNIST-1D, 10 classes", config.target_accuracy
+            )
+        labelled = []
+        for task in ("binary", "multilabel"):
+            if task in parts:
+                targets = derived_targets(data["y"], task)
+                test_targets = derived_targets(data["y_test"], task)
+                task_runs = [
+                    dict(classify("mlp", loss, targets, test_targets, config, progress), task=task)
+                    for loss in config[f"{task}_losses"]
+                ]
+                results[task] = task_runs
+                labelled += task_runs
+        if labelled:
+            figures["binary_multilabel.png"] = curves_figure(
+                labelled, "task", "MNIST-1D, sigmoid outputs (per-unit accuracy)"
+            )
+        if "regression" in parts:
+            results["regression"] = regression(config, progress)
+            figures["regression.png"] = regression_figure(results["regression"])
+        if "anchor" in parts:
+            results["anchor"] = anchor(config, classification_runs, progress)
+    results["elapsed_s"] = time.perf_counter() - start
+    files = {name: figure_png(figure) for name, figure in figures.items()}
+    write_outputs(workdir, {**files, "results.json": json_bytes(results)})
+    print(tables(results))
+    print(f"wrote {workdir}/results.json and {len(files)} figures in {results['elapsed_s']:.0f} s")
+    return results
+
+
+def tables(results: dict) -> str:
+    lines = []
+    if "saturation" in results:
+        s = results["saturation"]
+        lines.append("saturation, |dL/dz| at p = 0.005 with target 1 (confidently wrong): "
+                     f"MSE {s['mse']['y=1'][0]:.4f}, BCE {s['bce']['y=1'][0]:.4f}")  # fmt: skip
+    for part in ("classification", "binary", "multilabel"):
+        if part in results:
+            lines.append(f"\n{part}: test accuracy (mean +- std), steps to target per seed")
+            for r in results[part]:
+                mean, std = 100 * r["final_accuracy_mean"], 100 * r["final_accuracy_std"]
+                lines.append(
+                    f"  {r['model']:<5} {r['loss']:<12} {mean:6.1f} +- {std:4.1f}%   "
+                    f"{r['steps_to_target']}"
+                )
+    if "regression" in results:
+        lines.append("\nregression: clean test MSE (mean over seeds) by outlier fraction")
+        fractions = results["regression"][0]["outlier_fractions"]
+        lines.append("  loss  " + "".join(f"{100 * f:>10.0f}%" for f in fractions))
+        for r in results["regression"]:
+            lines.append(
+                f"  {r['loss']:<6}" + "".join(f"{m:>11.4f}" for m in r["clean_test_mse_mean"])
+            )
+    if "anchor" in results:
+        lines.append("\nanchor: MNIST-1D test accuracy, cross-entropy, against the published")
+        for r in results["anchor"]:
+            mean, std = 100 * r["test_accuracy_mean"], 100 * r["test_accuracy_std"]
+            lines.append(
+                f"  {r['model']:<9} {mean:5.1f} +- {std:4.1f}%  published "
+                f"{100 * r['published']:.0f}%  gap {r['gap_points']:+.1f} points"
+            )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    cli.main(
+        run, str(Path(__file__).parent / "configs" / "compare_losses.py"), "runs/compare_losses"
+    )

@@ -1,0 +1,128 @@
+"""The loss-comparison experiment: closed-form gradients, its data, and a tiny run of each part."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from experiments import compare_losses as cl
+from experiments.configs.compare_losses import get_config
+
+
+def test_saturation_gradients_match_the_closed_forms():
+    result = cl.saturation(get_config("tiny"))
+    p = result["p"]
+    for y in (1, 0):
+        np.testing.assert_allclose(
+            result["mse"][f"y={y}"], np.abs(2 * (p - y) * p * (1 - p)), rtol=2e-4, atol=1e-7
+        )
+        np.testing.assert_allclose(result["bce"][f"y={y}"], np.abs(p - y), rtol=2e-4, atol=1e-7)
+    # confidently wrong (p = 0.005, y = 1): MSE's gradient is ~0.01, BCE's ~1
+    assert result["mse"]["y=1"][0] < 0.011 and result["bce"]["y=1"][0] > 0.99
+
+
+def test_classification_losses_against_numpy():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(6, 10)).astype(np.float32)
+    labels = rng.integers(0, 10, size=6)
+    one_hot = np.eye(10)[labels]
+    softmax = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    sigmoid = 1 / (1 + np.exp(-logits))
+    losses = cl.CLASSIFICATION_LOSSES
+    np.testing.assert_allclose(
+        losses["softmax_mse"](logits, labels), np.mean((softmax - one_hot) ** 2), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        losses["sigmoid_mse"](logits, labels), np.mean((sigmoid - one_hot) ** 2), rtol=1e-5
+    )
+    bce = -np.mean(one_hot * np.log(sigmoid) + (1 - one_hot) * np.log(1 - sigmoid))
+    np.testing.assert_allclose(losses["sigmoid_bce"](logits, labels), bce, rtol=1e-5)
+    np.testing.assert_allclose(
+        losses["softmax_cce"](logits, labels),
+        -np.mean(np.log(softmax[np.arange(6), labels])),
+        rtol=1e-5,
+    )
+    assert cl.accuracy(logits, labels) == np.mean(logits.argmax(1) == labels)
+
+
+def test_derived_targets():
+    labels = np.arange(10)
+    np.testing.assert_array_equal(cl.derived_targets(labels, "binary")[:, 0], labels % 2 == 0)
+    multi = cl.derived_targets(labels, "multilabel")
+    np.testing.assert_array_equal(multi[7], [0, 1, 1])  # odd, >= 5, prime
+    np.testing.assert_array_equal(multi[2], [1, 0, 1])
+    np.testing.assert_array_equal(multi[8], [1, 1, 0])
+
+
+def test_outliers_replace_exactly_the_fraction_asked():
+    targets = np.linspace(-1, 1, 200).astype(np.float32)
+    corrupted = cl.with_outliers(targets, 0.1, 10.0, seed=0)
+    changed = corrupted != targets
+    assert changed.sum() == 20
+    assert np.all((np.abs(corrupted[changed]) >= 5) & (np.abs(corrupted[changed]) <= 10))
+    np.testing.assert_array_equal(cl.with_outliers(targets, 0.0, 10.0, seed=0), targets)
+
+
+def test_noisy_sine_test_targets_are_clean():
+    config = get_config("tiny")
+    x, y = cl.noisy_sine(config, 50, seed=1, clean_targets=True)
+    assert x.shape == (50, config.regression_window, 1) and y.shape == (50,)
+    assert np.all(np.abs(y) <= 1.0)  # a noiseless sine
+    _, noisy = cl.noisy_sine(config, 50, seed=1, clean_targets=False)
+    assert 0.5 * config.regression_noise < np.std(noisy - y) < 2 * config.regression_noise
+
+
+@pytest.mark.parametrize(
+    "parts", [("saturation", "classification"), ("binary", "multilabel"), ("regression",),
+              ("anchor",)],
+)  # fmt: skip
+def test_tiny_run_of_each_part(tmp_path, parts):
+    config = get_config("tiny")
+    config.parts = parts
+    cl.run(config, str(tmp_path))
+    results = json.loads((tmp_path / "results.json").read_text())
+    for part in ("classification", "binary", "multilabel"):
+        for r in results.get(part, []):
+            curves = np.asarray(r["test_accuracy"])
+            assert curves.shape == (config.seeds, config.steps // config.eval_every + 1)
+            np.testing.assert_allclose(r["final_accuracy_mean"], curves[:, -1].mean())
+            for seed, reached in zip(curves, r["steps_to_target"], strict=True):
+                hits = [s for s, a in zip(r["steps"], seed, strict=True) if a >= 0.8]
+                assert reached == (hits[0] if hits else None)
+    for r in results.get("regression", []):
+        assert np.asarray(r["clean_test_mse"]).shape == (2, config.seeds)  # fractions x seeds
+    for r in results.get("anchor", []):
+        assert r["gap_points"] == pytest.approx(100 * (r["test_accuracy_mean"] - r["published"]))
+    pngs = sorted(p.name for p in tmp_path.glob("*.png"))
+    expected = {("saturation", "classification"): ["classification.png", "saturation.png"],
+                ("binary", "multilabel"): ["binary_multilabel.png"],
+                ("regression",): ["regression.png"], ("anchor",): []}  # fmt: skip
+    assert pngs == expected[parts]
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"classification_losses": ("hinge",)}, "unknown loss 'hinge'; valid: softmax_cce"),
+        ({"parts": ("saturation", "speed")}, "unknown part 'speed'; valid: saturation"),
+        ({"huber_delta": 0.0}, "huber delta must be positive, got 0.0"),
+        ({"outlier_fractions": (0.1, 1.0)}, r"outlier fraction must be in \[0, 1\), got 1.0"),
+        ({"anchor_models": ("resnet",)}, "unknown model 'resnet'; valid: logistic, mlp, cnn, gru"),
+    ],
+)
+def test_bad_config_is_rejected_before_anything_is_written(tmp_path, override, message):
+    config = get_config("tiny")
+    config.update(override)
+    with pytest.raises(ValueError, match=message):
+        cl.run(config, str(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()
+
+
+def test_mnist1d_is_generated_with_the_default_split():
+    from nets.data.mnist1d import load_mnist1d
+
+    data = load_mnist1d()
+    assert data["x"].shape == (4000, 40) and data["x_test"].shape == (1000, 40)
+    assert set(np.unique(data["y"])) == set(range(10))
+    assert jax.numpy.asarray(data["y"]).dtype == np.int32
