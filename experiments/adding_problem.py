@@ -49,7 +49,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
 def train_cell(cell_name: str, length: int, config, progress=None) -> list:
     """Train one cell at one length from every seed; the test MSE after every ``eval_every``
     steps is each seed's learning curve."""
-    model = ManyToOne(make_cell(cell_name, config.hidden_size), 1)
+    model = ManyToOne(make_cell(cell_name, config.hidden_size), 1, remat=config.remat)
     test_inputs, test_targets = adding_problem(
         jax.random.key(10_000 + length), config.test_size, length
     )

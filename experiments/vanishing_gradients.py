@@ -90,7 +90,7 @@ def sweep_cell(cell_name: str, config, progress) -> list:
     is measured at every T (one compilation per cell, not per T: the quick profile); with 0 a
     fresh copy is trained at each T.
     """
-    model = ManyToOne(make_cell(cell_name, config.hidden_size), 1)
+    model = ManyToOne(make_cell(cell_name, config.hidden_size), 1, remat=config.remat)
     optimizer = adding_optimizer(config.learning_rate, config.clip_norm)
     train_step = make_train_step(supervised_objective(model, adding_loss), optimizer)
 

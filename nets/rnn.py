@@ -287,6 +287,10 @@ class Recurrent(nn.Module):
     the LSTM and GRU). ``num_layers`` stacks cells (each layer reads the outputs of the one
     below); ``bidirectional`` adds a cell reading the sequence backwards and concatenates the
     two directions' outputs (out = 2 * per-direction size). ``unroll`` is passed to the scan.
+    ``remat`` rematerialises each step in the backward pass (``nn.remat`` on the scan body):
+    backpropagation through time then stores only the carry per step instead of every gate
+    activation, for long sequences that would not fit otherwise, at the cost of recomputing
+    the forward step.
 
     Call arguments:
       seq_lengths [batch] (int): true lengths of right-padded sequences. Steps t >= length leave
@@ -306,6 +310,7 @@ class Recurrent(nn.Module):
     num_layers: int = 1
     bidirectional: bool = False
     unroll: int = 1
+    remat: bool = False
 
     def setup(self):
         check_positive("num_layers", self.num_layers)
@@ -371,8 +376,11 @@ class Recurrent(nn.Module):
         return final, outputs
 
     def _scan(self, cell, carry, xs, return_carries):
+        def body(cell, carry, xs):
+            return _scan_step(cell, carry, xs, return_carries)
+
         scan = nn.scan(
-            lambda cell, carry, xs: _scan_step(cell, carry, xs, return_carries),
+            nn.remat(body) if self.remat else body,
             variable_broadcast="params",
             split_rngs={"params": False},
             unroll=self.unroll,
@@ -398,11 +406,12 @@ class ManyToOne(nn.Module):
     cell: RecurrentCell
     num_outputs: int
     unroll: int = 1
+    remat: bool = False
 
     @nn.compact
     def __call__(self, inputs, seq_lengths=None, **recurrent_kwargs):
         check_positive("num_outputs", self.num_outputs)
-        recurrent = Recurrent(self.cell, unroll=self.unroll, name="recurrent")
+        recurrent = Recurrent(self.cell, unroll=self.unroll, remat=self.remat, name="recurrent")
         final_carry, _ = recurrent(inputs, seq_lengths, **recurrent_kwargs)
         return nn.Dense(self.num_outputs, name="head")(self.cell.hidden_state(final_carry))
 

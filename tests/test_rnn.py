@@ -222,3 +222,20 @@ def test_bad_input_names_what_was_expected():
         Recurrent(SimpleRNNCell(H, activation="sigmod")).init(jax.random.key(0), random_inputs())
     with pytest.raises(ValueError, match="num_layers must be a positive integer, got 0"):
         Recurrent(GRUCell(H), num_layers=0).init(jax.random.key(0), random_inputs())
+
+
+@pytest.mark.parametrize("cell", [LSTMCell(H), GRUCell(H)], ids=type)
+def test_remat_gives_the_same_gradients_and_rematerialises(cell):
+    inputs = random_inputs(8)
+    plain, remat = Recurrent(cell), Recurrent(cell, remat=True)
+    variables = plain.init(jax.random.key(9), inputs)
+
+    def loss(model):
+        return lambda v: jnp.sum(model.apply(v, inputs)[1] ** 2)
+
+    grads = jax.grad(loss(plain))(variables)
+    close = lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)  # noqa: E731
+    jax.tree.map(close, jax.grad(loss(remat))(variables), grads)
+    jaxpr = str(jax.make_jaxpr(jax.grad(loss(remat)))(variables))
+    assert "checkpoint" in jaxpr or "remat" in jaxpr
+    assert "checkpoint" not in str(jax.make_jaxpr(jax.grad(loss(plain)))(variables))

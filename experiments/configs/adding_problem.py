@@ -21,6 +21,8 @@ def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
     config.cells = ("tanh", "lstm", "gru")
     config.lengths = (100,)
     config.seeds = 1
+    # Rematerialise each step in backpropagation through time (memory for recompute).
+    config.remat = False
     config.hidden_size = 128
     config.batch_size = 64
     config.train_steps = 1500

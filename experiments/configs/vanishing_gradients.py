@@ -22,6 +22,8 @@ def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
     config.cells = ("tanh", "irnn", "lstm", "gru")
     config.lengths = (10, 25, 50, 100, 200, 500, 1000)
     config.seeds = 3
+    # Rematerialise each step in backpropagation through time (memory for recompute).
+    config.remat = False
     config.hidden_size = 32
     config.batch_size = 32  # examples in the batch whose gradients are measured
     config.train_batch_size = 32
