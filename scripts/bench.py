@@ -1,19 +1,22 @@
 """Side-by-side training-step timings: nets (JAX) against the identical PyTorch model.
 
-    python scripts/bench.py               # table
-    python scripts/bench.py --json out.json
+    python scripts/bench.py                            # table
+    python scripts/bench.py --json out.json --experiment
 
-Each workload times one training step (forward, backward, optimiser update) on fixed random
-data: warm-up steps excluded (compilation), then the median of ``--repeats`` steps. When torch is
-importable (``pip install -e '.[bench]'``), the same model runs in the same process and the table
-prints torch ms / jax ms: above 1 means nets is faster.
+Each workload times one step on fixed data: warm-up steps excluded (compilation), then the
+median of ``--repeats`` steps. The reference runs in the same process: the identical PyTorch
+model when torch is importable (``pip install -e '.[bench]'``), or a plain ``jax.grad`` of the
+same loss for the per-step gradient norms. The table prints reference ms / ours ms: above 1
+means nets is faster. ``--experiment`` also times the README's main command end to end.
 """
 
 import argparse
 import json
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +28,9 @@ import optax
 
 from nets import losses
 from nets.cnn import LeNet5
-from nets.rnn import LSTMCell, ManyToOne
+from nets.data.synthetic import adding_problem
+from nets.gradients import hidden_state_gradient_norms
+from nets.rnn import GRUCell, LSTMCell, ManyToOne
 from nets.training.step import make_train_step
 
 try:
@@ -37,8 +42,9 @@ except ImportError:  # the comparison is optional; nets never depends on torch
 @dataclass
 class Workload:
     name: str
-    jax_step: Callable[[], Callable[[], None]]  # builds state, returns a blocking step
-    torch_step: Callable[[], Callable[[], None]] | None
+    ours: Callable[[], Callable[[], None]]  # builds state, returns a blocking step
+    reference: Callable[[], Callable[[], None]] | None
+    reference_name: str = "torch"  # the reference runs only when torch is importable
 
 
 def median_ms(step: Callable[[], None], warmup: int, repeats: int) -> float:
@@ -100,6 +106,53 @@ def lstm_torch():
     return step
 
 
+def gru_jax():
+    x, y = lstm_data()
+    model = ManyToOne(GRUCell(H_LSTM), 1)
+    params = model.init(jax.random.key(0), x)
+    loss_fn = lambda p, batch: losses.mse(model.apply(p, batch[0])[:, 0], batch[1])  # noqa: E731
+    return jax_runner(loss_fn, params, optax.adam(1e-3), (jnp.asarray(x), jnp.asarray(y)))
+
+
+def gru_torch():
+    x, y = (torch.from_numpy(a) for a in lstm_data())
+    gru = torch.nn.GRU(X_LSTM, H_LSTM, batch_first=True)
+    head = torch.nn.Linear(H_LSTM, 1)
+    optimizer = torch.optim.Adam(list(gru.parameters()) + list(head.parameters()), lr=1e-3)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        _, h = gru(x)
+        torch.mean((head(h[-1])[:, 0] - y) ** 2).backward()
+        optimizer.step()
+
+    return step
+
+
+# --- hidden_state_gradient_norms against a plain gradient of the same loss, T=1000 ---------------
+B_NORMS, T_NORMS, H_NORMS = 32, 1000, 32
+
+
+def norms_setup():
+    inputs, targets = adding_problem(jax.random.key(0), B_NORMS, T_NORMS)
+    model = ManyToOne(LSTMCell(H_NORMS), 1)
+    params = model.init(jax.random.key(1), inputs)
+    return model, params, inputs, targets
+
+
+def gradient_norms_step():
+    model, params, inputs, targets = norms_setup()
+    measure = jax.jit(lambda p, x, y: hidden_state_gradient_norms(
+        model, p, x, lambda out: losses.mse(out[:, 0], y)))  # fmt: skip
+    return lambda: jax.block_until_ready(measure(params, inputs, targets))
+
+
+def plain_gradient_step():
+    model, params, inputs, targets = norms_setup()
+    grad = jax.jit(jax.grad(lambda p, x, y: losses.mse(model.apply(p, x)[:, 0], y)))
+    return lambda: jax.block_until_ready(grad(params, inputs, targets))
+
+
 # --- LeNet-5: B=256, 32x32x1, cross-entropy, SGD ---------------------------------------------
 B_LENET = 256
 
@@ -146,8 +199,26 @@ def lenet_torch():
 
 WORKLOADS = [
     Workload(f"LSTM train step B={B_LSTM} T={T_LSTM} X={X_LSTM} H={H_LSTM}", lstm_jax, lstm_torch),
+    Workload(f"GRU train step B={B_LSTM} T={T_LSTM} X={X_LSTM} H={H_LSTM}", gru_jax, gru_torch),
     Workload(f"LeNet-5 train step B={B_LENET} 32x32x1", lenet_jax, lenet_torch),
+    Workload(
+        f"gradient norms T={T_NORMS} (LSTM B={B_NORMS} H={H_NORMS})",
+        gradient_norms_step,
+        plain_gradient_step,
+        reference_name="plain jax.grad",
+    ),
 ]
+
+
+def time_main_experiment() -> dict:
+    """Wall time of the README's main command (default vanishing-gradient run), end to end."""
+    with tempfile.TemporaryDirectory() as workdir:
+        command = [sys.executable, "-m", "experiments.vanishing_gradients", f"--workdir={workdir}"]
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        seconds = time.perf_counter() - start
+    print(f"{'README main command (vanishing gradients)':<44} {1e3 * seconds:9.0f}", flush=True)
+    return {"workload": "README main command, wall time", "ours_ms": 1e3 * seconds}
 
 
 def machine() -> dict:
@@ -169,25 +240,33 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--only", help="run only workloads whose name contains this text")
+    parser.add_argument(
+        "--experiment", action="store_true", help="also time the README's main command"
+    )
     args = parser.parse_args(argv)
     if args.warmup < 1 or args.repeats < 1:
         parser.error("--warmup and --repeats must be at least 1")
     rows = []
-    header = f"{'workload':<42} {'jax ms':>9} {'torch ms':>9} {'torch/jax':>9}"
+    header = f"{'workload':<44} {'ours ms':>9} {'ref ms':>9} {'ref/ours':>9}  reference"
     print(header, "\n" + "-" * len(header), flush=True)
     for workload in WORKLOADS:
         if args.only and args.only not in workload.name:
             continue
-        jax_ms = median_ms(workload.jax_step(), args.warmup, args.repeats)
-        torch_ms = None
-        if torch is not None and workload.torch_step is not None:
-            torch_ms = median_ms(workload.torch_step(), args.warmup, args.repeats)
-        ratio = torch_ms / jax_ms if torch_ms else None
-        rows.append({"workload": workload.name, "jax_ms": jax_ms, "torch_ms": torch_ms,
-                     "ratio_torch_over_jax": ratio})  # fmt: skip
-        t_ms = f"{torch_ms:9.2f}" if torch_ms else f"{'-':>9}"
+        ours_ms = median_ms(workload.ours(), args.warmup, args.repeats)
+        available = workload.reference_name != "torch" or torch is not None
+        ref_ms = None
+        if workload.reference is not None and available:
+            ref_ms = median_ms(workload.reference(), args.warmup, args.repeats)
+        ratio = ref_ms / ours_ms if ref_ms else None
+        rows.append({"workload": workload.name, "ours_ms": ours_ms, "reference_ms": ref_ms,
+                     "reference": workload.reference_name,
+                     "ratio_reference_over_ours": ratio})  # fmt: skip
+        r_ms = f"{ref_ms:9.2f}" if ref_ms else f"{'-':>9}"
         r = f"{ratio:9.2f}" if ratio else f"{'-':>9}"
-        print(f"{workload.name:<42} {jax_ms:9.2f} {t_ms} {r}", flush=True)
+        print(f"{workload.name:<44} {ours_ms:9.2f} {r_ms} {r}  {workload.reference_name}",
+              flush=True)  # fmt: skip
+    if args.experiment:
+        rows.append(time_main_experiment())
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": machine(), "results": rows}, f, indent=2)

@@ -141,3 +141,29 @@ def test_lenet5_rejects_wrong_sizes_and_names():
         LeNet5(activation="swish").init(jax.random.key(0), jnp.ones((1, 32, 32, 1)))
     with pytest.raises(ValueError, match="num_classes must be a positive integer, got 0"):
         LeNet5(num_classes=0).init(jax.random.key(0), jnp.ones((1, 32, 32, 1)))
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("shape, window", [((3, 28, 28, 6), 2), ((2, 9, 6, 3), 3)])
+def test_tiled_pooling_equals_reduce_window_with_gradients(kind, shape, window):
+    import flax.linen as nn
+
+    x = jax.random.normal(jax.random.key(5), shape)  # continuous values: no ties
+    reduce = nn.max_pool if kind == "max" else nn.avg_pool
+
+    def reference(x):
+        return reduce(x, (window, window), strides=(window, window), padding="VALID")
+
+    np.testing.assert_allclose(pool(x, kind, window), reference(x), rtol=1e-6)
+    weights = jax.random.normal(jax.random.key(6), reference(x).shape)
+    got = jax.grad(lambda x: jnp.sum(pool(x, kind, window) * weights))(x)
+    want = jax.grad(lambda x: jnp.sum(reference(x) * weights))(x)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+def test_overlapping_pooling_falls_back_to_reduce_window():
+    import flax.linen as nn
+
+    x = jax.random.normal(jax.random.key(7), (1, 7, 7, 2))
+    expected = nn.max_pool(x, (3, 3), strides=(2, 2), padding="VALID")
+    np.testing.assert_allclose(pool(x, "max", 3, 2), expected)
