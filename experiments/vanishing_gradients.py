@@ -164,6 +164,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     combos = len(config.cells) * len(config.lengths)
     # float64 only for this run (a context, not a global switch), so importers are unaffected
     with (
+        cli.fast_compilation(config.fast_compile),
         jax.enable_x64(config.measure_dtype == "float64"),
         tqdm(total=combos, desc="cells x lengths", file=sys.stderr) as progress,
     ):

@@ -98,3 +98,14 @@ def test_command_line_errors_are_one_line_and_exit_non_zero(tmp_path):
         "error: sequence length T must be an integer >= 2, got -3"
     )
     assert not (tmp_path / "x").exists()
+
+
+def test_fast_compilation_is_scoped_to_its_block():
+    import jax
+
+    from experiments.cli import fast_compilation
+
+    before = jax.config.read("jax_disable_most_optimizations")
+    with fast_compilation(not before):
+        assert jax.config.read("jax_disable_most_optimizations") == (not before)
+    assert jax.config.read("jax_disable_most_optimizations") == before

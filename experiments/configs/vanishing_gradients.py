@@ -37,6 +37,9 @@ def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
     config.spectral_length = 100
     # Gradients at T = 1000 fall below float32's smallest number; measure them in float64.
     config.measure_dtype = "float64"
+    # About 40 small programs, each run briefly: on a CPU compiling them dominates, so skip
+    # XLA's expensive optimisations (same numbers, 79 s -> 64 s for this profile on 2 cores).
+    config.fast_compile = True
     if profile == "full":
         config.seeds = 10
         config.hidden_size = 128
@@ -44,6 +47,7 @@ def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
         config.train_batch_size = 128
         config.train_steps = 1000
         config.train_length = 0
+        config.fast_compile = False  # long runs on an accelerator: optimise fully
     elif profile == "tiny":
         config.cells = ("tanh", "lstm")
         config.lengths = (5, 12)
