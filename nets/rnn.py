@@ -210,6 +210,28 @@ class LSTMCell(RecurrentCell):
     def hidden_state(self, carry):
         return carry[1]
 
+    def cudnn_weights(self, inputs: jax.Array) -> jax.Array:
+        """These parameters in cuDNN's flat layout: W_ih [4H, X], W_hh [4H, H], b_ih, b_hh,
+        gates in cuDNN's order (i, f, g, o); the single bias goes to b_ih, b_hh is zero.
+
+        ``inputs`` [batch, time, features] only tells the input size when the parameters are
+        first created.
+        """
+        if self.is_initializing():
+            self.input_projection(inputs[:, :1])  # W_x's shape needs the feature count
+        dense = self.input_dense.variables["params"]
+
+        def to_ifgo(a):  # our fused order is the lecture's (f, i, C~, o)
+            f, i, candidate, o = jnp.split(a, 4, axis=-1)
+            return jnp.concatenate([i, f, candidate, o], axis=-1)
+
+        return jnp.concatenate([
+            to_ifgo(dense["kernel"]).T.ravel(),
+            to_ifgo(self.recurrent_kernel).T.ravel(),
+            to_ifgo(dense["bias"]),
+            jnp.zeros(4 * self.hidden_size, dense["bias"].dtype),
+        ])  # fmt: skip
+
 
 class GRUCell(RecurrentCell):
     """The gated recurrent unit (Cho et al. 2014), in the form of cuDNN and ``flax.linen.GRUCell``:
@@ -252,6 +274,9 @@ class GRUCell(RecurrentCell):
         return _perturb((1.0 - z) * n + z * carry, perturbation)
 
 
+IMPLEMENTATIONS = ("scan", "cudnn")
+
+
 def reverse_sequences(x: jax.Array, seq_lengths: jax.Array | None) -> jax.Array:
     """Reverse each sequence of time-major ``x`` [time, batch, ...] within its own length.
 
@@ -290,7 +315,8 @@ class Recurrent(nn.Module):
     ``remat`` rematerialises each step in the backward pass (``nn.remat`` on the scan body):
     backpropagation through time then stores only the carry per step instead of every gate
     activation, for long sequences that would not fit otherwise, at the cost of recomputing
-    the forward step.
+    the forward step. ``implementation='cudnn'`` runs an ``LSTMCell`` (one layer, one direction)
+    through cuDNN with ``jax.experimental.rnn`` on a GPU; the default 'scan' runs anywhere.
 
     Call arguments:
       seq_lengths [batch] (int): true lengths of right-padded sequences. Steps t >= length leave
@@ -311,6 +337,7 @@ class Recurrent(nn.Module):
     bidirectional: bool = False
     unroll: int = 1
     remat: bool = False
+    implementation: str = "scan"
 
     def setup(self):
         check_positive("num_layers", self.num_layers)
@@ -344,6 +371,13 @@ class Recurrent(nn.Module):
                 f"num_layers={self.num_layers}, bidirectional={self.bidirectional}"
             )
         initial = self._split_carry(initial_carry, batch, inputs.dtype)
+        check_choice("implementation", self.implementation, IMPLEMENTATIONS)
+        if self.implementation == "cudnn":
+            if carry_perturbations is not None or return_carries:
+                raise ValueError(
+                    "implementation='cudnn' takes no carry_perturbations or return_carries"
+                )
+            return self._cudnn(inputs, seq_lengths, initial)
         to_time_major = lambda tree: jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), tree)  # noqa: E731
         mask = None if seq_lengths is None else jnp.arange(time)[:, None] < seq_lengths[None, :]
         perturbations = to_time_major(carry_perturbations)
@@ -375,6 +409,34 @@ class Recurrent(nn.Module):
             return final, outputs, to_time_major(carries)
         return final, outputs
 
+    def _cudnn(self, inputs, seq_lengths, initial):
+        """One LSTM layer through cuDNN; the same numbers as the scan (tested against
+        ``jax.experimental.rnn.lstm_ref`` with the packed weights)."""
+        cell = self.cells[0]
+        if not isinstance(cell, LSTMCell) or len(self.cells) != 1:
+            raise ValueError(
+                "implementation='cudnn' runs one LSTMCell layer in one direction, got "
+                f"{type(cell).__name__}, num_layers={self.num_layers}, "
+                f"bidirectional={self.bidirectional}"
+            )
+        if jax.default_backend() != "gpu":
+            raise ValueError(
+                "implementation='cudnn' needs a GPU with cuDNN; this backend is "
+                f"{jax.default_backend()!r}: use implementation='scan'"
+            )
+        from jax.experimental import rnn as cudnn_rnn
+
+        batch, time, features = inputs.shape
+        lengths = jnp.full((batch,), time) if seq_lengths is None else seq_lengths
+        c_0, h_0 = initial[0]
+        outputs, h_n, c_n = cudnn_rnn.lstm(
+            inputs, h_0[None], c_0[None], cell.cudnn_weights(inputs), lengths.astype(jnp.int32),
+            input_size=features, hidden_size=cell.hidden_size, num_layers=1, dropout=0.0,
+            bidirectional=False,
+        )  # fmt: skip
+        valid = jnp.arange(time)[None, :, None] < lengths[:, None, None]
+        return (c_n[0], h_n[0]), jnp.where(valid, outputs, 0.0)
+
     def _scan(self, cell, carry, xs, return_carries):
         def body(cell, carry, xs):
             return _scan_step(cell, carry, xs, return_carries)
@@ -399,7 +461,8 @@ class ManyToOne(nn.Module):
         y = W h_T + b,   h_T the cell's hidden state after each sequence's last valid step
 
     Shapes: inputs [batch, time, features] -> [batch, num_outputs] (logits for a classifier,
-    values for a regression). Keyword arguments (``carry_perturbations``) go to the Recurrent,
+    values for a regression). ``unroll``, ``remat`` and ``implementation`` configure the
+    ``Recurrent``. Keyword arguments (``carry_perturbations``) go to the Recurrent,
     so ``nets.gradients`` can measure d loss / d h_t through the whole model.
     """
 
@@ -407,11 +470,18 @@ class ManyToOne(nn.Module):
     num_outputs: int
     unroll: int = 1
     remat: bool = False
+    implementation: str = "scan"
 
     @nn.compact
     def __call__(self, inputs, seq_lengths=None, **recurrent_kwargs):
         check_positive("num_outputs", self.num_outputs)
-        recurrent = Recurrent(self.cell, unroll=self.unroll, remat=self.remat, name="recurrent")
+        recurrent = Recurrent(
+            self.cell,
+            unroll=self.unroll,
+            remat=self.remat,
+            implementation=self.implementation,
+            name="recurrent",
+        )
         final_carry, _ = recurrent(inputs, seq_lengths, **recurrent_kwargs)
         return nn.Dense(self.num_outputs, name="head")(self.cell.hidden_state(final_carry))
 

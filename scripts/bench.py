@@ -20,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -81,48 +82,26 @@ def lstm_data(seed=0):
     return x, rng.normal(size=(B_LSTM,)).astype(np.float32)
 
 
-def lstm_jax():
+def recurrent_jax(cell_type, implementation="scan"):
     x, y = lstm_data()
-    model = ManyToOne(LSTMCell(H_LSTM), 1)
+    model = ManyToOne(cell_type(H_LSTM), 1, implementation=implementation)
     params = model.init(jax.random.key(0), x)
     loss_fn = lambda p, batch: losses.mse(model.apply(p, batch[0])[:, 0], batch[1])  # noqa: E731
     return jax_runner(loss_fn, params, optax.adam(1e-3), (jnp.asarray(x), jnp.asarray(y)))
 
 
-def lstm_torch():
+def recurrent_torch(module_name: str):
+    """torch.nn.LSTM or torch.nn.GRU with the same head, loss and optimiser."""
     x, y = (torch.from_numpy(a) for a in lstm_data())
-    lstm = torch.nn.LSTM(X_LSTM, H_LSTM, batch_first=True)
+    recurrent = getattr(torch.nn, module_name)(X_LSTM, H_LSTM, batch_first=True)
     head = torch.nn.Linear(H_LSTM, 1)
-    params = list(lstm.parameters()) + list(head.parameters())
+    params = list(recurrent.parameters()) + list(head.parameters())
     optimizer = torch.optim.Adam(params, lr=1e-3)
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        _, (h, _) = lstm(x)
-        loss = torch.mean((head(h[-1])[:, 0] - y) ** 2)
-        loss.backward()
-        optimizer.step()
-
-    return step
-
-
-def gru_jax():
-    x, y = lstm_data()
-    model = ManyToOne(GRUCell(H_LSTM), 1)
-    params = model.init(jax.random.key(0), x)
-    loss_fn = lambda p, batch: losses.mse(model.apply(p, batch[0])[:, 0], batch[1])  # noqa: E731
-    return jax_runner(loss_fn, params, optax.adam(1e-3), (jnp.asarray(x), jnp.asarray(y)))
-
-
-def gru_torch():
-    x, y = (torch.from_numpy(a) for a in lstm_data())
-    gru = torch.nn.GRU(X_LSTM, H_LSTM, batch_first=True)
-    head = torch.nn.Linear(H_LSTM, 1)
-    optimizer = torch.optim.Adam(list(gru.parameters()) + list(head.parameters()), lr=1e-3)
-
-    def step():
-        optimizer.zero_grad(set_to_none=True)
-        _, h = gru(x)
+        _, state = recurrent(x)
+        h = state[0] if isinstance(state, tuple) else state  # the LSTM returns (h, c)
         torch.mean((head(h[-1])[:, 0] - y) ** 2).backward()
         optimizer.step()
 
@@ -198,8 +177,27 @@ def lenet_torch():
 
 
 WORKLOADS = [
-    Workload(f"LSTM train step B={B_LSTM} T={T_LSTM} X={X_LSTM} H={H_LSTM}", lstm_jax, lstm_torch),
-    Workload(f"GRU train step B={B_LSTM} T={T_LSTM} X={X_LSTM} H={H_LSTM}", gru_jax, gru_torch),
+    Workload(
+        f"LSTM train step B={B_LSTM} T={T_LSTM} X={X_LSTM} H={H_LSTM}",
+        partial(recurrent_jax, LSTMCell),
+        partial(recurrent_torch, "LSTM"),
+    ),
+    *(
+        [
+            Workload(
+                f"LSTM (cuDNN) train step B={B_LSTM} T={T_LSTM}",
+                partial(recurrent_jax, LSTMCell, "cudnn"),
+                partial(recurrent_torch, "LSTM"),
+            )
+        ]
+        if jax.default_backend() == "gpu"
+        else []
+    ),
+    Workload(
+        f"GRU train step B={B_LSTM} T={T_LSTM} X={X_LSTM} H={H_LSTM}",
+        partial(recurrent_jax, GRUCell),
+        partial(recurrent_torch, "GRU"),
+    ),
     Workload(f"LeNet-5 train step B={B_LENET} 32x32x1", lenet_jax, lenet_torch),
     Workload(
         f"gradient norms T={T_NORMS} (LSTM B={B_NORMS} H={H_NORMS})",

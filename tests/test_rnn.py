@@ -239,3 +239,39 @@ def test_remat_gives_the_same_gradients_and_rematerialises(cell):
     jaxpr = str(jax.make_jaxpr(jax.grad(loss(remat)))(variables))
     assert "checkpoint" in jaxpr or "remat" in jaxpr
     assert "checkpoint" not in str(jax.make_jaxpr(jax.grad(loss(plain)))(variables))
+
+
+def test_cudnn_weight_packing_reproduces_the_scan():
+    """The packed weights, run through jax.experimental.rnn's reference LSTM (the semantics of
+    the cuDNN kernel), give the scan's outputs and final state."""
+    from jax.experimental import rnn as cudnn_rnn
+
+    inputs = random_inputs(10)
+    cell = LSTMCell(H)
+    model = Recurrent(cell)
+    variables = model.init(jax.random.key(11), inputs)
+    variables = jax.tree.map(lambda a: a + 0.05, variables)  # a non-trivial bias everywhere
+    (c, h), outputs = model.apply(variables, inputs)
+    cell_params = {"params": variables["params"]["cells_0"]}
+    weights = cell.apply(cell_params, inputs, method=cell.cudnn_weights)
+    assert weights.shape == (cudnn_rnn.get_num_params_in_lstm(X, H, 1, False),)
+    w_ih, w_hh, b_ih, b_hh = cudnn_rnn.unpack_lstm_weights(weights, X, H, 1, False)
+    zeros = jnp.zeros((1, B, H))
+    y, h_n, c_n = cudnn_rnn.lstm_ref(
+        inputs, zeros, zeros, w_ih, w_hh, b_ih, b_hh, jnp.full((B,), T, jnp.int32), X, H, 1, 0.0,
+        False,
+    )  # fmt: skip
+    np.testing.assert_allclose(y, outputs, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(h_n[0], h, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(c_n[0], c, rtol=1e-5, atol=1e-6)
+
+
+def test_cudnn_implementation_says_what_it_needs():
+    inputs = random_inputs(12)
+    if jax.default_backend() != "gpu":
+        with pytest.raises(ValueError, match="needs a GPU with cuDNN; this backend is 'cpu'"):
+            Recurrent(LSTMCell(H), implementation="cudnn").init(jax.random.key(0), inputs)
+    with pytest.raises(ValueError, match="one LSTMCell layer in one direction, got GRUCell"):
+        Recurrent(GRUCell(H), implementation="cudnn").init(jax.random.key(0), inputs)
+    with pytest.raises(ValueError, match="unknown implementation 'cuda'; valid: cudnn, scan"):
+        Recurrent(LSTMCell(H), implementation="cuda").init(jax.random.key(0), inputs)
