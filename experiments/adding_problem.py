@@ -21,7 +21,7 @@ from experiments import cli
 from experiments.plotting import CELL_COLOURS, CELL_LABELS, plt
 from nets import losses
 from nets.data.synthetic import ADDING_BASELINE_MSE, adding_problem
-from nets.results import environment, figure_png, json_bytes, prepare_workdir, write_outputs
+from nets.results import prepare_workdir, run_header, save_run
 from nets.rnn import ManyToOne, make_cell
 from nets.training.fit import fit
 
@@ -149,20 +149,9 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     with tqdm(total=total, desc="training steps", unit="step", file=sys.stderr) as progress:
         runs = [run for job in jobs for run in train_cell(*job, config, progress)]
     rows = summarise(runs, config)
-    results = {
-        "experiment": "adding_problem",
-        "settings": config.to_dict(),
-        "environment": environment(),
-        "elapsed_s": time.perf_counter() - start,
-        "table": rows,
-        "runs": runs,
-    }
-    write_outputs(workdir, {
-        "learning_curves.png": figure_png(learning_curves(runs, config)),
-        "results.json": json_bytes(results),
-    })  # fmt: skip
+    results = {**run_header("adding_problem", config, start), "table": rows, "runs": runs}
     print(table(rows, config.solved_mse))
-    print(f"wrote {workdir}/results.json and learning_curves.png in {results['elapsed_s']:.0f} s")
+    save_run(workdir, results, {"learning_curves.png": learning_curves(runs, config)})
     return results
 
 

@@ -31,7 +31,7 @@ from experiments.plotting import plt
 from nets import losses
 from nets.data.mnist1d import load_mnist1d
 from nets.mnist1d_models import MODELS
-from nets.results import environment, figure_png, json_bytes, prepare_workdir, write_outputs
+from nets.results import prepare_workdir, run_header, save_run
 from nets.rnn import GRUCell, ManyToOne
 from nets.training.fit import fit
 
@@ -339,8 +339,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     workdir = prepare_workdir(workdir)
     start = time.perf_counter()
     parts = set(config.parts)
-    results = {"experiment": "compare_losses", "settings": config.to_dict(),
-               "environment": environment()}  # fmt: skip
+    results = {}
     figures = {}
     data = load_mnist1d() if parts - {"saturation", "regression"} else None
     with tqdm(total=planned_steps(config), desc="training steps", unit="step",
@@ -379,11 +378,9 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
             figures["regression.png"] = regression_figure(results["regression"])
         if "anchor" in parts:
             results["anchor"] = anchor(config, classification_runs, progress)
-    results["elapsed_s"] = time.perf_counter() - start
-    files = {name: figure_png(figure) for name, figure in figures.items()}
-    write_outputs(workdir, {**files, "results.json": json_bytes(results)})
+    results = {**run_header("compare_losses", config, start), **results}
     print(tables(results))
-    print(f"wrote {workdir}/results.json and {len(files)} figures in {results['elapsed_s']:.0f} s")
+    save_run(workdir, results, figures)
     return results
 
 

@@ -26,7 +26,7 @@ from experiments.adding_problem import adding_loss, adding_optimizer
 from nets import losses
 from nets.data.synthetic import adding_problem
 from nets.gradients import hidden_state_gradient_norms
-from nets.results import environment, figure_png, json_bytes, prepare_workdir, write_outputs
+from nets.results import prepare_workdir, run_header, save_run
 from nets.rnn import ManyToOne, SimpleRNNCell, make_cell, orthogonal
 from nets.training.loop import run_steps
 from nets.training.step import make_train_step, supervised_objective
@@ -170,22 +170,14 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     ):
         sweep = [r for cell in config.cells for r in sweep_cell(cell, config, progress)]
         spectral = measure_spectral(config)
-    results = {
-        "experiment": "vanishing_gradients",
-        "settings": config.to_dict(),
-        "environment": environment(),
-        "elapsed_s": time.perf_counter() - start,
-        "sweep": sweep,
-        "spectral": spectral,
-    }
-    write_outputs(workdir, {
-        "gradient_decay.png": figure_png(figures.gradient_decay(sweep, max(config.lengths))),
-        "decay_ratio_vs_length.png": figure_png(figures.ratio_vs_length(sweep)),
-        "spectral_norm.png": figure_png(figures.spectral_norm(spectral)),
-        "results.json": json_bytes(results),
-    })  # fmt: skip
+    results = {**run_header("vanishing_gradients", config, start), "sweep": sweep,
+               "spectral": spectral}  # fmt: skip
     print(summary_table(results))
-    print(f"wrote {workdir}/results.json and 3 figures in {results['elapsed_s']:.1f} s")
+    save_run(workdir, results, {
+        "gradient_decay.png": figures.gradient_decay(sweep, max(config.lengths)),
+        "decay_ratio_vs_length.png": figures.ratio_vs_length(sweep),
+        "spectral_norm.png": figures.spectral_norm(spectral),
+    })  # fmt: skip
     return results
 
 

@@ -93,3 +93,25 @@ def write_outputs(workdir: Path, files: dict[str, bytes]) -> list[Path]:
             raise
         written.append(target)
     return written
+
+
+def run_header(experiment: str, config, start: float) -> dict:
+    """What every results.json starts with: the experiment, its settings, the environment and
+    the seconds since ``start`` (a ``time.perf_counter()`` reading)."""
+    import time
+
+    return {
+        "experiment": experiment,
+        "settings": config.to_dict(),
+        "environment": environment(),
+        "elapsed_s": time.perf_counter() - start,
+    }
+
+
+def save_run(workdir: Path, results: dict, figures: dict) -> None:
+    """Write ``figures`` (name -> matplotlib figure) as PNG and ``results`` as results.json,
+    atomically, and say where they went."""
+    files = {name: figure_png(figure) for name, figure in figures.items()}
+    write_outputs(workdir, {**files, "results.json": json_bytes(results)})
+    print(f"wrote {workdir}/results.json and {len(files)} figures "
+          f"in {results['elapsed_s']:.0f} s")  # fmt: skip

@@ -10,14 +10,11 @@ more steps and seeds: sized for an accelerator), 'tiny' (the tests).
 
 import ml_collections
 
-PROFILES = ("quick", "full", "tiny")
+from experiments.configs import new_config
 
 
 def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
-    config = ml_collections.ConfigDict()
-    config.profile = profile
+    config = new_config(profile)
     config.cells = ("tanh", "lstm", "gru")
     config.lengths = (100,)
     config.seeds = 1

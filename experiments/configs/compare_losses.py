@@ -11,14 +11,11 @@ Profiles: 'quick' (default; 1,000 steps per MNIST-1D run, a 2-core CPU in under 
 
 import ml_collections
 
-PROFILES = ("quick", "full", "tiny")
+from experiments.configs import new_config
 
 
 def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
-    c = ml_collections.ConfigDict()
-    c.profile = profile
+    c = new_config(profile)
     c.parts = ("saturation", "classification", "binary", "multilabel", "regression", "anchor")
     c.seeds = 3
     c.saturation_points = 199

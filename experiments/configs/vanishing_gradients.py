@@ -11,14 +11,11 @@ accelerator: more seeds, wider cells, longer training), 'tiny' (the tests).
 
 import ml_collections
 
-PROFILES = ("quick", "full", "tiny")
+from experiments.configs import new_config
 
 
 def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
-    config = ml_collections.ConfigDict()
-    config.profile = profile
+    config = new_config(profile)
     config.cells = ("tanh", "irnn", "lstm", "gru")
     config.lengths = (10, 25, 50, 100, 200, 500, 1000)
     config.seeds = 3
