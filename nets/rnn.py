@@ -342,6 +342,7 @@ class Recurrent(nn.Module):
     def setup(self):
         check_positive("num_layers", self.num_layers)
         check_positive("unroll", self.unroll)
+        check_choice("implementation", self.implementation, IMPLEMENTATIONS)
         count = self.num_layers * (2 if self.bidirectional else 1)
         self.cells = [self.cell.clone() for _ in range(count)]
 
@@ -371,7 +372,6 @@ class Recurrent(nn.Module):
                 f"num_layers={self.num_layers}, bidirectional={self.bidirectional}"
             )
         initial = self._split_carry(initial_carry, batch, inputs.dtype)
-        check_choice("implementation", self.implementation, IMPLEMENTATIONS)
         if self.implementation == "cudnn":
             if carry_perturbations is not None or return_carries:
                 raise ValueError(
