@@ -132,3 +132,27 @@ class DenseBlock(nn.Module):
         check_positive("features", self.features)
         act = get_activation(self.activation)
         return act(nn.Dense(self.features, name="dense")(x))
+
+
+def adaptive_avg_pool(x: jax.Array, output_size: tuple[int, int]) -> jax.Array:
+    """Average pooling to a fixed ``output_size`` whatever the input size, as PyTorch's
+    AdaptiveAvgPool2d: output cell (i, j) averages rows floor(i H / h) .. ceil((i + 1) H / h)
+    and likewise for columns. [batch, H, W, C] -> [batch, h, w, C]."""
+    _check_image("adaptive_avg_pool input", x)
+    height, width = jnp.shape(x)[1:3]
+    out_h, out_w = output_size
+    if (height, width) == (out_h, out_w):
+        return x
+
+    def bounds(i, size, out):
+        return (i * size) // out, -((-(i + 1) * size) // out)
+
+    rows = []
+    for i in range(out_h):
+        r0, r1 = bounds(i, height, out_h)
+        cells = []
+        for j in range(out_w):
+            c0, c1 = bounds(j, width, out_w)
+            cells.append(jnp.mean(x[:, r0:r1, c0:c1, :], axis=(1, 2)))
+        rows.append(jnp.stack(cells, axis=1))
+    return jnp.stack(rows, axis=1)

@@ -1,0 +1,121 @@
+"""Residual networks (He et al. 2016): ResNet-18/34/50/101/152 as torchvision (v1.5: the stride
+on the bottleneck's 3x3 convolution) and the CIFAR ResNet-20/32/44/56/110 of the paper."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from nets.checks import check_choice
+from nets.cnn.layers import _check_image
+
+
+def _batch_norm(train: bool, **kwargs):
+    # torchvision's BatchNorm2d: momentum 0.1 (Flax counts it as 0.9 kept), epsilon 1e-5
+    return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, **kwargs)
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convolutions with BatchNorm; out = relu(F(x) + shortcut(x)).
+
+    The shortcut is the identity, or where the shape changes a 1x1 strided convolution with
+    BatchNorm (``projection``, torchvision's ImageNet models) or, the CIFAR paper's option A,
+    a strided identity padded with zero channels (no parameters)."""
+
+    features: int
+    stride: int = 1
+    projection: bool = True
+    expansion = 1
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        y = nn.Conv(self.features, (3, 3), self.stride, padding=1, use_bias=False)(x)
+        y = nn.relu(_batch_norm(train)(y))
+        y = _batch_norm(train)(nn.Conv(self.features, (3, 3), padding=1, use_bias=False)(y))
+        return nn.relu(y + _shortcut(x, self.features, self.stride, self.projection, train))
+
+
+class Bottleneck(nn.Module):
+    """1x1 (reduce) -> 3x3 (stride) -> 1x1 (expand x4) convolutions with BatchNorm, plus the
+    shortcut; out = relu(F(x) + shortcut(x))."""
+
+    features: int
+    stride: int = 1
+    projection: bool = True
+    expansion = 4
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        y = nn.relu(_batch_norm(train)(nn.Conv(self.features, (1, 1), use_bias=False)(x)))
+        y = nn.Conv(self.features, (3, 3), self.stride, padding=1, use_bias=False)(y)
+        y = nn.relu(_batch_norm(train)(y))
+        out = self.features * self.expansion
+        y = _batch_norm(train)(nn.Conv(out, (1, 1), use_bias=False)(y))
+        return nn.relu(y + _shortcut(x, out, self.stride, self.projection, train))
+
+
+def _shortcut(x, features: int, stride: int, projection: bool, train: bool):
+    if stride == 1 and x.shape[-1] == features:
+        return x
+    if projection:
+        x = nn.Conv(features, (1, 1), stride, use_bias=False)(x)
+        return _batch_norm(train)(x)
+    x = x[:, ::stride, ::stride, :]  # option A: subsample, then pad the new channels with zeros
+    extra = features - x.shape[-1]
+    return jnp.pad(x, ((0, 0), (0, 0), (0, 0), (extra // 2, extra - extra // 2)))
+
+
+IMAGENET = {
+    18: (BasicBlock, (2, 2, 2, 2)),
+    34: (BasicBlock, (3, 4, 6, 3)),
+    50: (Bottleneck, (3, 4, 6, 3)),
+    101: (Bottleneck, (3, 4, 23, 3)),
+    152: (Bottleneck, (3, 8, 36, 3)),
+}
+
+
+class ResNet(nn.Module):
+    """ImageNet ResNet: 7x7 stride-2 convolution, 3x3 stride-2 max pool, four stages of blocks
+    (64, 128, 256, 512 channels, the last three starting with stride 2), global average pool,
+    dense classifier. Parameters (1,000 classes): ResNet-18 11,689,512; 34: 21,797,672;
+    50: 25,557,032; 101: 44,549,160; 152: 60,192,808 (BatchNorm scale and bias included, its
+    running statistics, in 'batch_stats', not)."""
+
+    depth: int = 50
+    num_classes: int = 1000
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        _check_image("ResNet input", x)
+        check_choice("ResNet depth", str(self.depth), [str(d) for d in IMAGENET])
+        block, counts = IMAGENET[self.depth]
+        x = nn.Conv(64, (7, 7), 2, padding=3, use_bias=False)(x)
+        x = nn.relu(_batch_norm(train)(x))
+        x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+        for stage, (features, count) in enumerate(zip((64, 128, 256, 512), counts, strict=True)):
+            for i in range(count):
+                x = block(features, 2 if stage > 0 and i == 0 else 1)(x, train)
+        return nn.Dense(self.num_classes)(jnp.mean(x, axis=(1, 2)))
+
+
+class CifarResNet(nn.Module):
+    """The CIFAR-10 ResNet of He et al. (2016), depth = 6n + 2 (20, 32, 44, 56, 110): a 3x3
+    convolution with 16 channels, three stages of n basic blocks (16, 32, 64 channels, strides
+    1, 2, 2), parameter-free option-A shortcuts, global average pool, dense classifier.
+    ResNet-20 has 269,722 parameters ("0.27M" in the paper). Input [batch, 32, 32, 3]."""
+
+    depth: int = 20
+    num_classes: int = 10
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        _check_image("CifarResNet input", x)
+        if self.depth < 8 or (self.depth - 2) % 6:
+            raise ValueError(f"CIFAR ResNet depth must be 6n + 2 with n >= 1, got {self.depth}")
+        n = (self.depth - 2) // 6
+        x = nn.Conv(16, (3, 3), padding=1, use_bias=False)(x)
+        x = nn.relu(_batch_norm(train)(x))
+        for stage, features in enumerate((16, 32, 64)):
+            for i in range(n):
+                stride = 2 if stage > 0 and i == 0 else 1
+                x = BasicBlock(features, stride, projection=False)(x, train)
+        return nn.Dense(self.num_classes)(jnp.mean(x, axis=(1, 2)))

@@ -1,0 +1,119 @@
+"""The modern CNNs: torchvision's exact parameter counts, forward passes, train/eval modes."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from nets.cnn import adaptive_avg_pool, get_model
+
+# torchvision's ImageNet models (1,000 classes); BatchNorm running statistics are not parameters
+TORCHVISION_COUNTS = {
+    "alexnet": 61_100_840,
+    "vgg11": 132_863_336,
+    "vgg13": 133_047_848,
+    "vgg16": 138_357_544,
+    "vgg19": 143_667_240,
+    "vgg16_bn": 138_365_992,
+    "resnet18": 11_689_512,
+    "resnet34": 21_797_672,
+    "resnet50": 25_557_032,
+    "resnet101": 44_549_160,
+    "resnet152": 60_192_808,
+}
+
+
+def parameter_count(name: str, size: int, classes: int) -> int:
+    model = get_model(name, classes)
+    shape = jax.ShapeDtypeStruct((1, size, size, 3), jnp.float32)
+    variables = jax.eval_shape(model.init, jax.random.key(0), shape)
+    return sum(int(np.prod(a.shape)) for a in jax.tree.leaves(variables["params"]))
+
+
+@pytest.mark.parametrize("name", list(TORCHVISION_COUNTS))
+def test_parameter_counts_equal_torchvision(name):
+    assert parameter_count(name, 224, 1000) == TORCHVISION_COUNTS[name]
+
+
+def test_cifar_resnet20_count_by_hand():
+    conv = lambda cin, cout: 9 * cin * cout  # noqa: E731  3x3, no bias
+    bn = lambda c: 2 * c  # noqa: E731  scale and bias
+    block = lambda cin, cout: conv(cin, cout) + conv(cout, cout) + 2 * bn(cout)  # noqa: E731
+    expected = conv(3, 16) + bn(16)
+    expected += 3 * block(16, 16)
+    expected += block(16, 32) + 2 * block(32, 32)
+    expected += block(32, 64) + 2 * block(64, 64)
+    expected += 64 * 10 + 10
+    assert parameter_count("cifar_resnet20", 32, 10) == expected == 269_722
+    # deeper CIFAR ResNets add 2 blocks per stage for every 12 layers
+    assert parameter_count("cifar_resnet32", 32, 10) == expected + 2 * (
+        block(16, 16) + block(32, 32) + block(64, 64)
+    )
+
+
+def cheap_variables(model, images):
+    """Variables of the model's shapes filled from a small table of values: drawing 130M
+    random numbers for VGG's dense layers would dominate a shape test."""
+    shapes = jax.eval_shape(model.init, jax.random.key(0), images)
+    values = 0.02 * jax.random.normal(jax.random.key(1), (1024,))
+
+    def fill(leaf):
+        size = int(np.prod(leaf.shape))
+        return jnp.resize(values, (size,)).reshape(leaf.shape).astype(leaf.dtype)
+
+    variables = jax.tree.map(fill, shapes)
+    if "batch_stats" in variables:  # running variance must be positive
+        variables["batch_stats"] = jax.tree.map(jnp.ones_like, variables["batch_stats"])
+    return variables
+
+
+@pytest.mark.parametrize(
+    "name, size", [("alexnet", 64), ("vgg11_bn", 32), ("resnet18", 32), ("resnet50", 32),
+                   ("cifar_resnet20", 32)],
+)  # fmt: skip
+def test_jitted_forward_at_small_resolution(name, size):
+    model = get_model(name, 7)
+    images = jax.random.normal(jax.random.key(0), (2, size, size, 3))
+    variables = cheap_variables(model, images)
+    logits = jax.jit(lambda v, x: model.apply(v, x, train=False))(variables, images)
+    assert logits.shape == (2, 7) and np.all(np.isfinite(logits))
+
+
+def test_batch_norm_train_and_eval_differ_and_statistics_update():
+    model = get_model("cifar_resnet20", 10)
+    images = 3.0 + jax.random.normal(jax.random.key(2), (4, 32, 32, 3))
+    variables = model.init(jax.random.key(3), images)
+    evaluated = model.apply(variables, images, train=False)
+    trained, updates = model.apply(variables, images, train=True, mutable=["batch_stats"])
+    assert not np.allclose(evaluated, trained)  # batch statistics against running ones
+    before = jax.tree.leaves(variables["batch_stats"])
+    after = jax.tree.leaves(updates["batch_stats"])
+    assert any(not np.allclose(a, b) for a, b in zip(before, after, strict=True))
+
+
+def test_dropout_is_on_only_in_training():
+    model = get_model("alexnet", 5)
+    images = jax.random.normal(jax.random.key(4), (2, 64, 64, 3))
+    variables = cheap_variables(model, images)
+    eval_a = model.apply(variables, images)
+    np.testing.assert_array_equal(eval_a, model.apply(variables, images))
+    train = [model.apply(variables, images, train=True, rngs={"dropout": jax.random.key(k)})
+             for k in (6, 7)]  # fmt: skip
+    assert not np.allclose(train[0], train[1])
+
+
+def test_adaptive_average_pool_matches_the_pytorch_windows():
+    x = jnp.arange(2 * 5 * 7 * 1, dtype=jnp.float32).reshape(2, 5, 7, 1)
+    out = adaptive_avg_pool(x, (3, 2))
+    # rows [0,2), [1,4), [3,5); columns [0,4), [3,7)
+    np.testing.assert_allclose(out[:, 1, 1, 0], x[:, 1:4, 3:7, 0].mean(axis=(1, 2)))
+    np.testing.assert_allclose(out[:, 2, 0, 0], x[:, 3:5, 0:4, 0].mean(axis=(1, 2)))
+
+
+def test_unknown_model_and_depth_say_what_is_valid():
+    with pytest.raises(ValueError, match="unknown model 'resnet9'; valid: alexnet, "):
+        get_model("resnet9")
+    from nets.cnn import CifarResNet
+
+    with pytest.raises(ValueError, match="6n \\+ 2 with n >= 1, got 21"):
+        CifarResNet(21).init(jax.random.key(0), jnp.ones((1, 32, 32, 3)))
