@@ -15,6 +15,8 @@ TORCHVISION_COUNTS = {
     "vgg16": 138_357_544,
     "vgg19": 143_667_240,
     "vgg16_bn": 138_365_992,
+    "googlenet": 6_624_904,  # torchvision: a 3x3 convolution in the "5x5" branch
+    "googlenet_5x5": 7_005_832,  # the paper's true 5x5
     "resnet18": 11_689_512,
     "resnet34": 21_797_672,
     "resnet50": 25_557_032,
@@ -68,8 +70,9 @@ def cheap_variables(model, images):
 
 
 @pytest.mark.parametrize(
-    "name, size", [("alexnet", 64), ("vgg11_bn", 32), ("resnet18", 32), ("resnet50", 32),
-                   ("cifar_resnet20", 32)],
+    "name, size",
+    [("alexnet", 64), ("vgg11_bn", 32), ("resnet18", 32), ("resnet50", 32), ("googlenet", 64),
+     ("cifar_resnet20", 32)],
 )  # fmt: skip
 def test_jitted_forward_at_small_resolution(name, size):
     model = get_model(name, 7)
@@ -117,3 +120,18 @@ def test_unknown_model_and_depth_say_what_is_valid():
 
     with pytest.raises(ValueError, match="6n \\+ 2 with n >= 1, got 21"):
         CifarResNet(21).init(jax.random.key(0), jnp.ones((1, 32, 32, 3)))
+
+
+def test_googlenet_auxiliary_heads_only_in_training():
+    from nets.cnn import GoogLeNet
+
+    model = GoogLeNet(num_classes=6, aux_heads=True)
+    images = jax.random.normal(jax.random.key(8), (2, 64, 64, 3))
+    variables = cheap_variables(model, images)
+    count = sum(int(np.prod(a.shape)) for a in jax.tree.leaves(variables["params"]))
+    aux = 2 * (128 * 512 + 128 * 2 + 2048 * 1024 + 1024 + 1024 * 6 + 6) + 128 * (528 - 512)
+    assert count == parameter_count("googlenet", 224, 6) + aux
+    outputs, _ = model.apply(variables, images, train=True, mutable=["batch_stats"],
+                             rngs={"dropout": jax.random.key(9)})  # fmt: skip
+    assert [o.shape for o in outputs] == [(2, 6)] * 3
+    assert model.apply(variables, images).shape == (2, 6)

@@ -6,6 +6,7 @@ import flax.linen as nn
 
 from nets.checks import check_choice
 from nets.cnn.alexnet import AlexNet
+from nets.cnn.googlenet import GoogLeNet
 from nets.cnn.lenet import LeNet5
 from nets.cnn.resnet import CifarResNet, ResNet
 from nets.cnn.vgg import VGG
@@ -16,6 +17,8 @@ MODELS: dict[str, Callable[[int], nn.Module]] = {
     **{f"vgg{d}": (lambda classes, d=d: VGG(d, classes)) for d in (11, 13, 16, 19)},
     **{f"vgg{d}_bn": (lambda classes, d=d: VGG(d, classes, batch_norm=True))
        for d in (11, 13, 16, 19)},
+    "googlenet": lambda classes: GoogLeNet(classes),
+    "googlenet_5x5": lambda classes: GoogLeNet(classes, five_by_five=True),
     **{f"resnet{d}": (lambda classes, d=d: ResNet(d, classes)) for d in (18, 34, 50, 101, 152)},
     **{f"cifar_resnet{d}": (lambda classes, d=d: CifarResNet(d, classes))
        for d in (20, 32, 44, 56, 110)},
