@@ -22,6 +22,10 @@ TORCHVISION_COUNTS = {
     "resnet50": 25_557_032,
     "resnet101": 44_549_160,
     "resnet152": 60_192_808,
+    "efficientnet_b0": 5_288_548,
+    "efficientnet_b1": 7_794_184,
+    "efficientnet_b4": 19_341_616,
+    "efficientnet_b7": 66_347_960,
 }
 
 
@@ -34,7 +38,9 @@ def parameter_count(name: str, size: int, classes: int) -> int:
 
 @pytest.mark.parametrize("name", list(TORCHVISION_COUNTS))
 def test_parameter_counts_equal_torchvision(name):
-    assert parameter_count(name, 224, 1000) == TORCHVISION_COUNTS[name]
+    # EfficientNet's counts do not depend on the resolution: a small one traces faster
+    size = 64 if name.startswith("efficientnet") else 224
+    assert parameter_count(name, size, 1000) == TORCHVISION_COUNTS[name]
 
 
 def test_cifar_resnet20_count_by_hand():
@@ -72,7 +78,7 @@ def cheap_variables(model, images):
 @pytest.mark.parametrize(
     "name, size",
     [("alexnet", 64), ("vgg11_bn", 32), ("resnet18", 32), ("resnet50", 32), ("googlenet", 64),
-     ("cifar_resnet20", 32)],
+     ("cifar_resnet20", 32), ("efficientnet_b0", 32)],
 )  # fmt: skip
 def test_jitted_forward_at_small_resolution(name, size):
     model = get_model(name, 7)
@@ -135,3 +141,30 @@ def test_googlenet_auxiliary_heads_only_in_training():
                              rngs={"dropout": jax.random.key(9)})  # fmt: skip
     assert [o.shape for o in outputs] == [(2, 6)] * 3
     assert model.apply(variables, images).shape == (2, 6)
+
+
+def test_make_divisible_rounds_channels_as_torchvision():
+    from nets.cnn.efficientnet import make_divisible
+
+    assert [make_divisible(c * 1.4) for c in (32, 16, 24, 40, 80, 112, 192, 320)] == [
+        48, 24, 32, 56, 112, 160, 272, 448]  # fmt: skip
+    assert make_divisible(3.0) == 8  # never below the divisor
+    assert make_divisible(20.0, 16) == 32  # 16 would be more than 10% below 20
+
+
+def test_stochastic_depth_drops_whole_branches_and_rescales_the_rest():
+    from nets.cnn.efficientnet import MBConv
+
+    x = jax.random.normal(jax.random.key(10), (64, 8, 8, 16))
+    block = MBConv(6, 3, 1, 16, drop_rate=0.5)
+    variables = block.init(jax.random.key(11), x)
+    keep_all = MBConv(6, 3, 1, 16, drop_rate=0.0)
+    full, _ = keep_all.apply(variables, x, train=True, mutable=["batch_stats"])
+    branch = full - x
+    out, _ = block.apply(variables, x, train=True, mutable=["batch_stats"],
+                         rngs={"dropout": jax.random.key(12)})  # fmt: skip
+    dropped = np.all(np.isclose(out, x, atol=1e-6), axis=(1, 2, 3))
+    kept = np.all(np.isclose(out, x + 2 * branch, atol=1e-5), axis=(1, 2, 3))
+    assert np.all(dropped | kept) and 10 < dropped.sum() < 54  # about half of 64
+    evaluated = block.apply(variables, x)  # no dropping outside training
+    np.testing.assert_allclose(evaluated, keep_all.apply(variables, x), rtol=1e-6)

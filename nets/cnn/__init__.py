@@ -1,7 +1,8 @@
 """Convolutional networks: building blocks, the output-size formula, LeNet-5 and the modern
-architectures (AlexNet, VGG, GoogLeNet, ResNet) behind ``get_model``."""
+architectures (AlexNet, VGG, GoogLeNet, ResNet, EfficientNet) behind ``get_model``."""
 
 from nets.cnn.alexnet import AlexNet
+from nets.cnn.efficientnet import EfficientNet
 from nets.cnn.googlenet import GoogLeNet
 from nets.cnn.layers import ConvBlock, DenseBlock, adaptive_avg_pool, conv_output_size, pool
 from nets.cnn.lenet import LeNet5
@@ -15,6 +16,7 @@ __all__ = [
     "CifarResNet",
     "ConvBlock",
     "DenseBlock",
+    "EfficientNet",
     "GoogLeNet",
     "LeNet5",
     "ResNet",

@@ -6,6 +6,7 @@ import flax.linen as nn
 
 from nets.checks import check_choice
 from nets.cnn.alexnet import AlexNet
+from nets.cnn.efficientnet import VARIANTS, EfficientNet
 from nets.cnn.googlenet import GoogLeNet
 from nets.cnn.lenet import LeNet5
 from nets.cnn.resnet import CifarResNet, ResNet
@@ -20,6 +21,7 @@ MODELS: dict[str, Callable[[int], nn.Module]] = {
     "googlenet": lambda classes: GoogLeNet(classes),
     "googlenet_5x5": lambda classes: GoogLeNet(classes, five_by_five=True),
     **{f"resnet{d}": (lambda classes, d=d: ResNet(d, classes)) for d in (18, 34, 50, 101, 152)},
+    **{f"efficientnet_{v}": (lambda classes, v=v: EfficientNet(v, classes)) for v in VARIANTS},
     **{f"cifar_resnet{d}": (lambda classes, d=d: CifarResNet(d, classes))
        for d in (20, 32, 44, 56, 110)},
 }  # fmt: skip
