@@ -121,6 +121,17 @@ def pool(x: jax.Array, kind: str = "max", window: int = 2, stride: int | None = 
     return reduce(x, (window, window), strides=(stride, stride), padding="VALID")
 
 
+class Pool(nn.Module):
+    """``pool`` as a layer (no parameters), so that model summaries list it."""
+
+    kind: str = "max"
+    window: int = 2
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return pool(x, self.kind, self.window)
+
+
 class DenseBlock(nn.Module):
     """Fully connected layer then activation: a = f(W x + b); [..., in] -> [..., features]."""
 

@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 
 from nets.checks import check_positive
-from nets.cnn.layers import ConvBlock, DenseBlock, _check_image, pool
+from nets.cnn.layers import ConvBlock, DenseBlock, Pool, _check_image
 
 
 class LeNet5(nn.Module):
@@ -48,9 +48,9 @@ class LeNet5(nn.Module):
         check_positive("num_classes", self.num_classes)
         act = self.activation
         x = self._record("conv1", ConvBlock(6, 5, activation=act, name="conv1")(images))
-        x = self._record("pool1", pool(x, self.pooling))
+        x = self._record("pool1", Pool(self.pooling, name="pool1")(x))
         x = self._record("conv2", ConvBlock(16, 5, activation=act, name="conv2")(x))
-        x = self._record("pool2", pool(x, self.pooling))
+        x = self._record("pool2", Pool(self.pooling, name="pool2")(x))
         x = self._record("flatten", x.reshape(x.shape[0], -1))
         x = self._record("fc1", DenseBlock(120, act, name="fc1")(x))
         x = self._record("fc2", DenseBlock(84, act, name="fc2")(x))
