@@ -1,0 +1,46 @@
+"""The digits data and the "what CNNs learn" experiment on a tiny config."""
+
+import json
+
+import numpy as np
+import pytest
+
+from experiments import visualize_filters
+from experiments.configs.visualize_filters import get_config
+from nets.data.digits import load_digits
+
+
+def test_digits_are_resized_and_split_reproducibly():
+    data = load_digits()
+    assert data["x"].shape == (1438, 32, 32, 1) and data["x_test"].shape == (359, 32, 32, 1)
+    assert data["x"].min() >= 0.0 and data["x"].max() <= 1.0
+    assert set(np.unique(data["y_test"])) == set(range(10))
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    # the resize keeps each image's mean intensity: bilinear upsampling by 4 of the 8x8 original
+    originals = sklearn_digits().images / 16.0
+    assert np.isclose(np.sort(data["x"].mean(axis=(1, 2, 3))).sum()
+                      + np.sort(data["x_test"].mean(axis=(1, 2, 3))).sum(),
+                      originals.mean(axis=(1, 2)).sum(), rtol=0.02)  # fmt: skip
+
+
+def test_tiny_run_writes_both_figures(tmp_path):
+    results = visualize_filters.run(get_config("tiny"), str(tmp_path))
+    for name in ("filters.png", "feature_maps.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["steps"] == [0, 2, 4]
+    assert saved["final_test_accuracy"] == results["final_test_accuracy"]
+    assert 0.0 <= saved["final_test_accuracy"] <= 1.0
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [({"steps": 5}, "multiple of config.eval_every"), ({"example_index": 359}, "359 test digits, got 359")],
+)
+def test_bad_config_is_rejected_before_anything_is_written(tmp_path, override, message):
+    config = get_config("tiny")
+    config.update(override)
+    with pytest.raises(ValueError, match=message):
+        visualize_filters.run(config, str(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()
