@@ -28,7 +28,7 @@ import numpy as np
 import optax
 
 from nets import losses
-from nets.cnn import LeNet5
+from nets.cnn import LeNet5, get_model
 from nets.data.synthetic import adding_problem
 from nets.gradients import hidden_state_gradient_norms
 from nets.rnn import GRUCell, LSTMCell, ManyToOne
@@ -176,6 +176,87 @@ def lenet_torch():
     return step
 
 
+# --- CIFAR ResNet-20: B=128, 32x32x3, cross-entropy, SGD with momentum; ResNet-50 bf16 on GPU ---
+B_RESNET = 128
+
+
+def resnet_jax(name: str, size: int, batch: int, dtype=jnp.float32):
+    """A BatchNorm network's training step (batch statistics updated and kept, as in training)."""
+    rng = np.random.default_rng(0)
+    images = jnp.asarray(rng.normal(size=(batch, size, size, 3)), dtype)
+    labels = jnp.asarray(rng.integers(0, 10, size=batch))
+    model = get_model(name, 10)
+    variables = model.init(jax.random.key(0), images[:2].astype(jnp.float32))
+    cast = lambda tree: jax.tree.map(lambda a: a.astype(dtype), tree)  # noqa: E731
+    optimizer = optax.sgd(0.1, momentum=0.9)
+    state = {"params": variables["params"], "stats": variables["batch_stats"],
+             "opt": optimizer.init(variables["params"])}  # fmt: skip
+
+    @jax.jit
+    def step(params, stats, opt_state):
+        def loss_fn(params):
+            logits, updates = model.apply({"params": cast(params), "batch_stats": stats}, images,
+                                          train=True, mutable=["batch_stats"])  # fmt: skip
+            loss = losses.categorical_cross_entropy(logits.astype(jnp.float32), labels,
+                                                    from_logits=True)  # fmt: skip
+            return loss, updates["batch_stats"]
+
+        (_, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), stats, opt_state
+
+    def run():
+        state["params"], state["stats"], state["opt"] = step(
+            state["params"], state["stats"], state["opt"]
+        )
+        jax.block_until_ready(state["params"])
+
+    return run
+
+
+def resnet20_torch():
+    """The same CIFAR ResNet-20 (option-A shortcuts) in PyTorch."""
+    nt = torch.nn
+
+    class Block(nt.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.conv1 = nt.Conv2d(cin, cout, 3, stride, 1, bias=False)
+            self.bn1 = nt.BatchNorm2d(cout)
+            self.conv2 = nt.Conv2d(cout, cout, 3, 1, 1, bias=False)
+            self.bn2 = nt.BatchNorm2d(cout)
+            self.stride, self.extra = stride, cout - cin
+
+        def forward(self, x):
+            y = nt.functional.relu(self.bn1(self.conv1(x)))
+            y = self.bn2(self.conv2(y))
+            shortcut = x[:, :, :: self.stride, :: self.stride]
+            if self.extra:
+                half = self.extra // 2
+                shortcut = nt.functional.pad(shortcut, (0, 0, 0, 0, half, self.extra - half))
+            return nt.functional.relu(y + shortcut)
+
+    layers = [nt.Conv2d(3, 16, 3, 1, 1, bias=False), nt.BatchNorm2d(16), nt.ReLU()]
+    cin = 16
+    for stage, cout in enumerate((16, 32, 64)):
+        for i in range(3):
+            layers.append(Block(cin, cout, 2 if stage and i == 0 else 1))
+            cin = cout
+    layers += [nt.AdaptiveAvgPool2d(1), nt.Flatten(), nt.Linear(64, 10)]
+    model = nt.Sequential(*layers)
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.normal(size=(B_RESNET, 3, 32, 32)).astype(np.float32))
+    y = torch.from_numpy(rng.integers(0, 10, size=B_RESNET))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        nt.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+
+    return step
+
+
 WORKLOADS = [
     Workload(
         f"LSTM train step B={B_LSTM} T={T_LSTM} X={X_LSTM} H={H_LSTM}",
@@ -199,6 +280,22 @@ WORKLOADS = [
         partial(recurrent_torch, "GRU"),
     ),
     Workload(f"LeNet-5 train step B={B_LENET} 32x32x1", lenet_jax, lenet_torch),
+    Workload(
+        f"CIFAR ResNet-20 train step B={B_RESNET}",
+        partial(resnet_jax, "cifar_resnet20", 32, B_RESNET),
+        resnet20_torch,
+    ),
+    *(
+        [
+            Workload(
+                "ResNet-50 bf16 train step B=256 224x224",
+                partial(resnet_jax, "resnet50", 224, 256, jnp.bfloat16),
+                None,
+            )
+        ]
+        if jax.default_backend() == "gpu"
+        else []
+    ),
     Workload(
         f"gradient norms T={T_NORMS} (LSTM B={B_NORMS} H={H_NORMS})",
         gradient_norms_step,

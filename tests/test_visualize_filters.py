@@ -36,7 +36,10 @@ def test_tiny_run_writes_both_figures(tmp_path):
 
 @pytest.mark.parametrize(
     "override, message",
-    [({"steps": 5}, "multiple of config.eval_every"), ({"example_index": 359}, "359 test digits, got 359")],
+    [
+        ({"steps": 5}, "multiple of config.eval_every"),
+        ({"example_index": 359}, "359 test digits, got 359"),
+    ],
 )
 def test_bad_config_is_rejected_before_anything_is_written(tmp_path, override, message):
     config = get_config("tiny")
