@@ -23,7 +23,7 @@ from nets import losses
 from nets.data.synthetic import ADDING_BASELINE_MSE, adding_problem
 from nets.results import prepare_workdir, run_header, save_run
 from nets.rnn import ManyToOne, make_cell
-from nets.training.fit import fit
+from nets.training.fit import check_schedule, fit
 
 
 def adding_loss(predictions, targets):
@@ -37,13 +37,9 @@ def adding_optimizer(learning_rate: float, clip_norm: float) -> optax.GradientTr
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
-    fields = ("seeds", "hidden_size", "batch_size", "train_steps", "eval_every", "test_size")
-    cli.validate_sweep(config, fields)
-    if config.train_steps % config.eval_every:
-        raise ValueError(
-            f"config.train_steps {config.train_steps} must be a multiple of config.eval_every "
-            f"{config.eval_every}"
-        )
+    cli.validate_sweep(config, ("seeds", "hidden_size", "batch_size", "test_size"))
+    names = ("config.train_steps", "config.eval_every")
+    check_schedule(config.train_steps, config.eval_every, names)
 
 
 def train_cell(cell_name: str, length: int, config, progress=None) -> list:

@@ -33,7 +33,7 @@ from nets.data.mnist1d import load_mnist1d
 from nets.mnist1d_models import MODELS
 from nets.results import prepare_workdir, run_header, save_run
 from nets.rnn import GRUCell, ManyToOne
-from nets.training.fit import fit
+from nets.training.fit import check_schedule, fit, sample_rows
 
 PARTS = ("saturation", "classification", "binary", "multilabel", "regression", "anchor")
 PUBLISHED_ACCURACY = {"logistic": 0.32, "mlp": 0.68, "cnn": 0.94, "gru": 0.91}
@@ -81,9 +81,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
     for fraction in config.outlier_fractions:
         if not 0 <= fraction < 1:
             raise ValueError(f"outlier fraction must be in [0, 1), got {fraction}")
-    for field in ("seeds", "steps", "anchor_steps", "regression_steps", "batch_size"):
+    for field in ("seeds", "batch_size", "regression_batch_size"):
         if config[field] < 1:
             raise ValueError(f"config.{field} must be at least 1, got {config[field]}")
+    for steps, every in (("steps", "eval_every"), ("anchor_steps", "eval_every"),
+                         ("regression_steps", "regression_eval_every")):  # fmt: skip
+        check_schedule(config[steps], config[every], (f"config.{steps}", f"config.{every}"))
 
 
 # --- 1. saturation -------------------------------------------------------------------------------
@@ -118,14 +121,6 @@ def saturation_figure(result):
 
 
 # --- 2. classification on MNIST-1D ---------------------------------------------------------------
-
-
-def sample_rows(batch_size: int):
-    def sample(key, data):
-        index = jax.random.randint(key, (batch_size,), 0, data["x"].shape[0])
-        return data["x"][index], data["targets"][index]
-
-    return sample
 
 
 def accuracy(logits, targets):

@@ -25,18 +25,15 @@ from nets import losses
 from nets.cnn import LeNet5
 from nets.data.digits import load_digits
 from nets.results import prepare_workdir, run_header, save_run
-from nets.training.fit import fit
+from nets.training.fit import check_schedule, fit, sample_rows
 
 MAP_LAYERS = ("conv1_output", "pool1_output", "conv2_output", "pool2_output")
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
-    for field in ("steps", "eval_every", "batch_size"):
-        if config[field] < 1:
-            raise ValueError(f"config.{field} must be at least 1, got {config[field]}")
-    if config.steps % config.eval_every:
-        raise ValueError(f"config.steps {config.steps} must be a multiple of config.eval_every "
-                         f"{config.eval_every}")  # fmt: skip
+    if config.batch_size < 1:
+        raise ValueError(f"config.batch_size must be at least 1, got {config.batch_size}")
+    check_schedule(config.steps, config.eval_every, ("config.steps", "config.eval_every"))
     if not 0 <= config.example_index < len(load_digits()["y_test"]):
         raise ValueError(f"config.example_index must index the {len(load_digits()['y_test'])} "
                          f"test digits, got {config.example_index}")  # fmt: skip
@@ -47,16 +44,12 @@ def train(config, progress) -> tuple[dict, dict]:
     model = LeNet5()
     x_test, y_test = jnp.asarray(data["x_test"]), jnp.asarray(data["y_test"])
 
-    def sample(key, train_set):
-        index = jax.random.randint(key, (config.batch_size,), 0, train_set["x"].shape[0])
-        return train_set["x"][index], train_set["y"][index]
-
     result = fit(
         model,
         lambda logits, labels: losses.categorical_cross_entropy(logits, labels, from_logits=True),
         optax.adam(config.learning_rate),
-        sample,
-        {"x": jnp.asarray(data["x"])[None], "y": jnp.asarray(data["y"])[None]},
+        sample_rows(config.batch_size),
+        {"x": jnp.asarray(data["x"])[None], "targets": jnp.asarray(data["y"])[None]},
         lambda p: jnp.mean(jnp.argmax(model.apply(p, x_test), -1) == y_test),
         example_input=x_test[:1],
         seeds=1,

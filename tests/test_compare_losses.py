@@ -109,6 +109,10 @@ def test_tiny_run_of_each_part(tmp_path, parts):
         ({"huber_delta": 0.0}, "huber delta must be positive, got 0.0"),
         ({"outlier_fractions": (0.1, 1.0)}, r"outlier fraction must be in \[0, 1\), got 1.0"),
         ({"anchor_models": ("resnet",)}, "unknown model 'resnet'; valid: logistic, mlp, cnn, gru"),
+        (
+            {"regression_steps": 5},
+            "config.regression_steps 5 must be a multiple of config.regression_eval_every 2",
+        ),
     ],
 )
 def test_bad_config_is_rejected_before_anything_is_written(tmp_path, override, message):

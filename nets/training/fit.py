@@ -12,6 +12,28 @@ from nets.training.loop import run_steps
 from nets.training.step import make_train_step, supervised_objective
 
 
+def check_schedule(
+    num_steps: int, eval_every: int, names: tuple[str, str] = ("num_steps", "eval_every")
+) -> None:
+    """Raise ValueError unless both are positive and evaluations divide the steps evenly;
+    ``names`` are what the message calls them (a config's field names, say)."""
+    for name, value in zip(names, (num_steps, eval_every), strict=True):
+        check_positive(name, value)
+    if num_steps % eval_every:
+        raise ValueError(f"{names[0]} {num_steps} must be a multiple of {names[1]} {eval_every}")
+
+
+def sample_rows(batch_size: int) -> Callable:
+    """``sample_batch`` for a training set {'x': [N, ...], 'targets': [N, ...]}: ``batch_size``
+    rows drawn uniformly with replacement."""
+
+    def sample(key, train_set):
+        index = jax.random.randint(key, (batch_size,), 0, train_set["x"].shape[0])
+        return train_set["x"][index], train_set["targets"][index]
+
+    return sample
+
+
 def fit(
     model,
     loss_fn: Callable,
@@ -43,10 +65,8 @@ def fit(
     loss of each block; 'params' holds the trained parameters [D, seeds, ...]. Seed s starts
     from the same parameters on every data set.
     """
-    for name, value in (("seeds", seeds), ("num_steps", num_steps), ("eval_every", eval_every)):
-        check_positive(name, value)
-    if num_steps % eval_every:
-        raise ValueError(f"num_steps {num_steps} must be a multiple of eval_every {eval_every}")
+    check_positive("seeds", seeds)
+    check_schedule(num_steps, eval_every)
     if train_sets is None:  # a synthetic task draws every batch from the key alone
         train_sets = np.zeros((1, 0), np.float32)
     datasets = jax.tree.leaves(train_sets)[0].shape[0]
