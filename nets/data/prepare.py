@@ -1,0 +1,30 @@
+"""Prepare a data set's array_record files once, so training reads them without a network.
+
+    python -m nets.data.prepare digits32 [--data_dir DIR]        # generated here, offline
+    python -m nets.data.prepare cifar10 --data_dir DIR           # tfds downloads it (online)
+
+Valid names: mnist1d, digits32, adding_problem/t{50,100,200,400}, copy_task/t{10,50,100,200}
+(generated on this machine) and tfds's mnist, cifar10, imdb_reviews (downloaded by tfds).
+"""
+
+import argparse
+import sys
+
+from nets.data.loader import builder
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("name", help="data set, e.g. digits32 or adding_problem/t100")
+    parser.add_argument("--data_dir", default=None, help="default: tfds's (~/tensorflow_datasets)")
+    args = parser.parse_args(argv)
+    try:
+        data = builder(args.name, args.data_dir)
+    except ValueError as error:
+        sys.exit(f"error: {error}")
+    data.download_and_prepare()
+    print(f"{args.name} prepared in {data.data_dir}")
+
+
+if __name__ == "__main__":
+    main()

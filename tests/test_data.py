@@ -1,0 +1,125 @@
+"""tfds builders (array_record, no TensorFlow), the download-only path through mock_data, and
+the grain loader: deterministic shuffles, process sharding, a checkpointable position."""
+
+import itertools
+
+import jax
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from nets.data import loader
+from nets.data.builders import VERSION, AddingProblem, CopyTask, SequenceTaskConfig
+from nets.data.digits import load_digits
+from nets.data.synthetic import COPY_DELIMITER, adding_problem
+
+
+def test_digits32_is_prepared_offline_and_reads_back_row_for_row(tmp_path):
+    arrays = loader.load_split("digits32", "test", tmp_path)  # generated on first use
+    assert (tmp_path / "digits32" / "1.0.0").is_dir()
+    assert list((tmp_path / "digits32" / "1.0.0").glob("*.array_record*"))
+    expected = load_digits()
+    np.testing.assert_array_equal(arrays["inputs"], expected["x_test"])
+    np.testing.assert_array_equal(arrays["targets"], expected["y_test"])
+    assert arrays["inputs"].shape == (359, 32, 32, 1) and arrays["targets"].dtype == np.int32
+
+
+@pytest.mark.parametrize("builder_class", [AddingProblem, CopyTask])
+def test_sequence_task_builders_hold_the_generators_batches(tmp_path, builder_class):
+    config = SequenceTaskConfig(name="t6", length=6, train_size=24, test_size=8, version=VERSION)
+    builder = builder_class(config=config, data_dir=tmp_path, file_format="array_record")
+    builder.download_and_prepare()
+    source = builder.as_data_source("train")
+    x = np.stack([source[i]["x"] for i in range(len(source))])
+    target = np.stack([source[i]["target"] for i in range(len(source))])
+    assert len(source) == 24 and len(builder.as_data_source("test")) == 8
+    if builder_class is AddingProblem:
+        # the task itself: one marker in each half, the target the sum of the marked values
+        assert x.shape == (24, 6, 2)
+        np.testing.assert_array_equal(x[:, :, 1].sum(1), 2)
+        np.testing.assert_array_equal(x[:, :3, 1].sum(1), 1)
+        np.testing.assert_allclose(target, (x[:, :, 0] * x[:, :, 1]).sum(1), rtol=1e-6)
+        expected = adding_problem(jax.random.key(0), 24, 6)  # the train split's fixed key
+        np.testing.assert_array_equal(x, expected[0])
+    else:
+        assert x.shape == target.shape == (24, 26)
+        np.testing.assert_array_equal(x[:, 10 + 6 - 1], COPY_DELIMITER)  # 10 symbols, T-1 blanks
+        np.testing.assert_array_equal(target[:, -10:], x[:, :10])
+
+
+def test_download_only_datasets_go_through_the_same_path_under_mock_data(tmp_path):
+    with tfds.testing.mock_data(num_examples=12):
+        cifar = loader.load_split("cifar10", "train", tmp_path)
+        mnist = loader.load_split("mnist", "test", tmp_path)
+        imdb = loader.load_split("imdb_reviews", "train", tmp_path)
+    assert cifar["inputs"].shape == (12, 32, 32, 3) and cifar["inputs"].dtype == np.float32
+    assert 0 <= cifar["inputs"].min() and cifar["inputs"].max() <= 1
+    assert cifar["targets"].dtype == np.int32 and set(cifar["targets"]) <= set(range(10))
+    assert mnist["inputs"].shape == (12, 32, 32, 1)  # 28x28 padded by 2 for LeNet-5
+    assert not mnist["inputs"][:, :2].any() and not mnist["inputs"][:, :, -2:].any()
+    assert imdb["inputs"].shape == (12, loader.IMDB_LENGTH) and imdb["inputs"].dtype == np.int32
+
+
+def test_imdb_text_becomes_byte_ids():
+    ids = loader._text_bytes(np.array([b"Hi\xc3\xa9", "ok"], dtype=object))
+    np.testing.assert_array_equal(ids[0, :5], [ord("H") + 1, ord("i") + 1, 0xC3 + 1, 0xA9 + 1, 0])
+    np.testing.assert_array_equal(ids[1, :3], [ord("o") + 1, ord("k") + 1, 0])
+
+
+def test_a_dataset_that_needs_a_download_names_the_command_that_prepares_it(tmp_path):
+    with pytest.raises(loader.DatasetNotPreparedError) as error:
+        loader.load_split("cifar10", "train", tmp_path)
+    assert f"python -m nets.data.prepare cifar10 --data_dir {tmp_path}" in str(error.value)
+
+
+def test_unknown_names_list_the_valid_ones():
+    with pytest.raises(ValueError, match="unknown dataset 'cifar100'; valid: adding_problem, "):
+        loader.dataset_spec("cifar100")
+    with pytest.raises(ValueError, match="unknown adding_problem config 't77'; valid: t100, "):
+        loader.builder("adding_problem/t77")
+
+
+ARRAYS = {"inputs": np.arange(20)[:, None] * np.ones(3), "targets": np.arange(20)}
+
+
+def take(iterator, n):
+    return [next(iterator) for _ in range(n)]
+
+
+def test_each_epoch_is_a_permutation_fixed_by_the_seed():
+    first = take(loader.train_batches(ARRAYS, 5, seed=3), 8)
+    again = take(loader.train_batches(ARRAYS, 5, seed=3), 8)
+    other = take(loader.train_batches(ARRAYS, 5, seed=4), 8)
+    rows = [b["targets"] for b in first]
+    for epoch in (rows[:4], rows[4:]):
+        assert sorted(np.concatenate(epoch)) == list(range(20))
+    assert not np.array_equal(np.concatenate(rows[:4]), np.concatenate(rows[4:]))  # reshuffled
+    np.testing.assert_array_equal(rows, [b["targets"] for b in again])
+    assert not np.array_equal(rows, [b["targets"] for b in other])
+    np.testing.assert_array_equal(first[0]["inputs"][:, 0], first[0]["targets"])  # rows aligned
+
+
+def test_processes_take_disjoint_shards_of_the_same_order():
+    shards = [take(loader.train_batches(ARRAYS, 5, 0, shard_index=i, shard_count=2), 2)
+              for i in range(2)]  # fmt: skip
+    seen = np.concatenate([b["targets"] for shard in shards for b in shard])
+    assert sorted(seen) == list(range(20))
+
+
+def test_the_iterator_state_resumes_exactly():
+    iterator = loader.train_batches(ARRAYS, 3, seed=1)
+    take(iterator, 5)
+    state = iterator.get_state()
+    expected = take(iterator, 4)
+    resumed = loader.train_batches(ARRAYS, 3, seed=1)
+    resumed.set_state(state)
+    for a, b in zip(expected, take(resumed, 4), strict=True):
+        np.testing.assert_array_equal(a["targets"], b["targets"])
+
+
+def test_eval_batches_cover_the_split_once_with_a_mask():
+    batches = list(loader.eval_batches(ARRAYS, 8))
+    assert [len(b["targets"]) for b in batches] == [8, 8, 8]
+    masked = [t for b in batches for t, m in zip(b["targets"], b["mask"], strict=True) if m]
+    assert masked == list(range(20))
+    assert list(itertools.chain(*(b["mask"] for b in batches))).count(0) == 4
