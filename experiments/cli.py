@@ -49,18 +49,22 @@ def main(run: Callable, config_file: str, default_workdir: str) -> None:
 
     A bad config or workdir ends the run with one line, ``error: ...``, and exit status 1.
     """
-    from absl import app, flags
+    from absl import app, flags, logging
     from ml_collections import config_flags
 
     config_flags.DEFINE_config_file("config", config_file, "configuration file[:profile]")
     flags.DEFINE_string("workdir", default_workdir, "where results.json and the figures go")
 
     def run_from_flags(argv):
+        logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint step at INFO
         if len(argv) > 1:
             raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
         try:
             run(flags.FLAGS.config, flags.FLAGS.workdir)
         except ValueError as error:
             sys.exit(f"error: {error}")
+        except KeyboardInterrupt:
+            print("interrupted; every file written is complete", file=sys.stderr)
+            sys.exit(130)
 
     app.run(run_from_flags)

@@ -13,3 +13,28 @@ def new_config(profile: str) -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
     config.profile = profile
     return config
+
+
+def training_config(profile: str, dataset: str, model: str) -> ml_collections.ConfigDict:
+    """The fields of ``python -m experiments.train`` with their defaults; a config file sets
+    what its run needs (see ``nets.training.trainer``)."""
+    config = new_config(profile)
+    config.dataset = dataset  # nets.data.loader.DATASETS, e.g. 'digits32', 'adding_problem/t100'
+    config.data_dir = ""  # where the array_record files are; '' = tfds's default
+    config.model = model  # nets.training.trainer.model_names()
+    config.hidden_size = 128  # units of an 'rnn_<cell>' model
+    config.optimizer = "adam"  # adam, adamw or sgd
+    config.learning_rate = 1e-3
+    config.schedule = "constant"  # or 'cosine' (decay to zero over num_steps)
+    config.momentum = 0.9  # sgd only
+    config.weight_decay = 0.0  # adamw and sgd
+    config.clip_norm = 0.0  # global gradient norm clipping; 0 = off
+    config.batch_size = 64  # global: split over every device of every process
+    config.eval_batch_size = 500
+    config.num_steps = 1000
+    config.log_every = 100
+    config.checkpoint_every = 500
+    config.keep_checkpoints = 3
+    config.parallel = "pmap"  # or 'shard_map' (nets.training.parallel)
+    config.seed = 0
+    return config

@@ -1,50 +1,110 @@
-"""Data parallelism: one gradient body, run on every device with ``jax.pmap``.
+"""Data parallelism: one step body, run on every device by ``jax.pmap`` or by ``jax.shard_map``.
 
-Each device gets an equal shard of the global batch, computes the gradient of its shard's mean
-loss, and ``lax.pmean`` over the axis ``'batch'`` averages them: with equal shards the mean of
-shard means is the full-batch mean, so the result equals the single-device gradient on the whole
-batch. Parameters are broadcast (``in_axes=None``), as in Flax's ImageNet example, rather than
-replicated by hand.
+Each device gets an equal shard of the global batch and computes the gradient of its shard's
+mean loss; ``lax.pmean`` over the axis ``'batch'`` averages the gradients (with equal shards the
+mean of shard means is the full-batch mean, so the update equals the single-device update on the
+whole batch), the BatchNorm running statistics and the metrics. The two modes run the same body:
+
+    'pmap'       the classic: the state is replicated with a leading device axis and the batch
+                 reshaped to [devices, batch / devices, ...]; one process's local devices.
+    'shard_map'  ``jax.jit`` of ``jax.shard_map`` over a 1-D mesh of all devices (every process
+                 of a multi-host job): the state is one replicated array per leaf, the batch one
+                 array sharded along its first axis. The modern form; it composes with other
+                 shardings (a model axis) where pmap cannot.
+
+In both, BatchNorm normalises each device's shard with that shard's statistics (as Flax's
+ImageNet example and PyTorch's DDP without SyncBatchNorm do); the running statistics kept for
+evaluation are averaged over the devices, so every device holds the same ones.
 """
 
 from collections.abc import Callable
+from functools import partial
 
 import jax
 import numpy as np
+from flax import jax_utils
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from nets.checks import check_choice
 
 AXIS = "batch"
+MODES = ("pmap", "shard_map")
 
 
 def shard(batch, num_devices: int):
     """Reshape every leaf [global_batch, ...] to [num_devices, global_batch / num_devices, ...]."""
 
     def split(x):
-        if x.shape[0] % num_devices:
-            raise ValueError(
-                f"global batch {x.shape[0]} is not divisible by the device count {num_devices}"
-            )
+        check_divisible(x.shape[0], num_devices)
         return x.reshape(num_devices, x.shape[0] // num_devices, *x.shape[1:])
 
     return jax.tree.map(split, batch)
 
 
-def pmap_value_and_grad(loss_fn: Callable, devices=None) -> Callable:
-    """``(params, batch) -> (loss, grads)`` averaged over devices; batch is [global_batch, ...].
+def check_divisible(batch_size: int, num_devices: int) -> None:
+    if batch_size % num_devices:
+        raise ValueError(
+            f"global batch {batch_size} is not divisible by the device count {num_devices}"
+        )
 
-    ``loss_fn(params, batch)`` returns the mean loss of ``batch``. The returned function shards
-    the batch across ``devices`` (all local devices by default) and returns device 0's copy of
-    the pmean-ed loss and gradients, which every device holds identically.
+
+class DataParallel:
+    """``step(state, batch) -> (state, metrics)`` on every device, for a body
+    ``body(state, batch, axis_name=...)`` that pmeans over ``axis_name``.
+
+    ``devices`` defaults to the local devices (pmap) or all devices (shard_map). The state lives
+    on the devices between steps: ``put_state`` once, ``get_state`` for a host copy (to save or
+    evaluate). ``put_batch`` takes this process's part of the global batch. The step donates
+    the state it is given.
     """
-    devices = jax.local_devices() if devices is None else devices
 
-    def body(params, batch):
-        loss, grads = jax.value_and_grad(loss_fn)(params, batch)
-        return jax.lax.pmean((loss, grads), axis_name=AXIS)
+    def __init__(self, body: Callable, mode: str = "pmap", devices=None):
+        check_choice("data-parallel mode", mode, MODES)
+        self.mode = mode
+        body = partial(body, axis_name=AXIS)
+        if mode == "pmap":
+            self.devices = jax.local_devices() if devices is None else list(devices)
+            self._step = jax.pmap(body, AXIS, devices=self.devices, donate_argnums=(0,))
+            return
+        self.devices = jax.devices() if devices is None else list(devices)
+        mesh = Mesh(np.array(self.devices), (AXIS,))
+        self._replicated = NamedSharding(mesh, PartitionSpec())
+        self._sharded = NamedSharding(mesh, PartitionSpec(AXIS))
+        specs = dict(in_specs=(PartitionSpec(), PartitionSpec(AXIS)), out_specs=PartitionSpec())
+        # check_vma=False: with it, the gradient of the replicated parameters would already be
+        # psum-ed by the transpose of their implicit broadcast, and the body's pmean (written
+        # for pmap's per-device gradients) would then leave the sum, devices times too large
+        step = jax.shard_map(body, mesh=mesh, check_vma=False, **specs)
+        self._step = jax.jit(step, donate_argnums=(0,))
 
-    step = jax.pmap(body, axis_name=AXIS, in_axes=(None, 0), devices=devices)
+    @property
+    def local_device_count(self) -> int:
+        return sum(d.process_index == jax.process_index() for d in self.devices)
 
-    def run(params, batch):
-        loss, grads = step(params, shard(batch, len(devices)))
-        return jax.tree.map(lambda x: np.asarray(x[0]), (loss, grads))
+    def put_state(self, state):
+        if self.mode == "pmap":
+            return jax_utils.replicate(state, self.devices)
+        return jax.device_put(state, self._replicated)
 
-    return run
+    def get_state(self, state):
+        """The state as host numpy arrays (one copy; every device holds the same)."""
+        if self.mode == "pmap":
+            state = jax.tree.map(lambda x: x[0], state)
+        return jax.device_get(state)
+
+    def put_batch(self, batch):
+        """``batch``: this process's examples [local_batch, ...], local_batch divisible by its
+        device count."""
+        if self.mode == "pmap":
+            return shard(batch, len(self.devices))
+        check_divisible(len(jax.tree.leaves(batch)[0]), self.local_device_count)
+        return jax.tree.map(
+            lambda x: jax.make_array_from_process_local_data(self._sharded, x), batch
+        )
+
+    def step(self, state, batch):
+        """One step; the metrics come back as one (host-fetchable) copy."""
+        state, metrics = self._step(state, batch)
+        if self.mode == "pmap":
+            metrics = jax.tree.map(lambda m: m[0], metrics)
+        return state, metrics

@@ -1,0 +1,63 @@
+"""One command to train any model of the codebase on any prepared data set.
+
+    python -m experiments.train --config experiments/configs/lenet5_digits.py --workdir runs/x \
+        [--config.num_steps=3000 --config.parallel=shard_map ...]
+
+Configs: lenet5_digits, resnet20_digits, mnist1d_cnn, mnist1d_gru, lstm_adding (offline data,
+generated on first use) and cifar10_resnet20 (tfds's CIFAR-10, prepared beforehand). Run the
+same command again and it resumes from the latest checkpoint in --workdir. Writes
+metrics.jsonl (one line per logging interval), checkpoints/, curves.png and, at the end,
+results.json (test metrics, steps/s, settings, environment).
+"""
+
+import json
+import time
+from pathlib import Path
+
+import jax
+import ml_collections
+
+from experiments import cli
+from experiments.plotting import plt
+from nets.results import prepare_workdir, run_header, save_run
+from nets.training.distributed import initialize_if_multihost
+from nets.training.trainer import METRICS_FILE, train, validate
+
+
+def curves_figure(rows: list[dict], title: str):
+    """Training loss (log scale) and, where logged, accuracy against the step."""
+    steps = [row["step"] for row in rows]
+    panels = ["loss", *(["accuracy"] if "accuracy" in rows[0] else [])]
+    figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
+    for ax, name in zip(axes[0], panels, strict=True):
+        ax.plot(steps, [row[name] for row in rows], marker=".")
+        ax.set_xlabel("step")
+        ax.set_ylabel(f"training {name} (interval mean)")
+        if name == "loss":
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    figure.suptitle(title)
+    return figure
+
+
+def run(config: ml_collections.ConfigDict, workdir: str, *, on_step=None) -> dict:
+    initialize_if_multihost()
+    validate(config)
+    workdir = prepare_workdir(workdir)
+    start = time.perf_counter()
+    outcome = train(config, workdir, on_step=on_step)
+    outcome.pop("state")
+    rows = [json.loads(line) for line in (workdir / METRICS_FILE).read_text().splitlines()]
+    results = {**run_header("train", config, start), **outcome}
+    test = ", ".join(f"{name} {value:.4g}" for name, value in outcome["test"].items())
+    rate = outcome["steps_per_s"] or 0.0
+    print(f"{config.model} on {config.dataset}: test {test} after {config.num_steps} steps "
+          f"({rate:.1f} steps/s on {outcome['devices']} device(s))")  # fmt: skip
+    if jax.process_index() == 0:  # one writer in a multi-host job
+        figures = {"curves.png": curves_figure(rows, f"{config.model} on {config.dataset}")}
+        save_run(workdir, results, figures if rows else {})
+    return results
+
+
+if __name__ == "__main__":
+    cli.main(run, str(Path(__file__).parent / "configs" / "lenet5_digits.py"), "runs/train")

@@ -1,0 +1,242 @@
+"""The training stack: the pure step against hand arithmetic, the configs end to end, and the
+faults (a kill, a corrupt checkpoint, a non-finite loss, Ctrl-C, bad input)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from functools import partial
+from pathlib import Path
+
+import flax.linen as nn
+import jax
+import numpy as np
+import optax
+import pytest
+import tensorflow_datasets as tfds
+
+from experiments import train as train_cli
+from experiments.configs import cifar10_resnet20, lenet5_digits, lstm_adding, mnist1d_gru
+from nets.cnn import LeNet5
+from nets.data import loader
+from nets.training.checkpoint import CheckpointError, Checkpoints, sigint_deferred
+from nets.training.distributed import describes_multihost
+from nets.training.state import TrainState, eval_step, train_step
+from nets.training.trainer import NonFiniteError
+
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory):
+    """One data directory per test process: each offline data set is prepared once."""
+    return str(tmp_path_factory.mktemp("tensorflow_datasets"))
+
+
+def test_train_step_is_one_sgd_step_on_the_mean_squared_error():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(6, 3)).astype(np.float32), rng.normal(size=6).astype(np.float32)
+    state = TrainState.create(nn.Dense(1), optax.sgd(0.1), x[:1], seed=0)
+    w, b = np.asarray(state.params["kernel"])[:, 0], float(state.params["bias"][0])
+    new, metrics = jax.jit(partial(train_step, task="regression"))(
+        state, {"inputs": x, "targets": y}
+    )
+    error = x @ w + b - y  # d/dw mean(error^2) = 2/n X^T error
+    grad_w, grad_b = 2 * x.T @ error / 6, 2 * error.mean()
+    np.testing.assert_allclose(metrics["loss"], np.mean(error**2), rtol=1e-5)
+    np.testing.assert_allclose(metrics["grad_norm"], np.sqrt(grad_w @ grad_w + grad_b**2), 1e-5)
+    np.testing.assert_allclose(new.params["kernel"][:, 0], w - 0.1 * grad_w, rtol=1e-5)
+    np.testing.assert_allclose(new.params["bias"][0], b - 0.1 * grad_b, rtol=1e-5)
+    assert int(new.step) == 1
+
+
+def test_eval_step_sums_only_the_rows_the_mask_keeps():
+    logits = np.log(np.array([[0.7, 0.3], [0.2, 0.8], [0.9, 0.1]], np.float32))
+
+    class Fixed(nn.Module):  # outputs the given logits whatever the input
+        @nn.compact
+        def __call__(self, x):
+            return logits + 0 * self.param("unused", nn.initializers.zeros, ())
+
+    state = TrainState.create(Fixed(), optax.sgd(0.1), np.zeros((1, 1)), seed=0)
+    batch = {
+        "inputs": np.zeros((3, 1)),
+        "targets": np.array([0, 0, 1]),
+        "mask": np.array([1, 1, 0]),
+    }
+    sums = eval_step(state, batch, task="classification")
+    np.testing.assert_allclose(sums["loss"], -np.log(0.7) - np.log(0.2), rtol=1e-5)
+    assert float(sums["accuracy"]) == 1.0 and float(sums["count"]) == 2.0
+
+
+def tiny(get_config, data_dir, **overrides):
+    config = get_config("tiny")
+    config.data_dir = data_dir
+    config.parallel = "shard_map"  # compiles faster than pmap for 8 simulated devices
+    config.update(overrides)
+    return config
+
+
+@pytest.mark.parametrize("get_config", [mnist1d_gru.get_config, lstm_adding.get_config],
+                         ids=["mnist1d_gru", "lstm_adding"])  # fmt: skip
+def test_configs_train_end_to_end_and_log(tmp_path, data_dir, get_config):
+    config = tiny(get_config, data_dir)
+    results = train_cli.run(config, str(tmp_path))
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in rows] == [2, 4]
+    assert all(np.isfinite(row["loss"]) and row["grad_norm"] > 0 for row in rows)
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["test"]["loss"] == pytest.approx(results["test"]["loss"])
+    assert saved["devices"] == 8 and (tmp_path / "curves.png").stat().st_size > 0
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["2", "4"]
+
+
+def test_cifar10_resnet20_trains_through_tfds_under_mock_data(tmp_path):
+    config = tiny(cifar10_resnet20.get_config, str(tmp_path / "data"))
+    with tfds.testing.mock_data(num_examples=16):
+        results = train_cli.run(config, str(tmp_path / "run"))
+    assert results["steps"] == 2 and 0 <= results["test"]["accuracy"] <= 1
+    assert np.isfinite(results["test"]["loss"])
+
+
+KILLABLE_RUN = """
+import os, signal, sys
+from experiments.configs.lenet5_digits import get_config
+from experiments.train import run
+workdir, data_dir, kill_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
+config = get_config("tiny")
+config.update(dict(data_dir=data_dir, num_steps=60, checkpoint_every=10, log_every=5))
+def on_step(step):
+    if step == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+run(config, workdir, on_step=on_step)
+"""
+
+
+def final_state(workdir: Path):
+    template = TrainState.create(LeNet5(), optax.adam(1e-3), np.zeros((1, 32, 32, 1)), 0)
+    state, _ = Checkpoints(workdir / "checkpoints", 10, 3).restore_latest(jax.device_get(template))
+    return state
+
+
+def test_a_run_killed_after_step_30_resumes_to_a_bit_identical_result(tmp_path, data_dir):
+    loader.load_split("digits32", "train", data_dir)  # prepared before two processes race to it
+    env = {**os.environ, "JAX_DISABLE_MOST_OPTIMIZATIONS": "1"}  # compile faster; same in all
+
+    def launch(workdir, kill_at=0):
+        return subprocess.Popen([sys.executable, "-c", KILLABLE_RUN, str(workdir), data_dir,
+                                 str(kill_at)], cwd=ROOT, env=env, stderr=subprocess.PIPE,
+                                text=True)  # fmt: skip
+
+    straight, killed = launch(tmp_path / "straight"), launch(tmp_path / "resumed", kill_at=35)
+    _, straight_log = straight.communicate(timeout=300)  # read as it runs: a full pipe blocks
+    killed.communicate(timeout=300)
+    assert straight.returncode == 0, straight_log[-2000:]
+    assert killed.returncode == -signal.SIGKILL
+    assert sorted(int(p.name) for p in (tmp_path / "resumed" / "checkpoints").iterdir()) == [
+        10, 20, 30,
+    ]  # fmt: skip
+    resumed = launch(tmp_path / "resumed")
+    _, stderr = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, stderr[-2000:]
+    assert "resuming from" in stderr and "checkpoints/30" in stderr
+    a, b = final_state(tmp_path / "straight"), final_state(tmp_path / "resumed")
+    assert int(a.step) == int(b.step) == 60
+    for x, y in zip(jax.tree.leaves((a.params, a.opt_state, a.rng)),
+                    jax.tree.leaves((b.params, b.opt_state, b.rng)), strict=True):  # fmt: skip
+        np.testing.assert_array_equal(x, y)  # bit for bit
+    # the metrics log has each interval once, with the same losses as the straight run
+    losses = [
+        [(r["step"], r["loss"]) for r in map(json.loads, (tmp_path / d / "metrics.jsonl")
+                                             .read_text().splitlines())]
+        for d in ("straight", "resumed")
+    ]  # fmt: skip
+    assert losses[0] == losses[1] and [s for s, _ in losses[0]] == list(range(5, 61, 5))
+
+
+def test_a_corrupt_or_incompatible_checkpoint_stops_the_run_naming_it(tmp_path, data_dir):
+    config = tiny(lenet5_digits.get_config, data_dir, num_steps=3)
+    train_cli.run(config, str(tmp_path))
+    message = f"checkpoint {tmp_path}/checkpoints/3 cannot be restored into this run"
+    with pytest.raises(CheckpointError, match=f"{message} \\(ValueError: Structure mismatch"):
+        train_cli.run(tiny(lenet5_digits.get_config, data_dir, optimizer="sgd"), str(tmp_path))
+    for path in (tmp_path / "checkpoints" / "3" / "state").rglob("*"):
+        if path.is_file():
+            path.write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match=message):
+        train_cli.run(config, str(tmp_path))
+    assert (tmp_path / "checkpoints" / "3").is_dir()  # kept for inspection, never overwritten
+
+
+def test_a_non_finite_loss_stops_naming_the_step_and_keeping_the_last_good_checkpoint(
+    tmp_path, data_dir
+):
+    config = tiny(lenet5_digits.get_config, data_dir, optimizer="sgd", learning_rate=1e30,
+                  num_steps=6, checkpoint_every=1, log_every=1)  # fmt: skip
+    with pytest.raises(NonFiniteError, match=r"non-finite .* at step (\d); training stopped") as e:
+        train_cli.run(config, str(tmp_path))
+    bad_step = int(e.value.args[0].split("at step ")[1].split(";")[0])
+    kept = sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir())
+    assert kept and kept[-1] == bad_step - 1
+    assert f"checkpoints/{bad_step - 1} (kept)" in str(e.value)
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_ctrl_c_during_a_save_waits_for_the_save_to_finish():
+    finished = []
+    with pytest.raises(KeyboardInterrupt):
+        with sigint_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            finished.append(True)  # still running after the signal
+    assert finished == [True]
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"model": "resnet21"}, "unknown model 'resnet21'; valid: alexnet, cifar_resnet110"),
+        ({"dataset": "imagenet"}, "unknown dataset 'imagenet'; valid: adding_problem, cifar10"),
+        ({"batch_size": 12}, "global batch 12 is not divisible by the device count 8"),
+        ({"num_steps": -5}, "config.num_steps must be a positive integer, got -5"),
+        ({"parallel": "pjit"}, "unknown data-parallel mode 'pjit'; valid: pmap, shard_map"),
+    ],
+)
+def test_bad_configs_are_refused_before_anything_is_written(tmp_path, overrides, message):
+    config = lenet5_digits.get_config("tiny")
+    config.update(overrides)
+    with pytest.raises(ValueError, match=message):
+        train_cli.run(config, str(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_dataset_that_is_not_prepared_says_how_to_prepare_it(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "experiments.train", f"--workdir={tmp_path / 'run'}",
+         "--config=experiments/configs/cifar10_resnet20.py:tiny",
+         f"--config.data_dir={tmp_path / 'empty'}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: dataset 'cifar10' is not prepared in {tmp_path}/empty/cifar10/3.0.2; prepare "
+        f"it (needs a download) with: python -m nets.data.prepare cifar10 --data_dir "
+        f"{tmp_path}/empty"
+    )
+
+
+@pytest.mark.parametrize(
+    "env, multihost",
+    [
+        ({}, False),
+        ({"JAX_COORDINATOR_ADDRESS": "10.0.0.1:1234", "JAX_NUM_PROCESSES": "4"}, True),
+        ({"JAX_COORDINATOR_ADDRESS": "10.0.0.1:1234", "JAX_NUM_PROCESSES": "1"}, False),
+        ({"SLURM_NTASKS": "2"}, True),
+        ({"SLURM_NTASKS": "1"}, False),
+        ({"OMPI_COMM_WORLD_SIZE": "8"}, True),
+        ({"TPU_WORKER_HOSTNAMES": "t1v-a-w-0,t1v-a-w-1"}, True),
+        ({"TPU_WORKER_HOSTNAMES": "localhost"}, False),
+    ],
+)
+def test_multihost_jobs_are_recognised_from_the_environment(env, multihost):
+    assert describes_multihost(env) is multihost
