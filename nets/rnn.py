@@ -486,6 +486,29 @@ class ManyToOne(nn.Module):
         return nn.Dense(self.num_outputs, name="head")(self.cell.hidden_state(final_carry))
 
 
+class ManyToMany(nn.Module):
+    """The lecture's synced many-to-many RNN: an output at every step from that step's state.
+
+        y_t = W h_t + b   for t = 1..T
+
+    Shapes: inputs [batch, time, features], or integer tokens [batch, time] read as one-hot
+    vectors of ``num_tokens`` (the copy task's symbols) -> [batch, time, num_outputs].
+    """
+
+    cell: RecurrentCell
+    num_outputs: int
+    num_tokens: int = 0
+
+    @nn.compact
+    def __call__(self, inputs):
+        check_positive("num_outputs", self.num_outputs)
+        if self.num_tokens:
+            check_rank("ManyToMany token input", jnp.shape(inputs), 2, "[batch, time]")
+            inputs = jax.nn.one_hot(inputs, self.num_tokens)
+        _, outputs = Recurrent(self.cell, name="recurrent")(inputs)
+        return nn.Dense(self.num_outputs, name="head")(outputs)
+
+
 CELLS: dict[str, Callable[[int], RecurrentCell]] = {
     "tanh": lambda hidden: SimpleRNNCell(hidden, activation="tanh"),
     "irnn": lambda hidden: SimpleRNNCell(

@@ -275,3 +275,18 @@ def test_cudnn_implementation_says_what_it_needs():
         Recurrent(GRUCell(H), implementation="cudnn").init(jax.random.key(0), inputs)
     with pytest.raises(ValueError, match="unknown implementation 'cuda'; valid: cudnn, scan"):
         Recurrent(LSTMCell(H), implementation="cuda").init(jax.random.key(0), inputs)
+
+
+def test_many_to_many_reads_tokens_as_one_hot_and_is_causal():
+    from nets.rnn import ManyToMany
+
+    tokens = jax.random.randint(jax.random.key(0), (2, 9), 0, 5)
+    model = ManyToMany(GRUCell(6), 3, num_tokens=5)
+    params = model.init(jax.random.key(1), tokens)
+    outputs = model.apply(params, tokens)
+    assert outputs.shape == (2, 9, 3)
+    as_vectors = ManyToMany(GRUCell(6), 3).apply(params, jax.nn.one_hot(tokens, 5))
+    np.testing.assert_allclose(outputs, as_vectors, rtol=1e-6)
+    changed = model.apply(params, tokens.at[:, 5].set((tokens[:, 5] + 1) % 5))
+    np.testing.assert_array_equal(changed[:, :5], outputs[:, :5])  # y_t sees only x_1..x_t
+    assert not np.allclose(changed[:, 5:], outputs[:, 5:])

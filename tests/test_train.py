@@ -17,7 +17,13 @@ import pytest
 import tensorflow_datasets as tfds
 
 from experiments import train as train_cli
-from experiments.configs import cifar10_resnet20, lenet5_digits, lstm_adding, mnist1d_gru
+from experiments.configs import (
+    cifar10_resnet20,
+    lenet5_digits,
+    lstm_adding,
+    lstm_copy,
+    mnist1d_gru,
+)
 from nets.cnn import LeNet5
 from nets.data import loader
 from nets.training.checkpoint import CheckpointError, Checkpoints, sigint_deferred
@@ -26,12 +32,6 @@ from nets.training.state import TrainState, eval_step, train_step
 from nets.training.trainer import NonFiniteError
 
 ROOT = Path(__file__).parent.parent
-
-
-@pytest.fixture(scope="session")
-def data_dir(tmp_path_factory):
-    """One data directory per test process: each offline data set is prepared once."""
-    return str(tmp_path_factory.mktemp("tensorflow_datasets"))
 
 
 def test_train_step_is_one_sgd_step_on_the_mean_squared_error():
@@ -78,8 +78,11 @@ def tiny(get_config, data_dir, **overrides):
     return config
 
 
-@pytest.mark.parametrize("get_config", [mnist1d_gru.get_config, lstm_adding.get_config],
-                         ids=["mnist1d_gru", "lstm_adding"])  # fmt: skip
+@pytest.mark.parametrize(
+    "get_config",
+    [mnist1d_gru.get_config, lstm_adding.get_config, lstm_copy.get_config],
+    ids=["mnist1d_gru", "lstm_adding", "lstm_copy"],
+)
 def test_configs_train_end_to_end_and_log(tmp_path, data_dir, get_config):
     config = tiny(get_config, data_dir)
     results = train_cli.run(config, str(tmp_path))
@@ -116,7 +119,7 @@ run(config, workdir, on_step=on_step)
 
 def final_state(workdir: Path):
     template = TrainState.create(LeNet5(), optax.adam(1e-3), np.zeros((1, 32, 32, 1)), 0)
-    state, _ = Checkpoints(workdir / "checkpoints", 10, 3).restore_latest(jax.device_get(template))
+    state, _ = Checkpoints(workdir / "checkpoints", keep=3).restore_latest(jax.device_get(template))
     return state
 
 
@@ -200,6 +203,7 @@ def test_ctrl_c_during_a_save_waits_for_the_save_to_finish():
         ({"batch_size": 12}, "global batch 12 is not divisible by the device count 8"),
         ({"num_steps": -5}, "config.num_steps must be a positive integer, got -5"),
         ({"parallel": "pjit"}, "unknown data-parallel mode 'pjit'; valid: pmap, shard_map"),
+        ({"dataset": "copy_task/t10"}, "integer tokens, which only the rnn_seq_<cell> models"),
     ],
 )
 def test_bad_configs_are_refused_before_anything_is_written(tmp_path, overrides, message):

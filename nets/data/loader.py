@@ -57,6 +57,7 @@ class DatasetSpec:
 
     task: 'classification' (integer labels, ``num_classes``) or 'regression' (real targets).
     offline: generated on this machine (prepared on first use) rather than downloaded.
+    tokens: the inputs are integer tokens 0..tokens-1 (sequences of symbols), not real values.
     """
 
     inputs: str
@@ -64,6 +65,7 @@ class DatasetSpec:
     task: str
     num_classes: int | None = None
     offline: bool = False
+    tokens: int = 0
     transform: Callable[[np.ndarray], np.ndarray] = np.asarray
 
 
@@ -71,10 +73,12 @@ DATASETS = {
     "mnist1d": DatasetSpec("x", "label", "classification", 10, offline=True),
     "digits32": DatasetSpec("image", "label", "classification", 10, offline=True),
     "adding_problem": DatasetSpec("x", "target", "regression", offline=True),
-    "copy_task": DatasetSpec("x", "target", "classification", 10, offline=True),
+    "copy_task": DatasetSpec("x", "target", "classification", 10, offline=True, tokens=10),
     "mnist": DatasetSpec("image", "label", "classification", 10, transform=_mnist_images),
     "cifar10": DatasetSpec("image", "label", "classification", 10, transform=_scale_bytes),
-    "imdb_reviews": DatasetSpec("text", "label", "classification", 2, transform=_text_bytes),
+    "imdb_reviews": DatasetSpec(
+        "text", "label", "classification", 2, tokens=257, transform=_text_bytes
+    ),
 }
 
 

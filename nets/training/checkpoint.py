@@ -46,13 +46,11 @@ def _shapes(tree) -> list:
 
 
 class Checkpoints:
-    """The checkpoints of one run in ``directory``: every ``every`` steps, the last ``keep``."""
+    """The checkpoints of one run in ``directory``, of which the last ``keep`` are kept."""
 
-    def __init__(self, directory, every: int, keep: int):
-        check_positive("checkpoint interval", every)
+    def __init__(self, directory, keep: int):
         check_positive("checkpoints kept", keep)
         self.directory = Path(directory).absolute()
-        self.every = every
         options = ocp.CheckpointManagerOptions(
             max_to_keep=keep, enable_async_checkpointing=False, create=True
         )
@@ -64,16 +62,13 @@ class Checkpoints:
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
 
-    def save(self, step: int, state, data_state: dict, *, force: bool = False) -> bool:
-        """Save ``state`` (host arrays) and the iterator's ``data_state`` at ``step`` if it is a
-        multiple of the interval, or ``force``; returns whether it saved."""
-        if not force and step % self.every:
-            return False
+    def save(self, step: int, state, data_state: dict) -> None:
+        """Save ``state`` (host arrays) and the iterator's ``data_state`` as step ``step``."""
         args = ocp.args.Composite(
             state=ocp.args.StandardSave(state), data=ocp.args.JsonSave(data_state)
         )
         with sigint_deferred():
-            return self.manager.save(step, args=args, force=True)
+            self.manager.save(step, args=args, force=True)
 
     def restore_latest(self, template):
         """``(state, data_state)`` of the latest checkpoint, or None when there is none.

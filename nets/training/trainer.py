@@ -30,7 +30,7 @@ from nets.cnn.zoo import MODELS as CNN_MODELS
 from nets.data.loader import dataset_spec, eval_batches, load_split, train_batches
 from nets.mnist1d_models import MODELS as MNIST1D_MODELS
 from nets.results import write_outputs
-from nets.rnn import CELLS, ManyToOne
+from nets.rnn import CELLS, ManyToMany, ManyToOne
 from nets.training.checkpoint import Checkpoints
 from nets.training.parallel import MODES, DataParallel, check_divisible
 from nets.training.state import TrainState, eval_step, train_step
@@ -46,19 +46,27 @@ class NonFiniteError(ValueError):
 
 
 def model_names() -> list[str]:
-    return [*CNN_MODELS, *(f"mnist1d_{m}" for m in MNIST1D_MODELS), *(f"rnn_{c}" for c in CELLS)]
+    return [*CNN_MODELS, *(f"mnist1d_{m}" for m in MNIST1D_MODELS),
+            *(f"rnn_{c}" for c in CELLS), *(f"rnn_seq_{c}" for c in CELLS)]  # fmt: skip
 
 
-def build_model(name: str, num_outputs: int, hidden_size: int = 128) -> nn.Module:
+def build_model(name: str, num_outputs: int, hidden_size: int = 128, tokens: int = 0) -> nn.Module:
     """The model ``name`` with ``num_outputs`` outputs: a CNN of the zoo ('lenet5',
-    'cifar_resnet20', ...), an MNIST-1D baseline ('mnist1d_cnn', 'mnist1d_gru', ...) or a
-    many-to-one recurrent network 'rnn_<cell>' of ``hidden_size`` units."""
+    'cifar_resnet20', ...), an MNIST-1D baseline ('mnist1d_cnn', 'mnist1d_gru', ...), or a
+    recurrent network of ``hidden_size`` units, many-to-one ('rnn_<cell>') or many-to-many
+    ('rnn_seq_<cell>', reading integer ``tokens`` as one-hot vectors: the copy task).
+    """
     check_choice("model", name, model_names())
+    if tokens and not name.startswith("rnn_seq_"):
+        raise ValueError(f"this data set's inputs are integer tokens, which only the "
+                         f"rnn_seq_<cell> models read; got model {name!r}")  # fmt: skip
     if name in CNN_MODELS:
         return CNN_MODELS[name](num_outputs)
     if name.startswith("mnist1d_"):
         return MNIST1D_MODELS[name.removeprefix("mnist1d_")](num_outputs)
     check_positive("config.hidden_size", hidden_size)
+    if name.startswith("rnn_seq_"):
+        return ManyToMany(CELLS[name.removeprefix("rnn_seq_")](hidden_size), num_outputs, tokens)
     return ManyToOne(CELLS[name.removeprefix("rnn_")](hidden_size), num_outputs)
 
 
@@ -86,7 +94,7 @@ def build_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransfor
 def validate(config: ml_collections.ConfigDict) -> None:
     """Every check that needs no data, so a bad config fails before anything is written."""
     spec = dataset_spec(config.dataset)
-    build_model(config.model, spec.num_classes or 1, config.hidden_size)
+    build_model(config.model, spec.num_classes or 1, config.hidden_size, spec.tokens)
     build_optimizer(config)
     check_choice("data-parallel mode", config.parallel, MODES)
     for field in ("num_steps", "batch_size", "eval_batch_size", "log_every", "checkpoint_every",
@@ -130,11 +138,10 @@ def train(
     train_set = load_split(config.dataset, "train", data_dir)
     test_set = load_split(config.dataset, "test", data_dir)
 
-    model = build_model(config.model, spec.num_classes or 1, config.hidden_size)
+    model = build_model(config.model, spec.num_classes or 1, config.hidden_size, spec.tokens)
     state = TrainState.create(model, build_optimizer(config), train_set["inputs"][:1], config.seed)
     batches = train_batches(train_set, config.batch_size // jax.process_count(), config.seed)
-    checkpoints = Checkpoints(workdir / "checkpoints", config.checkpoint_every,
-                              config.keep_checkpoints)  # fmt: skip
+    checkpoints = Checkpoints(workdir / "checkpoints", config.keep_checkpoints)
     restored = checkpoints.restore_latest(jax.device_get(state))
     if restored is not None:
         state, data_state = restored
@@ -142,7 +149,6 @@ def train(
             raise ValueError(f"the checkpoint in {checkpoints.directory} is at step "
                              f"{int(state.step)}, beyond config.num_steps "
                              f"{config.num_steps}")  # fmt: skip
-        state = state.replace(model=model, tx=build_optimizer(config))
         batches.set_state(data_state)
         log.warning("resuming from %s", checkpoints.path(int(state.step)))
     start_step = int(state.step)
@@ -164,20 +170,21 @@ def train(
             pending.append(metrics)
             bar.update()
             logged = step % config.log_every == 0 or step == config.num_steps
-            if logged or step % config.checkpoint_every == 0:
-                _check_finite(jax.device_get(pending), step - len(pending) + 1, checkpoints)
+            saving = step % config.checkpoint_every == 0 or step == config.num_steps
+            if logged or saving:  # nothing after a non-finite step is logged or saved
+                pending = jax.device_get(pending)
+                _check_finite(pending, step - len(pending) + 1, checkpoints)
             if logged:
                 seconds = time.perf_counter() - interval_start
-                row = _metrics_row(jax.device_get(pending), step, seconds)
+                row = _metrics_row(pending, step, seconds)
                 rates.append(row["steps_per_s"])
                 bar.set_postfix(loss=f"{row['loss']:.4g}")
                 if jax.process_index() == 0:
                     with metrics_path.open("a") as f:
                         f.write(json.dumps(row) + "\n")
                 pending, interval_start = [], time.perf_counter()
-            if step % config.checkpoint_every == 0 or step == config.num_steps:
-                host_state = parallel.get_state(device_state)
-                checkpoints.save(step, host_state, batches.get_state(), force=True)
+            if saving:
+                checkpoints.save(step, parallel.get_state(device_state), batches.get_state())
             if on_step is not None:
                 on_step(step)
     state = parallel.get_state(device_state) if step > start_step else state
