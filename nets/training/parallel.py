@@ -52,7 +52,8 @@ class DataParallel:
     """``step(state, batch) -> (state, metrics)`` on every device, for a body
     ``body(state, batch, axis_name=...)`` that pmeans over ``axis_name``.
 
-    ``devices`` defaults to the local devices (pmap) or all devices (shard_map). The state lives
+    ``devices`` defaults to every device of every process (pmap places the state on this
+    process's local devices and ``lax.pmean`` spans all processes' devices). The state lives
     on the devices between steps: ``put_state`` once, ``get_state`` for a host copy (to save or
     evaluate). ``put_batch`` takes this process's part of the global batch. The step donates
     the state it is given.
@@ -62,11 +63,10 @@ class DataParallel:
         check_choice("data-parallel mode", mode, MODES)
         self.mode = mode
         body = partial(body, axis_name=AXIS)
-        if mode == "pmap":
-            self.devices = jax.local_devices() if devices is None else list(devices)
-            self._step = jax.pmap(body, AXIS, devices=self.devices, donate_argnums=(0,))
-            return
         self.devices = jax.devices() if devices is None else list(devices)
+        if mode == "pmap":
+            self._step = jax.pmap(body, AXIS, devices=devices, donate_argnums=(0,))
+            return
         mesh = Mesh(np.array(self.devices), (AXIS,))
         self._replicated = NamedSharding(mesh, PartitionSpec())
         self._sharded = NamedSharding(mesh, PartitionSpec(AXIS))
@@ -78,12 +78,12 @@ class DataParallel:
         self._step = jax.jit(step, donate_argnums=(0,))
 
     @property
-    def local_device_count(self) -> int:
-        return sum(d.process_index == jax.process_index() for d in self.devices)
+    def local_devices(self) -> list:
+        return [d for d in self.devices if d.process_index == jax.process_index()]
 
     def put_state(self, state):
         if self.mode == "pmap":
-            return jax_utils.replicate(state, self.devices)
+            return jax_utils.replicate(state, self.local_devices)
         return jax.device_put(state, self._replicated)
 
     def get_state(self, state):
@@ -96,8 +96,8 @@ class DataParallel:
         """``batch``: this process's examples [local_batch, ...], local_batch divisible by its
         device count."""
         if self.mode == "pmap":
-            return shard(batch, len(self.devices))
-        check_divisible(len(jax.tree.leaves(batch)[0]), self.local_device_count)
+            return shard(batch, len(self.local_devices))
+        check_divisible(len(jax.tree.leaves(batch)[0]), len(self.local_devices))
         return jax.tree.map(
             lambda x: jax.make_array_from_process_local_data(self._sharded, x), batch
         )
