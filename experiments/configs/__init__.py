@@ -38,3 +38,10 @@ def training_config(profile: str, dataset: str, model: str) -> ml_collections.Co
     config.parallel = "pmap"  # or 'shard_map' (nets.training.parallel)
     config.seed = 0
     return config
+
+
+def shrink_for_tests(config: ml_collections.ConfigDict, **fields) -> ml_collections.ConfigDict:
+    """The 'tiny' profile of a training config: a few small steps, logged and saved every 2
+    (``fields`` override these)."""
+    config.update(dict(batch_size=16, num_steps=4, log_every=2, checkpoint_every=2), **fields)
+    return config

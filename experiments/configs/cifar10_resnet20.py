@@ -12,7 +12,7 @@ Profiles: 'quick' (default), 'full' (the same; sized for an accelerator), 'tiny'
 
 import ml_collections
 
-from experiments.configs import training_config
+from experiments.configs import shrink_for_tests, training_config
 
 
 def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
@@ -27,9 +27,5 @@ def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
     config.log_every = 500
     config.checkpoint_every = 5000
     if profile == "tiny":
-        config.batch_size = 16
-        config.num_steps = 2
-        config.log_every = 1
-        config.checkpoint_every = 2
-        config.eval_batch_size = 16
+        shrink_for_tests(config, num_steps=2, log_every=1, eval_batch_size=16)
     return config

@@ -8,7 +8,7 @@ Target: at least 97% test accuracy within a few minutes on a 2-core CPU. Profile
 
 import ml_collections
 
-from experiments.configs import training_config
+from experiments.configs import shrink_for_tests, training_config
 
 
 def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
@@ -17,8 +17,5 @@ def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
     config.log_every = 100
     config.checkpoint_every = 500
     if profile == "tiny":
-        config.batch_size = 16
-        config.num_steps = 6
-        config.log_every = 2
-        config.checkpoint_every = 3
+        shrink_for_tests(config, num_steps=6, checkpoint_every=3)
     return config

@@ -10,7 +10,7 @@ accelerator), 'tiny' (the tests).
 
 import ml_collections
 
-from experiments.configs import training_config
+from experiments.configs import shrink_for_tests, training_config
 
 
 def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
@@ -25,10 +25,5 @@ def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
         config.num_steps = 20_000
         config.checkpoint_every = 2000
     elif profile == "tiny":
-        config.dataset = "adding_problem/t50"
-        config.hidden_size = 8
-        config.batch_size = 16
-        config.num_steps = 4
-        config.log_every = 2
-        config.checkpoint_every = 2
+        shrink_for_tests(config, dataset="adding_problem/t50", hidden_size=8)
     return config

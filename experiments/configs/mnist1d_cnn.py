@@ -8,7 +8,7 @@ recipe), 'full' (the same), 'tiny' (the tests).
 
 import ml_collections
 
-from experiments.configs import training_config
+from experiments.configs import shrink_for_tests, training_config
 
 
 def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
@@ -19,8 +19,5 @@ def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
     config.log_every = 250
     config.checkpoint_every = 2000
     if profile == "tiny":
-        config.batch_size = 16
-        config.num_steps = 4
-        config.log_every = 2
-        config.checkpoint_every = 2
+        shrink_for_tests(config)
     return config

@@ -2,25 +2,16 @@
 
     python -m experiments.train --config experiments/configs/mnist1d_gru.py --workdir runs/gru
 
-The benchmark's recipe: Adam at 1e-2, batch 100, 8,000 steps. Profiles: 'quick' (default, the
-recipe), 'full' (the same), 'tiny' (the tests).
+The CNN's recipe (``mnist1d_cnn.py``: Adam at 1e-2, batch 100, 8,000 steps) with the GRU.
+Profiles: 'quick' (default, the recipe), 'full' (the same), 'tiny' (the tests).
 """
 
 import ml_collections
 
-from experiments.configs import training_config
+from experiments.configs import mnist1d_cnn
 
 
 def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
-    config = training_config(profile, "mnist1d", "mnist1d_gru")
-    config.learning_rate = 1e-2
-    config.batch_size = 100
-    config.num_steps = 8000
-    config.log_every = 250
-    config.checkpoint_every = 2000
-    if profile == "tiny":
-        config.batch_size = 16
-        config.num_steps = 4
-        config.log_every = 2
-        config.checkpoint_every = 2
+    config = mnist1d_cnn.get_config(profile)
+    config.model = "mnist1d_gru"
     return config
