@@ -2,64 +2,36 @@
 
     python -m experiments.visualize_filters --workdir runs/visualize_filters
 
-Trains LeNet-5 (cross-entropy, Adam) on scikit-learn's digits resized to 32x32, then draws the
-six 5x5 filters of the first layer (the lecture's "early layers detect edges") and the feature
-maps of one test digit after every convolution and pooling layer. Writes filters.png,
-feature_maps.png and results.json (test accuracy curve) into --workdir.
+Trains LeNet-5 (cross-entropy, Adam) on scikit-learn's digits resized to 32x32 with the shared
+training stack (the lenet5_digits config of ``experiments.train``), then draws the six 5x5
+filters of the first layer (the lecture's "early layers detect edges") and the feature maps of
+one test digit after every convolution and pooling layer. Writes filters.png, feature_maps.png
+and results.json (final test metrics) beside the run's metrics.jsonl and checkpoints/.
 """
 
-import sys
 import time
 from pathlib import Path
 
-import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
-from tqdm import tqdm
 
 from experiments import cli
 from experiments.plotting import plt
-from nets import losses
 from nets.cnn import LeNet5
-from nets.data.digits import load_digits
+from nets.data.loader import load_split
 from nets.results import prepare_workdir, run_header, save_run
-from nets.training.fit import check_schedule, fit, sample_rows
+from nets.training import trainer
 
 MAP_LAYERS = ("conv1_output", "pool1_output", "conv2_output", "pool2_output")
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
-    if config.batch_size < 1:
-        raise ValueError(f"config.batch_size must be at least 1, got {config.batch_size}")
-    check_schedule(config.steps, config.eval_every, ("config.steps", "config.eval_every"))
-    if not 0 <= config.example_index < len(load_digits()["y_test"]):
-        raise ValueError(f"config.example_index must index the {len(load_digits()['y_test'])} "
-                         f"test digits, got {config.example_index}")  # fmt: skip
-
-
-def train(config, progress) -> tuple[dict, dict]:
-    data = load_digits()
-    model = LeNet5()
-    x_test, y_test = jnp.asarray(data["x_test"]), jnp.asarray(data["y_test"])
-
-    result = fit(
-        model,
-        lambda logits, labels: losses.categorical_cross_entropy(logits, labels, from_logits=True),
-        optax.adam(config.learning_rate),
-        sample_rows(config.batch_size),
-        {"x": jnp.asarray(data["x"])[None], "targets": jnp.asarray(data["y"])[None]},
-        lambda p: jnp.mean(jnp.argmax(model.apply(p, x_test), -1) == y_test),
-        example_input=x_test[:1],
-        seeds=1,
-        num_steps=config.steps,
-        eval_every=config.eval_every,
-        progress=progress,
-    )
-    params = jax.tree.map(lambda a: a[0, 0], result["params"])
-    curve = {"steps": result["steps"], "test_accuracy": result["metric"][0, 0]}
-    return params, curve
+    trainer.validate(config)
+    if config.model != "lenet5":
+        raise ValueError(f"the figures draw LeNet-5's layers: config.model must be 'lenet5', "
+                         f"got {config.model!r}")  # fmt: skip
+    if config.example_index < 0:
+        raise ValueError(f"config.example_index must be >= 0, got {config.example_index}")
 
 
 def filters_figure(params):
@@ -94,16 +66,20 @@ def feature_maps_figure(params, image, label):
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     validate(config)
+    test = load_split(config.dataset, "test", config.data_dir or None)
+    if config.example_index >= len(test["targets"]):
+        raise ValueError(f"config.example_index must index the {len(test['targets'])} test "
+                         f"images, got {config.example_index}")  # fmt: skip
     workdir = prepare_workdir(workdir)
     start = time.perf_counter()
-    with tqdm(total=config.steps, desc="training steps", unit="step", file=sys.stderr) as bar:
-        params, curve = train(config, bar)
-    data = load_digits()
-    image, label = data["x_test"][config.example_index], int(data["y_test"][config.example_index])
-    results = {**run_header("visualize_filters", config, start), **curve,
-               "final_test_accuracy": float(curve["test_accuracy"][-1])}  # fmt: skip
-    print(f"LeNet-5 on digits: test accuracy {100 * results['final_test_accuracy']:.1f}% after "
-          f"{config.steps} steps")  # fmt: skip
+    outcome = trainer.train(config, workdir)  # the shared stack: checkpoints, metrics.jsonl
+    params = {"params": outcome.pop("state").params}
+    image = test["inputs"][config.example_index]
+    label = int(test["targets"][config.example_index])
+    results = {**run_header("visualize_filters", config, start), **outcome,
+               "final_test_accuracy": outcome["test"]["accuracy"]}  # fmt: skip
+    print(f"LeNet-5 on {config.dataset}: test accuracy {100 * results['final_test_accuracy']:.1f}% "
+          f"after {config.num_steps} steps")  # fmt: skip
     save_run(workdir, results, {
         "filters.png": filters_figure(params),
         "feature_maps.png": feature_maps_figure(params, image, label),

@@ -24,26 +24,33 @@ def test_digits_are_resized_and_split_reproducibly():
                       originals.mean(axis=(1, 2)).sum(), rtol=0.02)  # fmt: skip
 
 
-def test_tiny_run_writes_both_figures(tmp_path):
-    results = visualize_filters.run(get_config("tiny"), str(tmp_path))
+def tiny(data_dir, **overrides):
+    config = get_config("tiny")
+    config.data_dir = data_dir
+    config.update(overrides)
+    return config
+
+
+def test_tiny_run_writes_both_figures(tmp_path, data_dir):
+    results = visualize_filters.run(tiny(data_dir), str(tmp_path))
     for name in ("filters.png", "feature_maps.png"):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
     saved = json.loads((tmp_path / "results.json").read_text())
-    assert saved["steps"] == [0, 2, 4]
-    assert saved["final_test_accuracy"] == results["final_test_accuracy"]
+    assert saved["test"]["accuracy"] == results["final_test_accuracy"]
     assert 0.0 <= saved["final_test_accuracy"] <= 1.0
+    steps = [json.loads(line)["step"] for line in (tmp_path / "metrics.jsonl").open()]
+    assert steps == [2, 4, 6]  # trained by the shared stack, which logs every interval
 
 
 @pytest.mark.parametrize(
     "override, message",
     [
-        ({"steps": 5}, "multiple of config.eval_every"),
-        ({"example_index": 359}, "359 test digits, got 359"),
+        ({"num_steps": 0}, "config.num_steps must be a positive integer, got 0"),
+        ({"model": "alexnet"}, "config.model must be 'lenet5', got 'alexnet'"),
+        ({"example_index": 359}, "must index the 359 test images, got 359"),
     ],
 )
-def test_bad_config_is_rejected_before_anything_is_written(tmp_path, override, message):
-    config = get_config("tiny")
-    config.update(override)
+def test_bad_config_is_rejected_before_anything_is_written(tmp_path, data_dir, override, message):
     with pytest.raises(ValueError, match=message):
-        visualize_filters.run(config, str(tmp_path / "run"))
+        visualize_filters.run(tiny(data_dir, **override), str(tmp_path / "run"))
     assert not (tmp_path / "run").exists()
