@@ -17,18 +17,12 @@ import pytest
 import tensorflow_datasets as tfds
 
 from experiments import train as train_cli
-from experiments.configs import (
-    cifar10_resnet20,
-    lenet5_digits,
-    lstm_adding,
-    lstm_copy,
-    mnist1d_gru,
-)
+from experiments.configs import cifar10_resnet20, lenet5_digits, lstm_adding, mnist1d_gru
 from nets.cnn import LeNet5
 from nets.data import loader
 from nets.training.checkpoint import CheckpointError, Checkpoints, sigint_deferred
 from nets.training.distributed import describes_multihost
-from nets.training.state import TrainState, eval_step, train_step
+from nets.training.state import TrainState, eval_step, per_example, train_step
 from nets.training.trainer import NonFiniteError
 
 ROOT = Path(__file__).parent.parent
@@ -70,6 +64,16 @@ def test_eval_step_sums_only_the_rows_the_mask_keeps():
     assert float(sums["accuracy"]) == 1.0 and float(sums["count"]) == 2.0
 
 
+def test_sequence_targets_average_the_cross_entropy_over_time():
+    # the copy task's shapes: logits [B, T, C] against labels [B, T]
+    logits = np.log(np.array([[[0.5, 0.5], [0.9, 0.1], [0.2, 0.8]]], np.float32))
+    labels = np.array([[0, 1, 1]])
+    result = per_example("classification", logits, labels)
+    expected = -(np.log(0.5) + np.log(0.1) + np.log(0.8)) / 3
+    np.testing.assert_allclose(result["loss"], [expected], rtol=1e-6)
+    np.testing.assert_allclose(result["accuracy"], [2 / 3])  # argmax of [.5, .5] is class 0
+
+
 def tiny(get_config, data_dir, **overrides):
     config = get_config("tiny")
     config.data_dir = data_dir
@@ -78,11 +82,8 @@ def tiny(get_config, data_dir, **overrides):
     return config
 
 
-@pytest.mark.parametrize(
-    "get_config",
-    [mnist1d_gru.get_config, lstm_adding.get_config, lstm_copy.get_config],
-    ids=["mnist1d_gru", "lstm_adding", "lstm_copy"],
-)
+@pytest.mark.parametrize("get_config", [mnist1d_gru.get_config, lstm_adding.get_config],
+                         ids=["mnist1d_gru", "lstm_adding"])  # fmt: skip
 def test_configs_train_end_to_end_and_log(tmp_path, data_dir, get_config):
     config = tiny(get_config, data_dir)
     results = train_cli.run(config, str(tmp_path))
