@@ -35,7 +35,7 @@ def training_config(profile: str, dataset: str, model: str) -> ml_collections.Co
     config.log_every = 100
     config.checkpoint_every = 500
     config.keep_checkpoints = 3
-    config.parallel = "pmap"  # or 'shard_map' (nets.training.parallel)
+    config.parallel = "shard_map"  # or "pmap" (nets.training.parallel); see the README
     config.seed = 0
     return config
 
