@@ -14,7 +14,10 @@ TORCHVISION_COUNTS = {
     "vgg13": 133_047_848,
     "vgg16": 138_357_544,
     "vgg19": 143_667_240,
+    "vgg11_bn": 132_868_840,
+    "vgg13_bn": 133_053_736,
     "vgg16_bn": 138_365_992,
+    "vgg19_bn": 143_678_248,
     "googlenet": 6_624_904,  # torchvision: a 3x3 convolution in the "5x5" branch
     "googlenet_5x5": 7_005_832,  # the paper's true 5x5
     "resnet18": 11_689_512,
@@ -24,7 +27,11 @@ TORCHVISION_COUNTS = {
     "resnet152": 60_192_808,
     "efficientnet_b0": 5_288_548,
     "efficientnet_b1": 7_794_184,
+    "efficientnet_b2": 9_109_994,
+    "efficientnet_b3": 12_233_232,
     "efficientnet_b4": 19_341_616,
+    "efficientnet_b5": 30_389_784,
+    "efficientnet_b6": 43_040_704,
     "efficientnet_b7": 66_347_960,
 }
 
@@ -41,6 +48,14 @@ def test_parameter_counts_equal_torchvision(name):
     # EfficientNet's counts do not depend on the resolution: a small one traces faster
     size = 64 if name.startswith("efficientnet") else 224
     assert parameter_count(name, size, 1000) == TORCHVISION_COUNTS[name]
+
+
+@pytest.mark.parametrize("depth, millions", [(20, 0.27), (32, 0.46), (44, 0.66), (56, 0.85),
+                                              (110, 1.7)])  # fmt: skip
+def test_cifar_resnets_have_the_papers_rounded_counts(depth, millions):
+    # He et al. 2016, Table 6, rounded to two significant figures
+    count = parameter_count(f"cifar_resnet{depth}", 32, 10)
+    assert float(f"{count / 1e6:.2g}") == millions
 
 
 def test_cifar_resnet20_count_by_hand():
