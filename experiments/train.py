@@ -19,7 +19,7 @@ import ml_collections
 
 from experiments import cli
 from experiments.plotting import plt
-from nets.results import prepare_workdir, run_header, save_run
+from nets.results import run_header, save_run
 from nets.training.distributed import initialize_if_multihost
 from nets.training.trainer import METRICS_FILE, train, validate
 
@@ -43,9 +43,9 @@ def curves_figure(rows: list[dict], title: str):
 def run(config: ml_collections.ConfigDict, workdir: str, *, on_step=None) -> dict:
     initialize_if_multihost()
     validate(config)
-    workdir = prepare_workdir(workdir)
     start = time.perf_counter()
     outcome = train(config, workdir, on_step=on_step)
+    workdir = Path(workdir)
     outcome.pop("state")
     rows = [json.loads(line) for line in (workdir / METRICS_FILE).read_text().splitlines()]
     results = {**run_header("train", config, start), **outcome}

@@ -19,7 +19,7 @@ from experiments import cli
 from experiments.plotting import plt
 from nets.cnn import LeNet5
 from nets.data.loader import load_split
-from nets.results import prepare_workdir, run_header, save_run
+from nets.results import run_header, save_run
 from nets.training import trainer
 
 MAP_LAYERS = ("conv1_output", "pool1_output", "conv2_output", "pool2_output")
@@ -70,9 +70,9 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     if config.example_index >= len(test["targets"]):
         raise ValueError(f"config.example_index must index the {len(test['targets'])} test "
                          f"images, got {config.example_index}")  # fmt: skip
-    workdir = prepare_workdir(workdir)
     start = time.perf_counter()
     outcome = trainer.train(config, workdir)  # the shared stack: checkpoints, metrics.jsonl
+    workdir = Path(workdir)
     params = {"params": outcome.pop("state").params}
     image = test["inputs"][config.example_index]
     label = int(test["targets"][config.example_index])

@@ -228,6 +228,7 @@ def test_a_dataset_that_is_not_prepared_says_how_to_prepare_it(tmp_path):
         f"it (needs a download) with: python -m nets.data.prepare cifar10 --data_dir "
         f"{tmp_path}/empty"
     )
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize(

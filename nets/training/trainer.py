@@ -29,7 +29,7 @@ from nets.checks import check_choice, check_positive
 from nets.cnn.zoo import MODELS as CNN_MODELS
 from nets.data.loader import dataset_spec, eval_batches, load_split, train_batches
 from nets.mnist1d_models import MODELS as MNIST1D_MODELS
-from nets.results import write_outputs
+from nets.results import prepare_workdir, write_outputs
 from nets.rnn import CELLS, ManyToMany, ManyToOne
 from nets.training.checkpoint import Checkpoints
 from nets.training.parallel import MODES, DataParallel, check_divisible
@@ -127,16 +127,17 @@ def train(
     *,
     on_step: Callable[[int], None] | None = None,
 ) -> dict:
-    """Train as ``config`` says, in ``workdir``; returns the test metrics and the run's facts.
+    """Train as ``config`` says, in ``workdir`` (created); returns the test metrics, the run's
+    facts and the final state.
 
     ``on_step(step)`` is called after each step (and its checkpoint, if any).
     """
     validate(config)
-    workdir = Path(workdir)
     spec = dataset_spec(config.dataset)
     data_dir = config.data_dir or None
     train_set = load_split(config.dataset, "train", data_dir)
     test_set = load_split(config.dataset, "test", data_dir)
+    workdir = prepare_workdir(workdir)  # only once the data is there: a failed start leaves none
 
     model = build_model(config.model, spec.num_classes or 1, config.hidden_size, spec.tokens)
     state = TrainState.create(model, build_optimizer(config), train_set["inputs"][:1], config.seed)
