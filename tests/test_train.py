@@ -1,6 +1,7 @@
 """The training stack: the pure step against hand arithmetic, the configs end to end, and the
 faults (a kill, a corrupt checkpoint, a non-finite loss, Ctrl-C, bad input)."""
 
+import importlib
 import json
 import os
 import signal
@@ -17,13 +18,13 @@ import pytest
 import tensorflow_datasets as tfds
 
 from experiments import train as train_cli
-from experiments.configs import cifar10_resnet20, lenet5_digits, lstm_adding, mnist1d_gru
+from experiments.configs import cifar10_resnet20, lenet5_digits, mnist1d_gru
 from nets.cnn import LeNet5
 from nets.data import loader
 from nets.training.checkpoint import CheckpointError, Checkpoints, sigint_deferred
 from nets.training.distributed import describes_multihost
 from nets.training.state import TrainState, eval_step, per_example, train_step
-from nets.training.trainer import NonFiniteError
+from nets.training.trainer import NonFiniteError, validate
 
 ROOT = Path(__file__).parent.parent
 
@@ -82,10 +83,25 @@ def tiny(get_config, data_dir, **overrides):
     return config
 
 
-@pytest.mark.parametrize("get_config", [mnist1d_gru.get_config, lstm_adding.get_config],
-                         ids=["mnist1d_gru", "lstm_adding"])  # fmt: skip
-def test_configs_train_end_to_end_and_log(tmp_path, data_dir, get_config):
-    config = tiny(get_config, data_dir)
+CONFIG_FILES = sorted(p.stem for p in (ROOT / "experiments" / "configs").glob("[a-z]*.py"))
+
+
+@pytest.mark.parametrize("profile", ["quick", "full", "tiny"])
+def test_every_training_config_and_profile_is_valid(profile):
+    """The data-free checks of a run (names, sizes) for every config file that describes an
+    experiments.train run (those with a dataset). Only 'tiny' must divide over the tests' 8
+    devices: the others keep their recipes' batches (MNIST-1D's 100)."""
+    configs = {name: importlib.import_module(f"experiments.configs.{name}").get_config(profile)
+               for name in CONFIG_FILES}  # fmt: skip
+    training = {name for name, config in configs.items() if "dataset" in config}
+    assert {"lenet5_digits", "mnist1d_cnn", "mnist1d_gru", "lstm_adding", "cifar10_resnet20",
+            "resnet20_digits", "lstm_copy"} <= training  # fmt: skip
+    for name in training:
+        validate(configs[name], device_count=8 if profile == "tiny" else 1)
+
+
+def test_a_config_trains_end_to_end_and_logs(tmp_path, data_dir):
+    config = tiny(mnist1d_gru.get_config, data_dir)
     results = train_cli.run(config, str(tmp_path))
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [row["step"] for row in rows] == [2, 4]
@@ -107,14 +123,14 @@ def test_cifar10_resnet20_trains_through_tfds_under_mock_data(tmp_path):
 KILLABLE_RUN = """
 import os, signal, sys
 from experiments.configs.lenet5_digits import get_config
-from experiments.train import run
+from nets.training.trainer import train
 workdir, data_dir, kill_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
 config = get_config("tiny")
 config.update(dict(data_dir=data_dir, num_steps=60, checkpoint_every=10, log_every=5))
 def on_step(step):
     if step == kill_at:
         os.kill(os.getpid(), signal.SIGKILL)
-run(config, workdir, on_step=on_step)
+train(config, workdir, on_step=on_step)  # the loop itself: no figures to draw at the end
 """
 
 

@@ -91,8 +91,9 @@ def build_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransfor
     return optimizer
 
 
-def validate(config: ml_collections.ConfigDict) -> None:
-    """Every check that needs no data, so a bad config fails before anything is written."""
+def validate(config: ml_collections.ConfigDict, device_count: int | None = None) -> None:
+    """Every check that needs no data, so a bad config fails before anything is written; the
+    global batch must divide over ``device_count`` devices (default: all of this job's)."""
     spec = dataset_spec(config.dataset)
     build_model(config.model, spec.num_classes or 1, config.hidden_size, spec.tokens)
     build_optimizer(config)
@@ -100,7 +101,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     for field in ("num_steps", "batch_size", "eval_batch_size", "log_every", "checkpoint_every",
                   "keep_checkpoints"):  # fmt: skip
         check_positive(f"config.{field}", config[field])
-    check_divisible(config.batch_size, jax.device_count())
+    check_divisible(config.batch_size, device_count or jax.device_count())
 
 
 def _read_metrics(path: Path, up_to_step: int) -> list[str]:
