@@ -41,56 +41,45 @@ def _info(builder, features: dict):
     )
 
 
-class Mnist1d(tfds.core.GeneratorBasedBuilder):
+class _LoadedClassification(tfds.core.GeneratorBasedBuilder):
+    """Shared by the data sets an in-memory loader already splits: ``load()`` gives {'x', 'y',
+    'x_test', 'y_test'}, written as features ``INPUT`` (of ``SHAPE``) and 'label' (10 classes)."""
+
+    VERSION = VERSION
+
+    def _info(self):
+        return _info(
+            self,
+            {
+                self.INPUT: tfds.features.Tensor(shape=self.SHAPE, dtype=np.float32),
+                "label": tfds.features.ClassLabel(num_classes=10),
+            },
+        )
+
+    def _split_generators(self, dl_manager):
+        data = self.load()
+        return {
+            "train": self._generate_examples(data["x"], data["y"]),
+            "test": self._generate_examples(data["x_test"], data["y_test"]),
+        }
+
+    def _generate_examples(self, inputs, labels):
+        for index, (row, label) in enumerate(zip(inputs, labels, strict=True)):
+            yield index, {self.INPUT: row, "label": int(label)}
+
+
+class Mnist1d(_LoadedClassification):
     """MNIST-1D (Greydanus 2020) as ``mnist1d.data.make_dataset`` generates it with seed 42."""
 
-    VERSION = VERSION
-
-    def _info(self):
-        return _info(
-            self,
-            {
-                "x": tfds.features.Tensor(shape=(40,), dtype=np.float32),
-                "label": tfds.features.ClassLabel(num_classes=10),
-            },
-        )
-
-    def _split_generators(self, dl_manager):
-        data = load_mnist1d()
-        return {
-            "train": self._generate_examples(data["x"], data["y"]),
-            "test": self._generate_examples(data["x_test"], data["y_test"]),
-        }
-
-    def _generate_examples(self, x, labels):
-        for index, (row, label) in enumerate(zip(x, labels, strict=True)):
-            yield index, {"x": row, "label": int(label)}
+    INPUT, SHAPE = "x", (40,)
+    load = staticmethod(load_mnist1d)
 
 
-class Digits32(tfds.core.GeneratorBasedBuilder):
+class Digits32(_LoadedClassification):
     """scikit-learn's 8x8 digits resized to 32x32x1 with the fixed split of ``load_digits``."""
 
-    VERSION = VERSION
-
-    def _info(self):
-        return _info(
-            self,
-            {
-                "image": tfds.features.Tensor(shape=(32, 32, 1), dtype=np.float32),
-                "label": tfds.features.ClassLabel(num_classes=10),
-            },
-        )
-
-    def _split_generators(self, dl_manager):
-        data = load_digits()
-        return {
-            "train": self._generate_examples(data["x"], data["y"]),
-            "test": self._generate_examples(data["x_test"], data["y_test"]),
-        }
-
-    def _generate_examples(self, images, labels):
-        for index, (image, label) in enumerate(zip(images, labels, strict=True)):
-            yield index, {"image": image, "label": int(label)}
+    INPUT, SHAPE = "image", (32, 32, 1)
+    load = staticmethod(load_digits)
 
 
 @dataclasses.dataclass(eq=False)
