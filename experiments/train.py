@@ -21,7 +21,7 @@ from experiments import cli
 from experiments.plotting import plt
 from nets.results import run_header, save_run
 from nets.training.distributed import initialize_if_multihost
-from nets.training.trainer import METRICS_FILE, train, validate
+from nets.training.trainer import METRICS_FILE, train
 
 
 def curves_figure(rows: list[dict], title: str):
@@ -42,7 +42,6 @@ def curves_figure(rows: list[dict], title: str):
 
 def run(config: ml_collections.ConfigDict, workdir: str, *, on_step=None) -> dict:
     initialize_if_multihost()
-    validate(config)
     start = time.perf_counter()
     outcome = train(config, workdir, on_step=on_step)
     workdir = Path(workdir)

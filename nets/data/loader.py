@@ -56,7 +56,6 @@ class DatasetSpec:
     """Which features a data set's model reads and predicts, and what kind of task it is.
 
     task: 'classification' (integer labels, ``num_classes``) or 'regression' (real targets).
-    offline: generated on this machine (prepared on first use) rather than downloaded.
     tokens: the inputs are integer tokens 0..tokens-1 (sequences of symbols), not real values.
     """
 
@@ -64,16 +63,15 @@ class DatasetSpec:
     targets: str
     task: str
     num_classes: int | None = None
-    offline: bool = False
     tokens: int = 0
     transform: Callable[[np.ndarray], np.ndarray] = np.asarray
 
 
 DATASETS = {
-    "mnist1d": DatasetSpec("x", "label", "classification", 10, offline=True),
-    "digits32": DatasetSpec("image", "label", "classification", 10, offline=True),
-    "adding_problem": DatasetSpec("x", "target", "regression", offline=True),
-    "copy_task": DatasetSpec("x", "target", "classification", 10, offline=True, tokens=10),
+    "mnist1d": DatasetSpec("x", "label", "classification", 10),
+    "digits32": DatasetSpec("image", "label", "classification", 10),
+    "adding_problem": DatasetSpec("x", "target", "regression"),
+    "copy_task": DatasetSpec("x", "target", "classification", 10, tokens=10),
     "mnist": DatasetSpec("image", "label", "classification", 10, transform=_mnist_images),
     "cifar10": DatasetSpec("image", "label", "classification", 10, transform=_scale_bytes),
     "imdb_reviews": DatasetSpec(
@@ -114,13 +112,16 @@ def builder(name: str, data_dir=None):
 def load_split(name: str, split: str, data_dir=None) -> dict[str, np.ndarray]:
     """{'inputs': [N, ...], 'targets': [N, ...]} of one split of a prepared data set.
 
-    An offline data set that is not prepared yet is generated into ``data_dir`` first; a
-    download-only one raises DatasetNotPreparedError naming the command that prepares it.
+    A data set of ``nets.data.builders`` (generated here) that is not prepared yet is
+    generated into ``data_dir`` first; a download-only one raises DatasetNotPreparedError
+    naming the command that prepares it.
     """
+    from nets.data.builders import OFFLINE_BUILDERS
+
     spec = dataset_spec(name)
     check_choice("split", split, ("train", "test"))
     data = builder(name, data_dir)
-    if spec.offline and not data.is_prepared():
+    if name.partition("/")[0] in OFFLINE_BUILDERS and not data.is_prepared():
         log.warning("preparing %s into %s (once)", name, data.data_dir)
         data.download_and_prepare()
     try:
