@@ -1,4 +1,4 @@
-"""The lecture's loss functions, each the mean over the batch.
+"""The lecture's loss functions, each the mean over its elements unless told otherwise.
 
 Every loss takes ``(predictions, targets)`` in that order, as optax does. Which loss fits which
 task (the lecture's table):
@@ -18,12 +18,25 @@ computed through log-sigmoid / log-softmax, exact and stable for any logit, the 
 with). Why cross-entropy beats MSE for classification: with a sigmoid output p = sigma(z),
 dBCE/dz = p - y stays large when the prediction is confidently wrong, while
 dMSE/dz = 2 (p - y) p (1 - p) vanishes as p approaches 0 or 1 (flat gradients near 0 and 1).
+
+Reduction. ``reduction='mean'`` (the default: the lecture defines the losses as means) averages
+the per-element terms, ``'sum'`` adds them, ``'none'`` returns them: one term per element for
+MSE, MAE, Huber and BCE (the predictions' shape), one per example for the categorical
+cross-entropy (the predictions' shape without the class axis). ``where`` (booleans, of the
+unreduced shape or a leading part of it, e.g. [batch, time] for [batch, time, features])
+keeps only the terms where it is true: the mean runs over those terms alone, 'none' puts zeros
+elsewhere, and the padded terms get exactly zero gradient. A per-step cross-entropy over padded
+sequences is one call: ``categorical_cross_entropy(logits, labels, from_logits=True,
+where=mask)`` with logits [batch, time, classes], labels and mask [batch, time].
 """
 
 import jax
 import jax.numpy as jnp
 
+from nets.checks import check_choice
+
 EPSILON = 1e-7  # Keras's clip for probabilities: log(1e-7) = -16.1 bounds the loss per unit.
+REDUCTIONS = ("mean", "sum", "none")
 
 
 def _check_same_shape(predictions: jax.Array, targets: jax.Array) -> None:
@@ -34,25 +47,49 @@ def _check_same_shape(predictions: jax.Array, targets: jax.Array) -> None:
         )
 
 
-def mse(predictions: jax.Array, targets: jax.Array) -> jax.Array:
+def reduce(terms: jax.Array, reduction: str = "mean", where: jax.Array | None = None):
+    """Reduce per-element loss ``terms`` as the module docstring says."""
+    check_choice("reduction", reduction, REDUCTIONS)
+    if where is not None:
+        where_shape, shape = jnp.shape(where), jnp.shape(terms)
+        if where_shape != shape[: len(where_shape)]:
+            raise ValueError(
+                f"where must have the loss terms' shape {shape} or a leading part of it, got "
+                f"{where_shape}"
+            )
+        where = jnp.broadcast_to(
+            jnp.reshape(where, where_shape + (1,) * (len(shape) - len(where_shape))), shape
+        ).astype(bool)
+        # zeros, not the terms, where masked: the padded terms then get exactly zero gradient
+        terms = jnp.where(where, terms, 0.0)
+    if reduction == "none":
+        return terms
+    total = jnp.sum(terms)
+    if reduction == "sum":
+        return total
+    count = terms.size if where is None else jnp.sum(where)
+    return total / count
+
+
+def mse(predictions, targets, *, reduction="mean", where=None) -> jax.Array:
     """Mean squared error, MSE = 1/n sum_i (y_i - y_hat_i)^2, over all n elements.
 
     Its gradient is dMSE/dy_hat_i = -2 (y_i - y_hat_i) / n. Shapes: any, identical.
     """
     _check_same_shape(predictions, targets)
-    return jnp.mean(jnp.square(targets - predictions))
+    return reduce(jnp.square(targets - predictions), reduction, where)
 
 
-def mae(predictions: jax.Array, targets: jax.Array) -> jax.Array:
+def mae(predictions, targets, *, reduction="mean", where=None) -> jax.Array:
     """Mean absolute error, MAE = 1/n sum_i |y_i - y_hat_i|, over all n elements.
 
     Its gradient has constant size 1/n, so one outlier pulls no harder than any other point.
     """
     _check_same_shape(predictions, targets)
-    return jnp.mean(jnp.abs(targets - predictions))
+    return reduce(jnp.abs(targets - predictions), reduction, where)
 
 
-def huber(predictions: jax.Array, targets: jax.Array, delta: float = 1.0) -> jax.Array:
+def huber(predictions, targets, delta: float = 1.0, *, reduction="mean", where=None):
     """Huber loss, the mean over all elements of (optax's convention, e = y - y_hat)
 
         L_delta(e) = 1/2 e^2                    if |e| <= delta   (quadratic, like MSE)
@@ -66,15 +103,18 @@ def huber(predictions: jax.Array, targets: jax.Array, delta: float = 1.0) -> jax
     abs_error = jnp.abs(targets - predictions)
     quadratic = jnp.minimum(abs_error, delta)
     # 1/2 q^2 + delta (|e| - q) equals both pieces above and has no branch to differentiate.
-    return jnp.mean(0.5 * jnp.square(quadratic) + delta * (abs_error - quadratic))
+    terms = 0.5 * jnp.square(quadratic) + delta * (abs_error - quadratic)
+    return reduce(terms, reduction, where)
 
 
 def binary_cross_entropy(
-    predictions: jax.Array,
-    targets: jax.Array,
+    predictions,
+    targets,
     *,
     from_logits: bool = False,
     epsilon: float = EPSILON,
+    reduction: str = "mean",
+    where=None,
 ) -> jax.Array:
     """Binary cross-entropy, BCE = -1/n sum_i [y_i log p_i + (1 - y_i) log(1 - p_i)].
 
@@ -89,21 +129,24 @@ def binary_cross_entropy(
     else:
         p = jnp.clip(predictions, epsilon, 1.0 - epsilon)
         log_p, log_not_p = jnp.log(p), jnp.log1p(-p)
-    return -jnp.mean(targets * log_p + (1.0 - targets) * log_not_p)
+    return reduce(-(targets * log_p + (1.0 - targets) * log_not_p), reduction, where)
 
 
 def categorical_cross_entropy(
-    predictions: jax.Array,
-    targets: jax.Array,
+    predictions,
+    targets,
     *,
     from_logits: bool = False,
     epsilon: float = EPSILON,
+    reduction: str = "mean",
+    where=None,
 ) -> jax.Array:
     """Categorical cross-entropy, CCE = -1/N sum_n sum_c y_nc log p_nc, over N examples.
 
     ``predictions`` [..., classes]: probabilities p, or logits z with p = softmax(z) when
     ``from_logits``. ``targets``: one-hot (or any distribution) [..., classes], or integer
-    class labels [...], for which the inner sum is -log p of the labelled class.
+    class labels [...], for which the inner sum is -log p of the labelled class. The unreduced
+    terms have the shape [...] (one per example, or per step of a sequence).
     """
     pred_shape, target_shape = jnp.shape(predictions), jnp.shape(targets)
     if from_logits:
@@ -111,11 +154,13 @@ def categorical_cross_entropy(
     else:
         log_p = jnp.log(jnp.clip(predictions, epsilon, 1.0))
     if target_shape == pred_shape:
-        return -jnp.mean(jnp.sum(targets * log_p, axis=-1))
-    if target_shape == pred_shape[:-1] and jnp.issubdtype(jnp.result_type(targets), jnp.integer):
-        labelled = jnp.take_along_axis(log_p, jnp.expand_dims(targets, -1), axis=-1)
-        return -jnp.mean(labelled)
-    raise ValueError(
-        f"targets must be one-hot with the predictions' shape {pred_shape} or integer labels of "
-        f"shape {pred_shape[:-1]}, got shape {target_shape} and dtype {jnp.result_type(targets)}"
-    )
+        terms = -jnp.sum(targets * log_p, axis=-1)
+    elif target_shape == pred_shape[:-1] and jnp.issubdtype(jnp.result_type(targets), jnp.integer):
+        terms = -jnp.take_along_axis(log_p, jnp.expand_dims(targets, -1), axis=-1)[..., 0]
+    else:
+        raise ValueError(
+            f"targets must be one-hot with the predictions' shape {pred_shape} or integer labels "
+            f"of shape {pred_shape[:-1]}, got shape {target_shape} and dtype "
+            f"{jnp.result_type(targets)}"
+        )
+    return reduce(terms, reduction, where)

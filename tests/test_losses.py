@@ -40,7 +40,7 @@ def test_huber_is_quadratic_inside_delta_and_linear_beyond(delta):
     expected = np.where(
         np.abs(error) <= delta, 0.5 * error**2, delta * (np.abs(error) - 0.5 * delta)
     )
-    per_point = jax.vmap(lambda e: losses.huber(jnp.zeros(1), e[None], delta))(error)
+    per_point = losses.huber(jnp.zeros_like(error), error, delta, reduction="none")
     np.testing.assert_allclose(per_point, expected, rtol=1e-6, atol=1e-7)
     # the slope: e inside delta, delta * sign(e) beyond
     slope = jax.vmap(jax.grad(lambda e: losses.huber(jnp.zeros(1), e[None], delta)))(error)
@@ -123,3 +123,76 @@ def test_shape_mismatch_names_both_shapes():
         losses.mse(PRED, TARGET[:, 0])
     with pytest.raises(ValueError, match="integer labels of shape"):
         losses.categorical_cross_entropy(LOGITS, LABELS.astype(np.float32))
+
+
+# --- reduction and where ---------------------------------------------------------------------
+SEQ_LOGITS = rng.normal(size=(3, 7, 5)).astype(np.float32)  # [batch, time, classes]
+SEQ_LABELS = rng.integers(0, 5, size=(3, 7))
+SEQ_LENGTHS = np.array([7, 4, 1])
+SEQ_MASK = np.arange(7)[None, :] < SEQ_LENGTHS[:, None]  # [batch, time]
+
+
+def numpy_log_softmax(z):
+    shifted = z - z.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def test_reduction_none_gives_the_numpy_terms():
+    elementwise = {
+        losses.mse: (TARGET - PRED) ** 2,
+        losses.mae: np.abs(TARGET - PRED),
+    }
+    for loss, expected in elementwise.items():
+        np.testing.assert_allclose(loss(PRED, TARGET, reduction="none"), expected, rtol=1e-6)
+        np.testing.assert_allclose(loss(PRED, TARGET, reduction="sum"), expected.sum(), rtol=1e-5)
+    bce = -(BINARY * np.log(PROBS) + (1 - BINARY) * np.log(1 - PROBS))
+    np.testing.assert_allclose(
+        losses.binary_cross_entropy(LOGITS, BINARY, from_logits=True, reduction="none"),
+        bce,
+        rtol=1e-4,
+        atol=1e-6,
+    )
+    per_example = -numpy_log_softmax(LOGITS)[np.arange(16), LABELS]
+    cce = losses.categorical_cross_entropy(LOGITS, LABELS, from_logits=True, reduction="none")
+    assert cce.shape == (16,)
+    np.testing.assert_allclose(cce, per_example, rtol=1e-5)
+
+
+def test_masked_per_step_cross_entropy_is_the_mean_over_valid_steps_only():
+    terms = -np.take_along_axis(numpy_log_softmax(SEQ_LOGITS), SEQ_LABELS[..., None], -1)[..., 0]
+    expected = terms[SEQ_MASK].mean()  # 7 + 4 + 1 = 12 valid steps
+    cce = losses.categorical_cross_entropy
+    got = cce(SEQ_LOGITS, SEQ_LABELS, from_logits=True, where=SEQ_MASK)
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    np.testing.assert_allclose(
+        cce(SEQ_LOGITS, SEQ_LABELS, from_logits=True, where=SEQ_MASK, reduction="sum"),
+        terms[SEQ_MASK].sum(),
+        rtol=1e-5,
+    )
+    none = cce(SEQ_LOGITS, SEQ_LABELS, from_logits=True, where=SEQ_MASK, reduction="none")
+    np.testing.assert_allclose(none, np.where(SEQ_MASK, terms, 0.0), rtol=1e-5)
+
+
+def test_padded_steps_get_exactly_zero_gradient():
+    def loss(logits):
+        return losses.categorical_cross_entropy(
+            logits, SEQ_LABELS, from_logits=True, where=SEQ_MASK
+        )
+
+    grad = np.asarray(jax.grad(loss)(SEQ_LOGITS))
+    assert np.all(grad[~SEQ_MASK] == 0.0)
+    assert np.all(np.abs(grad[SEQ_MASK]).sum(-1) > 0)
+    # a leading-axes mask broadcasts over the features: MSE on [batch, time, features]
+    features = rng.normal(size=(3, 7, 2)).astype(np.float32)
+    grad = np.asarray(
+        jax.grad(lambda p: losses.mse(p, np.zeros_like(features), where=SEQ_MASK))(features)
+    )
+    assert np.all(grad[~SEQ_MASK] == 0.0)
+    np.testing.assert_allclose(grad[SEQ_MASK], 2 * features[SEQ_MASK] / (12 * 2), rtol=1e-6)
+
+
+def test_bad_reduction_and_mask_shape_say_what_is_valid():
+    with pytest.raises(ValueError, match="unknown reduction 'avg'; valid: mean, none, sum"):
+        losses.mse(PRED, TARGET, reduction="avg")
+    with pytest.raises(ValueError, match=r"leading part of it, got \(5,\)"):
+        losses.mse(PRED, TARGET, where=np.ones(5, bool))
