@@ -14,74 +14,75 @@ from pathlib import Path
 import jax
 import ml_collections
 import numpy as np
-import optax
 from tqdm import tqdm
 
 from experiments import cli
-from experiments.plotting import CELL_COLOURS, CELL_LABELS, plt
-from nets import losses
+from experiments.plotting import CELL_COLOURS, CELL_LABELS, plt, save_run
 from nets.data.synthetic import ADDING_BASELINE_MSE, adding_problem
-from nets.results import prepare_workdir, run_header, save_run
-from nets.rnn import ManyToOne, make_cell
-from nets.training.fit import check_schedule, fit
-
-
-def adding_loss(predictions, targets):
-    """MSE of the many-to-one prediction [B, 1] against the sum of the marked values [B]."""
-    return losses.mse(predictions[:, 0], targets)
-
-
-def adding_optimizer(learning_rate: float, clip_norm: float) -> optax.GradientTransformation:
-    """Adam after clipping the global gradient norm: the recipe of both recurrent experiments."""
-    return optax.chain(optax.clip_by_global_norm(clip_norm), optax.adam(learning_rate))
+from nets.models import ManyToOne
+from nets.rnn import make_cell
+from nets.training import objectives
+from nets.training.config import build_optimizer, check_cells, check_lengths, check_positive_fields
+from nets.training.sweep import check_schedule, sweep
+from nets.training.workdir import prepare_workdir, run_header
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
-    cli.validate_sweep(config, ("seeds", "hidden_size", "batch_size", "test_size"))
-    names = ("config.train_steps", "config.eval_every")
-    check_schedule(config.train_steps, config.eval_every, names)
+    check_cells(config.cells)
+    check_lengths(config.lengths)
+    check_positive_fields(config, ("seeds", "batch_size", "test_size"))
+    check_positive_fields(config.model, ("hidden_size",), "config.model.")
+    build_optimizer(config.optimizer, config.num_steps)
+    check_schedule(config.num_steps, config.eval_every)
+
+
+def test_error(test_set):
+    """``evaluate(state)``: the mean squared error on the fixed test set."""
+    return lambda state: objectives.mse(state.apply(test_set)[0], test_set)["loss"].mean()
 
 
 def train_cell(cell_name: str, length: int, config, progress=None) -> list:
     """Train one cell at one length from every seed; the test MSE after every ``eval_every``
     steps is each seed's learning curve."""
-    model = ManyToOne(make_cell(cell_name, config.hidden_size), 1, remat=config.remat)
-    test_inputs, test_targets = adding_problem(
-        jax.random.key(10_000 + length), config.test_size, length
-    )
+    model = ManyToOne(make_cell(cell_name, config.model.hidden_size), 1, remat=config.model.remat)
+    test_set = adding_problem(jax.random.key(10_000 + length), config.test_size, length)
     start = time.perf_counter()
-    result = fit(
+    result = sweep(
         model,
-        adding_loss,
-        adding_optimizer(config.learning_rate, config.clip_norm),
+        objectives.mse,
+        build_optimizer(config.optimizer, config.num_steps),
         lambda key, _: adding_problem(key, config.batch_size, length),
         None,
-        lambda params: adding_loss(model.apply(params, test_inputs), test_targets),
-        example_input=test_inputs[:1],
+        test_error(test_set),
+        example_input=test_set["inputs"][:1],
         seeds=config.seeds,
-        num_steps=config.train_steps,
+        num_steps=config.num_steps,
         eval_every=config.eval_every,
         progress=progress,
     )
     seconds = (time.perf_counter() - start) / config.seeds
     steps = result["steps"]
+    # the mean training loss of each block of eval_every steps, per seed
+    block_losses = result["train"]["loss"][0].reshape(config.seeds, -1, config.eval_every)
     runs = []
     for seed, (test_mse, train_loss) in enumerate(
-        zip(result["metric"][0], result["train_loss"][0], strict=True)
+        zip(result["metric"][0], block_losses.mean(-1), strict=True)
     ):
         solved = [s for s, m in zip(steps, test_mse, strict=True) if m < config.solved_mse]
-        runs.append({
-            "cell": cell_name,
-            "length": length,
-            "seed": seed,
-            "steps": steps,
-            "test_mse": test_mse,
-            "train_loss_per_chunk": train_loss,
-            "final_test_mse": float(test_mse[-1]),
-            "best_test_mse": float(test_mse.min()),
-            "solved_at_step": solved[0] if solved else None,
-            "train_seconds": seconds,
-        })  # fmt: skip
+        runs.append(
+            {
+                "cell": cell_name,
+                "length": length,
+                "seed": seed,
+                "steps": steps,
+                "test_mse": test_mse,
+                "train_loss_per_chunk": train_loss,
+                "final_test_mse": float(test_mse[-1]),
+                "best_test_mse": float(test_mse.min()),
+                "solved_at_step": solved[0] if solved else None,
+                "train_seconds": seconds,
+            }
+        )
     return runs
 
 
@@ -92,16 +93,18 @@ def summarise(runs: list, config) -> list:
         for length in config.lengths:
             mine = [r for r in runs if r["cell"] == cell and r["length"] == length]
             finals = [r["final_test_mse"] for r in mine]
-            rows.append({
-                "cell": cell,
-                "length": length,
-                "final_test_mse_mean": float(np.mean(finals)),
-                "final_test_mse_std": float(np.std(finals)),
-                "baseline_mse": ADDING_BASELINE_MSE,
-                "seeds_solved": sum(r["solved_at_step"] is not None for r in mine),
-                "seeds": len(mine),
-                "train_seconds_mean": float(np.mean([r["train_seconds"] for r in mine])),
-            })  # fmt: skip
+            rows.append(
+                {
+                    "cell": cell,
+                    "length": length,
+                    "final_test_mse_mean": float(np.mean(finals)),
+                    "final_test_mse_std": float(np.std(finals)),
+                    "baseline_mse": ADDING_BASELINE_MSE,
+                    "seeds_solved": sum(r["solved_at_step"] is not None for r in mine),
+                    "seeds": len(mine),
+                    "train_seconds_mean": float(np.mean([r["train_seconds"] for r in mine])),
+                }
+            )
     return rows
 
 
@@ -113,8 +116,10 @@ def table(rows: list, solved_mse: float) -> str:
             f"{r['final_test_mse_mean'] / r['baseline_mse']:>12.3f}"
             f"{str(r['seeds_solved']) + '/' + str(r['seeds']):>9}{r['train_seconds_mean']:>8.0f}"
         )
-    lines.append(f"baseline (predict 1): MSE 1/6 = {ADDING_BASELINE_MSE:.3f}; "
-                 f"solved: test MSE < {solved_mse}")  # fmt: skip
+    lines.append(
+        f"baseline (predict 1): MSE 1/6 = {ADDING_BASELINE_MSE:.3f}; "
+        f"solved: test MSE < {solved_mse}"
+    )
     return "\n".join(lines)
 
 
@@ -141,7 +146,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     workdir = prepare_workdir(workdir)
     start = time.perf_counter()
     jobs = [(cell, length) for length in config.lengths for cell in config.cells]
-    total = len(jobs) * config.seeds * config.train_steps
+    total = len(jobs) * config.seeds * config.num_steps
     with tqdm(total=total, desc="training steps", unit="step", file=sys.stderr) as progress:
         runs = [run for job in jobs for run in train_cell(*job, config, progress)]
     rows = summarise(runs, config)

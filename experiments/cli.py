@@ -1,4 +1,4 @@
-"""What every experiment script shares: the sweep checks and the command line.
+"""What every experiment script shares: fast compilation and the command line.
 
 Flags are defined only when a script runs as ``__main__``, so tests can import several
 experiments into one process.
@@ -9,24 +9,6 @@ import sys
 from collections.abc import Callable
 
 import jax
-import ml_collections
-
-from nets.rnn import CELLS
-
-
-def validate_sweep(config: ml_collections.ConfigDict, positive_fields: tuple[str, ...]) -> None:
-    """Reject an empty sweep, unknown cells, lengths below 2 and non-positive sizes."""
-    if not config.cells or not config.lengths:
-        raise ValueError("empty sweep: config.cells and config.lengths need at least one entry")
-    for name in config.cells:
-        if name not in CELLS:
-            raise ValueError(f"unknown cell {name!r}; valid: {', '.join(CELLS)}")
-    for length in config.lengths:
-        if isinstance(length, bool) or not isinstance(length, int) or length < 2:
-            raise ValueError(f"sequence length T must be an integer >= 2, got {length!r}")
-    for field in positive_fields:
-        if config[field] < 1:
-            raise ValueError(f"config.{field} must be at least 1, got {config[field]}")
 
 
 @contextlib.contextmanager

@@ -23,20 +23,28 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 from tqdm import tqdm
 
 from experiments import cli
-from experiments.plotting import plt
+from experiments.plotting import plt, save_run
 from nets import losses
+from nets.checks import check_choice
 from nets.data.mnist1d import load_mnist1d
-from nets.mnist1d_models import MODELS
-from nets.results import prepare_workdir, run_header, save_run
-from nets.rnn import GRUCell, ManyToOne
-from nets.training.fit import check_schedule, fit, sample_rows
+from nets.models import ManyToOne
+from nets.models.mnist1d import MODELS
+from nets.rnn import GRUCell
+from nets.training import objectives
+from nets.training.config import build_optimizer, check_positive_fields
+from nets.training.sweep import check_schedule, sample_rows, sweep
+from nets.training.workdir import prepare_workdir, run_header
 
 PARTS = ("saturation", "classification", "binary", "multilabel", "regression", "anchor")
-PUBLISHED_ACCURACY = {"logistic": 0.32, "mlp": 0.68, "cnn": 0.94, "gru": 0.91}
+PUBLISHED_ACCURACY = {
+    "mnist1d_logistic": 0.32,
+    "mnist1d_mlp": 0.68,
+    "mnist1d_cnn": 0.94,
+    "mnist1d_gru": 0.91,
+}
 
 
 def _dense(targets, logits):
@@ -46,47 +54,64 @@ def _dense(targets, logits):
     return targets
 
 
-# Classification losses: ``loss(logits, targets)``; targets are labels or 0/1 arrays.
+# Classification losses, unreduced: ``terms(logits, targets)``; targets are labels or 0/1 arrays.
 CLASSIFICATION_LOSSES = {
-    "softmax_cce": lambda z, t: losses.categorical_cross_entropy(z, t, from_logits=True),
-    "softmax_mse": lambda z, t: losses.mse(jax.nn.softmax(z), _dense(t, z)),
-    "sigmoid_mse": lambda z, t: losses.mse(jax.nn.sigmoid(z), _dense(t, z)),
-    "sigmoid_bce": lambda z, t: losses.binary_cross_entropy(z, _dense(t, z), from_logits=True),
+    "softmax_cce": lambda z, t: losses.categorical_cross_entropy(
+        z, t, from_logits=True, reduction="none"
+    ),
+    "softmax_mse": lambda z, t: losses.mse(jax.nn.softmax(z), _dense(t, z), reduction="none"),
+    "sigmoid_mse": lambda z, t: losses.mse(jax.nn.sigmoid(z), _dense(t, z), reduction="none"),
+    "sigmoid_bce": lambda z, t: losses.binary_cross_entropy(
+        z, _dense(t, z), from_logits=True, reduction="none"
+    ),
 }
+LABEL_LOSSES = ("sigmoid_bce", "sigmoid_mse")  # the binary and multi-label parts'
+REGRESSION_LOSSES = ("mse", "mae", "huber")
+
+
+def objective(terms):
+    """The objective (``nets.training.objectives``) of unreduced loss ``terms(outputs,
+    targets)``: each example's mean term. Predictions [batch, 1] are read against scalar
+    targets [batch]."""
+
+    def loss_fn(outputs, batch):
+        targets = batch["targets"]
+        if outputs.ndim == targets.ndim + 1 and outputs.shape[-1] == 1:
+            outputs = outputs[..., 0]  # a one-output head against scalar targets
+        return {"loss": objectives.per_example_mean(terms(outputs, targets))}
+
+    return loss_fn
 
 
 def regression_loss(name: str, delta: float):
-    """``loss(predictions [B, 1], targets [B])`` for 'mse', 'mae' or 'huber'."""
+    """The objective of 'mse', 'mae' or 'huber' for a one-output forecaster."""
     pick = {"mse": losses.mse, "mae": losses.mae, "huber": partial(losses.huber, delta=delta)}
-    return lambda predictions, targets: pick[name](predictions[:, 0], targets)
+    return objective(partial(pick[name], reduction="none"))
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
     def known(kind, names, valid):
         for name in names:
-            if name not in valid:
-                raise ValueError(f"unknown {kind} {name!r}; valid: {', '.join(valid)}")
+            check_choice(kind, name, valid)
 
     if not config.parts:
         raise ValueError(f"no parts to run; valid: {', '.join(PARTS)}")
     known("part", config.parts, PARTS)
-    known("model", (*config.classification_models, *config.anchor_models), tuple(MODELS))
-    known("loss", config.classification_losses, tuple(CLASSIFICATION_LOSSES))
-    known(
-        "loss", (*config.binary_losses, *config.multilabel_losses), ("sigmoid_bce", "sigmoid_mse")
-    )
-    known("loss", config.regression_losses, ("mse", "mae", "huber"))
-    if config.huber_delta <= 0:
-        raise ValueError(f"huber delta must be positive, got {config.huber_delta}")
-    for fraction in config.outlier_fractions:
+    known("model", (*config.classification.models, *config.anchor.models), MODELS)
+    known("loss", config.classification.losses, CLASSIFICATION_LOSSES)
+    known("loss", (*config.binary.losses, *config.multilabel.losses), LABEL_LOSSES)
+    known("loss", config.regression.losses, REGRESSION_LOSSES)
+    if config.regression.huber_delta <= 0:
+        raise ValueError(f"huber delta must be positive, got {config.regression.huber_delta}")
+    for fraction in config.regression.outlier_fractions:
         if not 0 <= fraction < 1:
             raise ValueError(f"outlier fraction must be in [0, 1), got {fraction}")
-    for field in ("seeds", "batch_size", "regression_batch_size"):
-        if config[field] < 1:
-            raise ValueError(f"config.{field} must be at least 1, got {config[field]}")
-    for steps, every in (("steps", "eval_every"), ("anchor_steps", "eval_every"),
-                         ("regression_steps", "regression_eval_every")):  # fmt: skip
-        check_schedule(config[steps], config[every], (f"config.{steps}", f"config.{every}"))
+    check_positive_fields(config, ("seeds",))
+    for group in ("mnist1d", "regression"):
+        check_positive_fields(config[group], ("batch_size",), f"config.{group}.")
+        check_schedule(config[group].num_steps, config[group].eval_every, f"config.{group}.")
+        build_optimizer(config[group].optimizer, config[group].num_steps)
+    check_schedule(config.anchor.num_steps, config.mnist1d.eval_every, "config.anchor.")
 
 
 # --- 1. saturation -------------------------------------------------------------------------------
@@ -94,15 +119,16 @@ def validate(config: ml_collections.ConfigDict) -> None:
 
 def saturation(config) -> dict:
     """|dL/dz| against p = sigmoid(z) for MSE and BCE, targets 1 and 0, from ``jax.grad``."""
-    p = np.linspace(0.005, 0.995, config.saturation_points)
+    p = np.linspace(0.005, 0.995, config.saturation.points)
     z = jnp.log(p / (1 - p))
     result = {"p": p}
+    # each point is its own one-unit loss: the gradient of their sum is every point's dL/dz
     for name, loss in (
-        ("mse", lambda z, y: losses.mse(jax.nn.sigmoid(z), y)),
-        ("bce", lambda z, y: losses.binary_cross_entropy(z, y, from_logits=True)),
+        ("mse", lambda z, y: losses.mse(jax.nn.sigmoid(z), y, reduction="sum")),
+        ("bce", lambda z, y: losses.binary_cross_entropy(z, y, from_logits=True, reduction="sum")),
     ):
-        grad = jax.vmap(jax.grad(lambda z, y, loss=loss: loss(z[None], y[None])), (0, None))
-        result[name] = {f"y={y}": np.abs(np.asarray(grad(z, jnp.float32(y)))) for y in (1, 0)}
+        grad = jax.grad(loss)
+        result[name] = {f"y={y}": np.abs(np.asarray(grad(z, jnp.full_like(z, y)))) for y in (1, 0)}
     return result
 
 
@@ -135,27 +161,28 @@ def classify(model_name, loss_name, targets, test_targets, config, progress, ste
     data = load_mnist1d()
     # integer labels [N] -> 10 logits; 0/1 targets [N, units] -> one logit per unit
     model = MODELS[model_name](num_outputs=10 if targets.ndim == 1 else targets.shape[1])
-    x_test = jnp.asarray(data["x_test"])
-    test_targets = jnp.asarray(test_targets)
-    result = fit(
+    test_set = {"inputs": jnp.asarray(data["test"]["inputs"]), "targets": jnp.asarray(test_targets)}
+    train_set = {"inputs": data["train"]["inputs"][None], "targets": targets[None]}
+    num_steps = steps or config.mnist1d.num_steps
+    result = sweep(
         model,
-        CLASSIFICATION_LOSSES[loss_name],
-        optax.adam(config.learning_rate),
-        sample_rows(config.batch_size),
-        {"x": jnp.asarray(data["x"])[None], "targets": jnp.asarray(targets)[None]},
-        lambda params: accuracy(model.apply(params, x_test), test_targets),
-        example_input=x_test[:1],
+        objective(CLASSIFICATION_LOSSES[loss_name]),
+        build_optimizer(config.mnist1d.optimizer, num_steps),
+        sample_rows(config.mnist1d.batch_size),
+        jax.tree.map(jnp.asarray, train_set),
+        lambda state: accuracy(state.apply(test_set)[0], test_set["targets"]),
+        example_input=test_set["inputs"][:1],
         seeds=config.seeds,
-        num_steps=steps or config.steps,
-        eval_every=config.eval_every,
+        num_steps=num_steps,
+        eval_every=config.mnist1d.eval_every,
         progress=progress,
     )
     curves = result["metric"][0]  # [seeds, evaluations]
+    target = config.classification.target_accuracy
     reached = [
-        next((s for s, a in zip(result["steps"], seed, strict=True) if a >= config.target_accuracy),
-             None)
+        next((s for s, a in zip(result["steps"], seed, strict=True) if a >= target), None)
         for seed in curves
-    ]  # fmt: skip
+    ]
     return {
         "model": model_name,
         "loss": loss_name,
@@ -183,8 +210,13 @@ def curves_figure(runs: list, group_key: str, title: str, target=None):
         for r in (r for r in runs if r[group_key] == group):
             curves = np.asarray(r["test_accuracy"])
             line = ax.plot(r["steps"], curves.mean(axis=0), label=r["loss"])[0]
-            ax.fill_between(r["steps"], curves.min(axis=0), curves.max(axis=0),
-                            color=line.get_color(), alpha=0.2)  # fmt: skip
+            ax.fill_between(
+                r["steps"],
+                curves.min(axis=0),
+                curves.max(axis=0),
+                color=line.get_color(),
+                alpha=0.2,
+            )
         if target:
             ax.axhline(target, color="grey", linestyle=":", label=f"{target:.0%}")
         ax.set_title(f"{title}: {group}")
@@ -198,17 +230,18 @@ def curves_figure(runs: list, group_key: str, title: str, target=None):
 # --- 3. regression with outliers -----------------------------------------------------------------
 
 
-def noisy_sine(config, size: int, seed: int, clean_targets: bool):
-    """Windows of a noisy sine [size, window, 1] and the next value [size] (noiseless if
-    ``clean_targets``). Frequency and phase vary per example."""
+def noisy_sine(config, size: int, seed: int, clean_targets: bool) -> dict:
+    """{'inputs': windows of a noisy sine [size, window, 1], 'targets': the next value [size]}
+    (noiseless if ``clean_targets``); ``config`` is the regression group. Frequency and phase
+    vary per example."""
     rng = np.random.default_rng(seed)
-    steps = np.arange(config.regression_window + 1)
+    steps = np.arange(config.window + 1)
     frequency = rng.uniform(0.02, 0.1, size=(size, 1))
     phase = rng.uniform(0, 2 * np.pi, size=(size, 1))
     signal = np.sin(2 * np.pi * frequency * steps + phase)
-    noisy = signal + config.regression_noise * rng.normal(size=signal.shape)
+    noisy = signal + config.noise * rng.normal(size=signal.shape)
     targets = signal[:, -1] if clean_targets else noisy[:, -1]
-    return noisy[:, :-1, None].astype(np.float32), targets.astype(np.float32)
+    return {"inputs": noisy[:, :-1, None].astype(np.float32), "targets": targets.astype(np.float32)}
 
 
 def with_outliers(targets: np.ndarray, fraction: float, scale: float, seed: int) -> np.ndarray:
@@ -221,40 +254,45 @@ def with_outliers(targets: np.ndarray, fraction: float, scale: float, seed: int)
     return corrupted
 
 
-def regression(config, progress) -> list:
-    """Every loss against every outlier fraction: clean test MSE [fractions, seeds]."""
-    x, y = noisy_sine(config, config.regression_train_size, seed=0, clean_targets=False)
-    x_test, y_test = noisy_sine(config, config.regression_test_size, seed=1, clean_targets=True)
+def regression(config, seeds: int, progress) -> list:
+    """Every loss against every outlier fraction (``config``: the regression group): clean test
+    MSE [fractions, seeds]."""
+    train = noisy_sine(config, config.train_size, seed=0, clean_targets=False)
+    test_set = jax.tree.map(jnp.asarray, noisy_sine(config, config.test_size, 1, True))
     fractions = config.outlier_fractions
-    train_sets = {
-        "x": np.broadcast_to(x, (len(fractions), *x.shape)),
-        "targets": np.stack([with_outliers(y, f, config.outlier_scale, seed=2) for f in fractions]),
+    corrupted = [
+        with_outliers(train["targets"], f, config.outlier_scale, seed=2) for f in fractions
+    ]
+    train_sets = {  # one data set per outlier fraction: the sweep trains them all at once
+        "inputs": np.broadcast_to(train["inputs"], (len(fractions), *train["inputs"].shape)),
+        "targets": np.stack(corrupted),
     }
-    model = ManyToOne(GRUCell(config.regression_hidden), 1)
-    x_test, y_test = jnp.asarray(x_test), jnp.asarray(y_test)
+    model = ManyToOne(GRUCell(config.hidden_size), 1)
     rows = []
-    for name in config.regression_losses:
-        result = fit(
+    for name in config.losses:
+        result = sweep(
             model,
             regression_loss(name, config.huber_delta),
-            optax.adam(config.regression_learning_rate),
-            sample_rows(config.regression_batch_size),
+            build_optimizer(config.optimizer, config.num_steps),
+            sample_rows(config.batch_size),
             train_sets,
-            lambda params: losses.mse(model.apply(params, x_test)[:, 0], y_test),
-            example_input=x_test[:1],
-            seeds=config.seeds,
-            num_steps=config.regression_steps,
-            eval_every=config.regression_eval_every,
+            lambda state: objectives.mse(state.apply(test_set)[0], test_set)["loss"].mean(),
+            example_input=test_set["inputs"][:1],
+            seeds=seeds,
+            num_steps=config.num_steps,
+            eval_every=config.eval_every,
             progress=progress,
         )
         final = result["metric"][..., -1]  # [fractions, seeds]
-        rows.append({
-            "loss": name,
-            "outlier_fractions": list(fractions),
-            "clean_test_mse": final,
-            "clean_test_mse_mean": final.mean(axis=1),
-            "clean_test_mse_std": final.std(axis=1),
-        })  # fmt: skip
+        rows.append(
+            {
+                "loss": name,
+                "outlier_fractions": list(fractions),
+                "clean_test_mse": final,
+                "clean_test_mse_mean": final.mean(axis=1),
+                "clean_test_mse_std": final.std(axis=1),
+            }
+        )
     return rows
 
 
@@ -262,8 +300,14 @@ def regression_figure(rows: list):
     figure, ax = plt.subplots(figsize=(7, 4.5))
     for row in rows:
         fractions = 100 * np.asarray(row["outlier_fractions"])
-        ax.errorbar(fractions, row["clean_test_mse_mean"], yerr=row["clean_test_mse_std"],
-                    marker="o", capsize=3, label=row["loss"])  # fmt: skip
+        ax.errorbar(
+            fractions,
+            row["clean_test_mse_mean"],
+            yerr=row["clean_test_mse_std"],
+            marker="o",
+            capsize=3,
+            label=row["loss"],
+        )
     ax.set_yscale("log")
     ax.set_xlabel("training targets replaced by outliers (%)")
     ax.set_ylabel("clean test MSE (mean +- std over seeds)")
@@ -280,22 +324,26 @@ def anchor(config, classification_runs: list, progress) -> list:
     """Cross-entropy runs of the four benchmark models against the published accuracies."""
     data = load_mnist1d()
     rows = []
-    for name in config.anchor_models:
+    for name in config.anchor.models:
         if reuses_classification(config, name):
-            (run,) = [r for r in classification_runs
-                      if (r["model"], r["loss"]) == (name, "softmax_cce")]  # fmt: skip
+            (run,) = [
+                r for r in classification_runs if (r["model"], r["loss"]) == (name, "softmax_cce")
+            ]
         else:
-            labels, test_labels = data["y"], data["y_test"]
-            run = classify(name, "softmax_cce", labels, test_labels, config, progress,
-                           config.anchor_steps)  # fmt: skip
-        rows.append({
-            "model": name,
-            "test_accuracy_mean": run["final_accuracy_mean"],
-            "test_accuracy_std": run["final_accuracy_std"],
-            "published": PUBLISHED_ACCURACY[name],
-            "gap_points": 100 * (run["final_accuracy_mean"] - PUBLISHED_ACCURACY[name]),
-            "steps": config.anchor_steps,
-        })  # fmt: skip
+            labels, test_labels = data["train"]["targets"], data["test"]["targets"]
+            run = classify(
+                name, "softmax_cce", labels, test_labels, config, progress, config.anchor.num_steps
+            )
+        rows.append(
+            {
+                "model": name,
+                "test_accuracy_mean": run["final_accuracy_mean"],
+                "test_accuracy_std": run["final_accuracy_std"],
+                "published": PUBLISHED_ACCURACY[name],
+                "gap_points": 100 * (run["final_accuracy_mean"] - PUBLISHED_ACCURACY[name]),
+                "steps": config.anchor.num_steps,
+            }
+        )
     return rows
 
 
@@ -304,18 +352,19 @@ def anchor(config, classification_runs: list, progress) -> list:
 
 def planned_steps(config) -> int:
     """Training steps x seeds x data sets of the whole run, for the progress bar."""
-    parts, per_run = set(config.parts), config.steps * config.seeds
+    parts, per_run = set(config.parts), config.mnist1d.num_steps * config.seeds
     total = 0
     if "classification" in parts:
-        total += len(config.classification_models) * len(config.classification_losses) * per_run
-    total += ("binary" in parts) * len(config.binary_losses) * per_run
-    total += ("multilabel" in parts) * len(config.multilabel_losses) * per_run
+        total += len(config.classification.models) * len(config.classification.losses) * per_run
+    total += ("binary" in parts) * len(config.binary.losses) * per_run
+    total += ("multilabel" in parts) * len(config.multilabel.losses) * per_run
     if "regression" in parts:
-        total += (len(config.regression_losses) * len(config.outlier_fractions)
-                  * config.regression_steps * config.seeds)  # fmt: skip
+        regression = config.regression
+        runs = len(regression.losses) * len(regression.outlier_fractions) * config.seeds
+        total += runs * regression.num_steps
     if "anchor" in parts:
-        to_train = [m for m in config.anchor_models if not reuses_classification(config, m)]
-        total += len(to_train) * config.anchor_steps * config.seeds
+        to_train = [m for m in config.anchor.models if not reuses_classification(config, m)]
+        total += len(to_train) * config.anchor.num_steps * config.seeds
     return total
 
 
@@ -323,9 +372,9 @@ def reuses_classification(config, model: str) -> bool:
     """Whether the anchor can take this model's cross-entropy run from the classification part."""
     return (
         "classification" in config.parts
-        and model in config.classification_models
-        and "softmax_cce" in config.classification_losses
-        and config.anchor_steps == config.steps
+        and model in config.classification.models
+        and "softmax_cce" in config.classification.losses
+        and config.anchor.num_steps == config.mnist1d.num_steps
     )
 
 
@@ -337,30 +386,38 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     results = {}
     figures = {}
     data = load_mnist1d() if parts - {"saturation", "regression"} else None
-    with tqdm(total=planned_steps(config), desc="training steps", unit="step",
-              file=sys.stderr) as progress:  # fmt: skip
+    with tqdm(
+        total=planned_steps(config), desc="training steps", unit="step", file=sys.stderr
+    ) as progress:
         if "saturation" in parts:
             results["saturation"] = saturation(config)
             figures["saturation.png"] = saturation_figure(results["saturation"])
         classification_runs = []
         if "classification" in parts:
+            labels, test_labels = data["train"]["targets"], data["test"]["targets"]
             classification_runs = [
-                classify(m, loss, data["y"], data["y_test"], config, progress)
-                for m in config.classification_models
-                for loss in config.classification_losses
+                classify(m, loss, labels, test_labels, config, progress)
+                for m in config.classification.models
+                for loss in config.classification.losses
             ]
             results["classification"] = classification_runs
             figures["classification.png"] = curves_figure(
-                classification_runs, "model", "MNIST-1D, 10 classes", config.target_accuracy
+                classification_runs,
+                "model",
+                "MNIST-1D, 10 classes",
+                config.classification.target_accuracy,
             )
         labelled = []
         for task in ("binary", "multilabel"):
             if task in parts:
-                targets = derived_targets(data["y"], task)
-                test_targets = derived_targets(data["y_test"], task)
+                targets = derived_targets(data["train"]["targets"], task)
+                test_targets = derived_targets(data["test"]["targets"], task)
                 task_runs = [
-                    dict(classify("mlp", loss, targets, test_targets, config, progress), task=task)
-                    for loss in config[f"{task}_losses"]
+                    dict(
+                        classify("mnist1d_mlp", loss, targets, test_targets, config, progress),
+                        task=task,
+                    )
+                    for loss in config[task].losses
                 ]
                 results[task] = task_runs
                 labelled += task_runs
@@ -369,7 +426,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
                 labelled, "task", "MNIST-1D, sigmoid outputs (per-unit accuracy)"
             )
         if "regression" in parts:
-            results["regression"] = regression(config, progress)
+            results["regression"] = regression(config.regression, config.seeds, progress)
             figures["regression.png"] = regression_figure(results["regression"])
         if "anchor" in parts:
             results["anchor"] = anchor(config, classification_runs, progress)
@@ -383,8 +440,10 @@ def tables(results: dict) -> str:
     lines = []
     if "saturation" in results:
         s = results["saturation"]
-        lines.append("saturation, |dL/dz| at p = 0.005 with target 1 (confidently wrong): "
-                     f"MSE {s['mse']['y=1'][0]:.4f}, BCE {s['bce']['y=1'][0]:.4f}")  # fmt: skip
+        lines.append(
+            "saturation, |dL/dz| at p = 0.005 with target 1 (confidently wrong): "
+            f"MSE {s['mse']['y=1'][0]:.4f}, BCE {s['bce']['y=1'][0]:.4f}"
+        )
     for part in ("classification", "binary", "multilabel"):
         if part in results:
             lines.append(f"\n{part}: test accuracy (mean +- std), steps to target per seed")

@@ -1,10 +1,12 @@
 """One command to train any model of the codebase on any prepared data set.
 
     python -m experiments.train --config experiments/configs/lenet5_digits.py --workdir runs/x \
-        [--config.num_steps=3000 --config.parallel=shard_map ...]
+        [--config.num_steps=3000 --config.optimizer.learning_rate=3e-4 ...]
 
-Configs: lenet5_digits, resnet20_digits, mnist1d_cnn, mnist1d_gru, lstm_adding (offline data,
-generated on first use) and cifar10_resnet20 (tfds's CIFAR-10, prepared beforehand). Run the
+Configs: lenet5_digits, resnet20_digits, mnist1d_cnn, mnist1d_gru, lstm_adding, lstm_copy
+(offline data, generated on first use) and cifar10_resnet20 (tfds's CIFAR-10, prepared
+beforehand). Any registered model trains on any registered data set (``nets.models``,
+``nets.data.loader``), with no change here. Run the
 same command again and it resumes from the latest checkpoint in --workdir. Writes
 metrics.jsonl (one line per logging interval), checkpoints/, curves.png and, at the end,
 results.json (test metrics, steps/s, settings, environment).
@@ -18,10 +20,10 @@ import jax
 import ml_collections
 
 from experiments import cli
-from experiments.plotting import plt
-from nets.results import run_header, save_run
+from experiments.plotting import plt, save_run
 from nets.training.distributed import initialize_if_multihost
 from nets.training.trainer import METRICS_FILE, train
+from nets.training.workdir import run_header
 
 
 def curves_figure(rows: list[dict], title: str):
@@ -50,10 +52,14 @@ def run(config: ml_collections.ConfigDict, workdir: str, *, on_step=None) -> dic
     results = {**run_header("train", config, start), **outcome}
     test = ", ".join(f"{name} {value:.4g}" for name, value in outcome["test"].items())
     rate = outcome["steps_per_s"] or 0.0
-    print(f"{config.model} on {config.dataset}: test {test} after {config.num_steps} steps "
-          f"({rate:.1f} steps/s on {outcome['devices']} device(s))")  # fmt: skip
+    title = f"{config.model.name} on {config.data.name}"
+    devices = outcome["devices"]
+    print(
+        f"{title}: test {test} after {config.num_steps} steps "
+        f"({rate:.1f} steps/s on {devices} device(s))"
+    )
     if jax.process_index() == 0:  # one writer in a multi-host job
-        figures = {"curves.png": curves_figure(rows, f"{config.model} on {config.dataset}")}
+        figures = {"curves.png": curves_figure(rows, title)}
         save_run(workdir, results, figures if rows else {})
     return results
 

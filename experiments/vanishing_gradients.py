@@ -22,29 +22,43 @@ from tqdm import tqdm
 
 from experiments import cli
 from experiments import vanishing_gradients_figures as figures
-from experiments.adding_problem import adding_loss, adding_optimizer
-from nets import losses
+from experiments.plotting import save_run
+from nets.checks import check_choice
 from nets.data.synthetic import adding_problem
 from nets.gradients import hidden_state_gradient_norms
-from nets.results import prepare_workdir, run_header, save_run
-from nets.rnn import ManyToOne, SimpleRNNCell, make_cell, orthogonal
-from nets.training.loop import run_steps
-from nets.training.step import make_train_step, supervised_objective
+from nets.models import ManyToOne
+from nets.rnn import SimpleRNNCell, make_cell, orthogonal
+from nets.training import objectives
+from nets.training.config import (
+    build_optimizer,
+    check_cells,
+    check_length,
+    check_lengths,
+    check_positive_fields,
+)
+from nets.training.state import TrainState
+from nets.training.sweep import sweep
+from nets.training.workdir import prepare_workdir, run_header
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
     """Reject a bad config before any work, naming the field."""
-    cli.validate_sweep(config, ("seeds", "hidden_size", "batch_size", "train_batch_size"))
-    if config.spectral_length < 2:
-        raise ValueError(f"sequence length T must be an integer >= 2, got {config.spectral_length}")
-    if config.train_length and config.train_length < 2:
-        raise ValueError(f"config.train_length must be 0 or >= 2, got {config.train_length}")
-    if config.train_steps < 0:
-        raise ValueError(f"config.train_steps must be >= 0, got {config.train_steps}")
-    if any(sigma <= 0 for sigma in config.spectral_norms):
-        raise ValueError(f"spectral norms must be positive, got {tuple(config.spectral_norms)}")
-    if config.measure_dtype not in ("float32", "float64"):
-        raise ValueError(f"measure_dtype must be float32 or float64, got {config.measure_dtype!r}")
+    check_cells(config.cells)
+    check_lengths(config.lengths)
+    check_positive_fields(config, ("seeds",))
+    check_positive_fields(config.model, ("hidden_size",), "config.model.")
+    check_positive_fields(config.measure, ("batch_size",), "config.measure.")
+    check_positive_fields(config.train, ("batch_size",), "config.train.")
+    check_length(config.spectral.length, "config.spectral.length")
+    if config.train.length:
+        check_length(config.train.length, "config.train.length (0: train at each T)")
+    if isinstance(config.train.num_steps, bool) or config.train.num_steps < 0:
+        raise ValueError(f"config.train.num_steps must be >= 0, got {config.train.num_steps}")
+    if not config.spectral.norms or any(sigma <= 0 for sigma in config.spectral.norms):
+        norms = tuple(config.spectral.norms)
+        raise ValueError(f"config.spectral.norms must be positive numbers, got {norms}")
+    check_choice("config.measure.dtype", config.measure.dtype, ("float32", "float64"))
+    build_optimizer(config.optimizer, config.train.num_steps)
 
 
 def geometric_mean(values) -> float:
@@ -60,11 +74,13 @@ def seed_keys(seeds: int, stream: int) -> jax.Array:
 
 def gradient_norms(model, config, params, inputs, targets):
     """Per-step mean norms {component: [seeds, T]}; every argument carries a seed axis."""
-    dtype = jnp.dtype(config.measure_dtype)
+    dtype = jnp.dtype(config.measure.dtype)
     cast = partial(jax.tree.map, lambda a: a.astype(dtype))
 
     def one_seed(params, inputs, targets):
-        loss_fn = lambda predictions: losses.mse(predictions[:, 0], targets)  # noqa: E731
+        def loss_fn(predictions):
+            return objectives.mse(predictions, {"targets": targets})["loss"].mean()
+
         norms = hidden_state_gradient_norms(model, params, inputs, loss_fn)
         return {name: n.mean for name, n in norms.items()}
 
@@ -77,8 +93,11 @@ def norm_record(norms: dict) -> dict:
     for name, per_step in norms.items():
         per_step = np.asarray(per_step)
         ratios = per_step[:, 0] / per_step[:, -1]
-        records[name] = {"per_step": per_step, "ratio_first_to_last": ratios,
-                         "ratio_geometric_mean": geometric_mean(ratios)}  # fmt: skip
+        records[name] = {
+            "per_step": per_step,
+            "ratio_first_to_last": ratios,
+            "ratio_geometric_mean": geometric_mean(ratios),
+        }
     return records
 
 
@@ -86,44 +105,52 @@ def sweep_cell(cell_name: str, config, progress) -> list:
     """One cell at every length, all seeds: gradient norms at init and after a short training.
 
     The parameters do not depend on T, so each seed's network is the same at every length.
-    With ``config.train_length`` > 0 it is trained once, at that length, and the trained network
+    With ``config.train.length`` > 0 it is trained once, at that length, and the trained network
     is measured at every T (one compilation per cell, not per T: the quick profile); with 0 a
-    fresh copy is trained at each T.
+    fresh copy is trained at each T. Training is the sweep driver's, from the same
+    initialisation as the measurement.
     """
-    model = ManyToOne(make_cell(cell_name, config.hidden_size), 1, remat=config.remat)
-    optimizer = adding_optimizer(config.learning_rate, config.clip_norm)
-    train_step = make_train_step(supervised_objective(model, adding_loss), optimizer)
+    model = ManyToOne(make_cell(cell_name, config.model.hidden_size), 1, remat=config.model.remat)
+    optimizer = build_optimizer(config.optimizer, config.train.num_steps)
+    example = jnp.zeros((config.measure.batch_size, 2, 2), jnp.float32)
 
-    @partial(jax.jit, static_argnames="length")
-    def train(params, length):
-        def data(key, _):
-            return adding_problem(key, config.train_batch_size, length)
-
-        run = partial(run_steps, train_step, data, num_steps=config.train_steps)
-        params, _, _, metrics = jax.vmap(run)(
-            params, jax.vmap(optimizer.init)(params), seed_keys(config.seeds, 2)
+    def train(length):
+        result = sweep(
+            model,
+            objectives.mse,
+            optimizer,
+            lambda key, _: adding_problem(key, config.train.batch_size, length),
+            None,
+            None,
+            example_input=example,
+            seeds=config.seeds,
+            num_steps=config.train.num_steps,
+            eval_every=config.train.num_steps,
         )
-        return params, metrics["loss"][:, -10:].mean(axis=1)  # [seeds]
+        params = {"params": jax.tree.map(lambda a: a[0], result["state"].params)}
+        return params, result["train"]["loss"][0, :, -10:].mean(axis=1)  # [seeds]
 
     @partial(jax.jit, static_argnames="length")
     def measure(params, length):
-        data = partial(adding_problem, batch_size=config.batch_size, length=length)
-        inputs, targets = jax.vmap(data)(seed_keys(config.seeds, 1))
-        return gradient_norms(model, config, params, inputs, targets)
+        data = partial(adding_problem, batch_size=config.measure.batch_size, length=length)
+        batch = jax.vmap(data)(seed_keys(config.seeds, 1))
+        return gradient_norms(model, config, params, batch["inputs"], batch["targets"])
 
-    example = jnp.zeros((config.batch_size, 2, 2), jnp.float32)
-    params = jax.jit(jax.vmap(lambda key: model.init(key, example)))(seed_keys(config.seeds, 0))
+    def initial(seed):  # the sweep driver's initialisation of seed s
+        return {"params": TrainState.create(model, optimizer, example, jax.random.key(seed)).params}
+
+    params = jax.jit(jax.vmap(initial))(jnp.arange(config.seeds))
     trained = loss = None
-    if config.train_steps and config.train_length:
-        trained, loss = train(params, config.train_length)
+    if config.train.num_steps and config.train.length:
+        trained, loss = train(config.train.length)
     records = []
     for length in config.lengths:
         record = {"cell": cell_name, "length": length, "init": norm_record(measure(params, length))}
-        if config.train_steps:
-            if not config.train_length:
-                trained, loss = train(params, length)
+        if config.train.num_steps:
+            if not config.train.length:
+                trained, loss = train(length)
             record["trained"] = norm_record(measure(trained, length))
-            record["train_length"] = config.train_length or length
+            record["train_length"] = config.train.length or length
             record["train_loss_last_10"] = np.asarray(loss)
         records.append(record)
         progress.update()
@@ -132,27 +159,33 @@ def sweep_cell(cell_name: str, config, progress) -> list:
 
 def measure_spectral(config) -> list:
     """tanh RNNs with W_h = sigma * Q at initialisation, every sigma in one compiled call."""
-    model = ManyToOne(SimpleRNNCell(config.hidden_size, recurrent_kernel_init=orthogonal()), 1)
-    data = partial(adding_problem, batch_size=config.batch_size, length=config.spectral_length)
-    sigmas = jnp.asarray(config.spectral_norms, jnp.float32)
+    cell = SimpleRNNCell(config.model.hidden_size, recurrent_kernel_init=orthogonal())
+    model = ManyToOne(cell, 1)
+    length = config.spectral.length
+    data = partial(adding_problem, batch_size=config.measure.batch_size, length=length)
+    sigmas = jnp.asarray(config.spectral.norms, jnp.float32)
 
     @jax.jit
     def experiment():
-        inputs, targets = jax.vmap(data)(seed_keys(config.seeds, 1))
+        batch = jax.vmap(data)(seed_keys(config.seeds, 1))
+        inputs, targets = batch["inputs"], batch["targets"]
         params = jax.vmap(model.init)(seed_keys(config.seeds, 0), inputs)
 
         def with_sigma(sigma):  # the same orthogonal Q for every sigma, scaled
             scaled = jax.tree_util.tree_map_with_path(
-                lambda path, a: a * sigma if "recurrent_kernel" in jax.tree_util.keystr(path)
-                else a, params)  # fmt: skip
+                lambda path, a: (
+                    a * sigma if "recurrent_kernel" in jax.tree_util.keystr(path) else a
+                ),
+                params,
+            )
             return gradient_norms(model, config, scaled, inputs, targets)["h"]
 
         return jax.lax.map(with_sigma, sigmas)
 
     norms = experiment()
     return [
-        {"sigma": sigma, "length": config.spectral_length, "h": norm_record({"h": n})["h"]}
-        for sigma, n in zip(config.spectral_norms, norms, strict=True)
+        {"sigma": sigma, "length": length, "h": norm_record({"h": n})["h"]}
+        for sigma, n in zip(config.spectral.norms, norms, strict=True)
     ]
 
 
@@ -165,19 +198,26 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     # float64 only for this run (a context, not a global switch), so importers are unaffected
     with (
         cli.fast_compilation(config.fast_compile),
-        jax.enable_x64(config.measure_dtype == "float64"),
+        jax.enable_x64(config.measure.dtype == "float64"),
         tqdm(total=combos, desc="cells x lengths", file=sys.stderr) as progress,
     ):
         sweep = [r for cell in config.cells for r in sweep_cell(cell, config, progress)]
         spectral = measure_spectral(config)
-    results = {**run_header("vanishing_gradients", config, start), "sweep": sweep,
-               "spectral": spectral}  # fmt: skip
+    results = {
+        **run_header("vanishing_gradients", config, start),
+        "sweep": sweep,
+        "spectral": spectral,
+    }
     print(summary_table(results))
-    save_run(workdir, results, {
-        "gradient_decay.png": figures.gradient_decay(sweep, max(config.lengths)),
-        "decay_ratio_vs_length.png": figures.ratio_vs_length(sweep),
-        "spectral_norm.png": figures.spectral_norm(spectral),
-    })  # fmt: skip
+    save_run(
+        workdir,
+        results,
+        {
+            "gradient_decay.png": figures.gradient_decay(sweep, max(config.lengths)),
+            "decay_ratio_vs_length.png": figures.ratio_vs_length(sweep),
+            "spectral_norm.png": figures.spectral_norm(spectral),
+        },
+    )
     return results
 
 

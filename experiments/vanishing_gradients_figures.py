@@ -32,8 +32,13 @@ def gradient_decay(sweep: list, length: int):
             for component, style, symbol in _components(r["cell"]):
                 norms = _geometric_mean_over_seeds(r[stage][component]["per_step"])
                 k = np.arange(len(norms))[::-1]  # step t = T - k
-                ax.plot(k, norms, style, color=COLOURS.get(r["cell"]),
-                        label=f"{LABELS.get(r['cell'], r['cell'])} {symbol}")  # fmt: skip
+                ax.plot(
+                    k,
+                    norms,
+                    style,
+                    color=COLOURS.get(r["cell"]),
+                    label=f"{LABELS.get(r['cell'], r['cell'])} {symbol}",
+                )
         ax.set_yscale("log")
         ax.set_xlabel("k (steps back from the loss at step T)")
         ax.set_title(f"T = {length}, {title}")
@@ -50,13 +55,20 @@ def ratio_vs_length(sweep: list):
     cells = list(dict.fromkeys(r["cell"] for r in sweep))
     for ax, (stage, title) in zip(axes, STAGES, strict=True):
         for cell in cells:
-            records = sorted((r for r in sweep if r["cell"] == cell and stage in r),
-                             key=lambda r: r["length"])  # fmt: skip
+            records = sorted(
+                (r for r in sweep if r["cell"] == cell and stage in r), key=lambda r: r["length"]
+            )
             for component, style, symbol in _components(cell):
                 lengths = [r["length"] for r in records]
                 ratios = [r[stage][component]["ratio_geometric_mean"] or np.nan for r in records]
-                ax.plot(lengths, ratios, style, marker="o", color=COLOURS.get(cell),
-                        label=f"{LABELS.get(cell, cell)} {symbol}")  # fmt: skip
+                ax.plot(
+                    lengths,
+                    ratios,
+                    style,
+                    marker="o",
+                    color=COLOURS.get(cell),
+                    label=f"{LABELS.get(cell, cell)} {symbol}",
+                )
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("sequence length T")

@@ -12,24 +12,28 @@ and results.json (final test metrics) beside the run's metrics.jsonl and checkpo
 import time
 from pathlib import Path
 
+import jax
 import ml_collections
 import numpy as np
 
 from experiments import cli
-from experiments.plotting import plt
+from experiments.plotting import plt, save_run
 from nets.cnn import LeNet5
 from nets.data.loader import load_split
-from nets.results import run_header, save_run
 from nets.training import trainer
+from nets.training.config import validate_training
+from nets.training.workdir import run_header
 
 MAP_LAYERS = ("conv1_output", "pool1_output", "conv2_output", "pool2_output")
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
-    trainer.validate(config)
-    if config.model != "lenet5":
-        raise ValueError(f"the figures draw LeNet-5's layers: config.model must be 'lenet5', "
-                         f"got {config.model!r}")  # fmt: skip
+    validate_training(config, jax.device_count())
+    if config.model.name != "lenet5":
+        name = config.model.name
+        raise ValueError(
+            f"the figures draw LeNet-5's layers: config.model.name must be 'lenet5', got {name!r}"
+        )
     if config.example_index < 0:
         raise ValueError(f"config.example_index must be >= 0, got {config.example_index}")
 
@@ -58,35 +62,52 @@ def feature_maps_figure(params, image, label):
     for row, (name, fmap) in enumerate(maps.items(), start=1):
         for channel in range(fmap.shape[-1]):
             axes[row][channel].imshow(fmap[..., channel], cmap="viridis")
-        axes[row][0].set_title(f"{name.removesuffix('_output')} {fmap.shape[0]}x{fmap.shape[1]}"
-                               f"x{fmap.shape[2]}", fontsize=8, loc="left")  # fmt: skip
+        axes[row][0].set_title(
+            f"{name.removesuffix('_output')} {fmap.shape[0]}x{fmap.shape[1]}x{fmap.shape[2]}",
+            fontsize=8,
+            loc="left",
+        )
     figure.suptitle("Feature maps of one test digit after each layer")
     return figure
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     validate(config)
-    test = load_split(config.dataset, "test", config.data_dir or None)
+    test = load_split(config.data.name, "test", config.data.data_dir or None)
     if config.example_index >= len(test["targets"]):
-        raise ValueError(f"config.example_index must index the {len(test['targets'])} test "
-                         f"images, got {config.example_index}")  # fmt: skip
+        raise ValueError(
+            f"config.example_index must index the {len(test['targets'])} test "
+            f"images, got {config.example_index}"
+        )
     start = time.perf_counter()
     outcome = trainer.train(config, workdir)  # the shared stack: checkpoints, metrics.jsonl
     workdir = Path(workdir)
     params = {"params": outcome.pop("state").params}
     image = test["inputs"][config.example_index]
     label = int(test["targets"][config.example_index])
-    results = {**run_header("visualize_filters", config, start), **outcome,
-               "final_test_accuracy": outcome["test"]["accuracy"]}  # fmt: skip
-    print(f"LeNet-5 on {config.dataset}: test accuracy {100 * results['final_test_accuracy']:.1f}% "
-          f"after {config.num_steps} steps")  # fmt: skip
-    save_run(workdir, results, {
-        "filters.png": filters_figure(params),
-        "feature_maps.png": feature_maps_figure(params, image, label),
-    })  # fmt: skip
+    results = {
+        **run_header("visualize_filters", config, start),
+        **outcome,
+        "final_test_accuracy": outcome["test"]["accuracy"],
+    }
+    print(
+        f"LeNet-5 on {config.data.name}: test accuracy {100 * results['final_test_accuracy']:.1f}% "
+        f"after {config.num_steps} steps"
+    )
+    save_run(
+        workdir,
+        results,
+        {
+            "filters.png": filters_figure(params),
+            "feature_maps.png": feature_maps_figure(params, image, label),
+        },
+    )
     return results
 
 
 if __name__ == "__main__":
-    cli.main(run, str(Path(__file__).parent / "configs" / "visualize_filters.py"),
-             "runs/visualize_filters")  # fmt: skip
+    cli.main(
+        run,
+        str(Path(__file__).parent / "configs" / "visualize_filters.py"),
+        "runs/visualize_filters",
+    )

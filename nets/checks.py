@@ -25,3 +25,8 @@ def check_choice(name: str, value: str, choices: Sequence[str]) -> None:
     """Raise ValueError unless ``value`` is one of ``choices``, listing the valid ones."""
     if value not in choices:
         raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(sorted(choices))}")
+
+
+def check_image(name: str, x) -> None:
+    """Raise ValueError unless ``x`` is a batch of channels-last images [batch, H, W, C]."""
+    check_rank(name, x.shape, 4, "[batch, height, width, channels]")

@@ -12,7 +12,7 @@ dC_t/dC_{t-1} = diag(f_t) that a forget gate near 1 keeps open.
 
 Both functions take a ``model`` that runs one ``nets.rnn.Recurrent`` and forwards the keyword
 ``carry_perturbations`` to it, and exposes the scanned cell as ``model.cell``: a ``Recurrent``
-itself, or a ``ManyToOne``. Everything here is traceable: wrap the call in ``jax.jit``.
+itself, or a ``nets.models.ManyToOne``. Everything here is traceable: wrap the call in ``jax.jit``.
 """
 
 from typing import NamedTuple

@@ -82,8 +82,11 @@ class RecurrentCell(nn.Module):
         zeros = jnp.zeros((batch_size, self.hidden_size), dtype)
         return tuple(zeros for _ in self.carry_names) if len(self.carry_names) > 1 else zeros
 
-    def hidden_state(self, carry: Carry) -> jax.Array:
-        return carry
+    @classmethod
+    def hidden_state(cls, carry: Carry) -> jax.Array:
+        """h_t of a carry. A class method, so that a head can read it without calling the cell
+        (a call would create a second, unused set of the cell's parameters)."""
+        return carry[cls.carry_names.index("h")] if len(cls.carry_names) > 1 else carry
 
     def readout(self, hidden: jax.Array) -> jax.Array:
         return hidden
@@ -207,9 +210,6 @@ class LSTMCell(RecurrentCell):
         h = _perturb(jax.nn.sigmoid(o) * jnp.tanh(c), eps_h)
         return c, h
 
-    def hidden_state(self, carry):
-        return carry[1]
-
     def cudnn_weights(self, inputs: jax.Array) -> jax.Array:
         """These parameters in cuDNN's flat layout: W_ih [4H, X], W_hh [4H, H], b_ih, b_hh,
         gates in cuDNN's order (i, f, g, o); the single bias goes to b_ih, b_hh is zero.
@@ -225,12 +225,14 @@ class LSTMCell(RecurrentCell):
             f, i, candidate, o = jnp.split(a, 4, axis=-1)
             return jnp.concatenate([i, f, candidate, o], axis=-1)
 
-        return jnp.concatenate([
-            to_ifgo(dense["kernel"]).T.ravel(),
-            to_ifgo(self.recurrent_kernel).T.ravel(),
-            to_ifgo(dense["bias"]),
-            jnp.zeros(4 * self.hidden_size, dense["bias"].dtype),
-        ])  # fmt: skip
+        return jnp.concatenate(
+            [
+                to_ifgo(dense["kernel"]).T.ravel(),
+                to_ifgo(self.recurrent_kernel).T.ravel(),
+                to_ifgo(dense["bias"]),
+                jnp.zeros(4 * self.hidden_size, dense["bias"].dtype),
+            ]
+        )
 
 
 class GRUCell(RecurrentCell):
@@ -430,10 +432,17 @@ class Recurrent(nn.Module):
         lengths = jnp.full((batch,), time) if seq_lengths is None else seq_lengths
         c_0, h_0 = initial[0]
         outputs, h_n, c_n = cudnn_rnn.lstm(
-            inputs, h_0[None], c_0[None], cell.cudnn_weights(inputs), lengths.astype(jnp.int32),
-            input_size=features, hidden_size=cell.hidden_size, num_layers=1, dropout=0.0,
+            inputs,
+            h_0[None],
+            c_0[None],
+            cell.cudnn_weights(inputs),
+            lengths.astype(jnp.int32),
+            input_size=features,
+            hidden_size=cell.hidden_size,
+            num_layers=1,
+            dropout=0.0,
             bidirectional=False,
-        )  # fmt: skip
+        )
         valid = jnp.arange(time)[None, :, None] < lengths[:, None, None]
         return (c_n[0], h_n[0]), jnp.where(valid, outputs, 0.0)
 
@@ -453,60 +462,6 @@ class Recurrent(nn.Module):
         if initial_carry is None:
             return [cell.initialize_carry(batch, dtype) for cell in self.cells]
         return [initial_carry] if len(self.cells) == 1 else list(initial_carry)
-
-
-class ManyToOne(nn.Module):
-    """The lecture's many-to-one RNN: read the whole sequence, predict from the last state.
-
-        y = W h_T + b,   h_T the cell's hidden state after each sequence's last valid step
-
-    Shapes: inputs [batch, time, features] -> [batch, num_outputs] (logits for a classifier,
-    values for a regression). ``unroll``, ``remat`` and ``implementation`` configure the
-    ``Recurrent``. Keyword arguments (``carry_perturbations``) go to the Recurrent,
-    so ``nets.gradients`` can measure d loss / d h_t through the whole model.
-    """
-
-    cell: RecurrentCell
-    num_outputs: int
-    unroll: int = 1
-    remat: bool = False
-    implementation: str = "scan"
-
-    @nn.compact
-    def __call__(self, inputs, seq_lengths=None, **recurrent_kwargs):
-        check_positive("num_outputs", self.num_outputs)
-        recurrent = Recurrent(
-            self.cell,
-            unroll=self.unroll,
-            remat=self.remat,
-            implementation=self.implementation,
-            name="recurrent",
-        )
-        final_carry, _ = recurrent(inputs, seq_lengths, **recurrent_kwargs)
-        return nn.Dense(self.num_outputs, name="head")(self.cell.hidden_state(final_carry))
-
-
-class ManyToMany(nn.Module):
-    """The lecture's synced many-to-many RNN: an output at every step from that step's state.
-
-        y_t = W h_t + b   for t = 1..T
-
-    Shapes: inputs [batch, time, features], or integer tokens [batch, time] read as one-hot
-    vectors of ``num_tokens`` (the copy task's symbols) -> [batch, time, num_outputs].
-    """
-
-    cell: RecurrentCell
-    num_outputs: int
-    num_tokens: int = 0
-
-    @nn.compact
-    def __call__(self, inputs):
-        check_positive("num_outputs", self.num_outputs)
-        if self.num_tokens:
-            check_rank("ManyToMany token input", jnp.shape(inputs), 2, "[batch, time]")
-            inputs = jax.nn.one_hot(inputs, self.num_tokens)
-        _, outputs = Recurrent(self.cell, name="recurrent")(inputs)
-        return nn.Dense(self.num_outputs, name="head")(outputs)
 
 
 CELLS: dict[str, Callable[[int], RecurrentCell]] = {

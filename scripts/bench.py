@@ -27,12 +27,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from nets import losses
 from nets.cnn import LeNet5, get_model
 from nets.data.synthetic import adding_problem
 from nets.gradients import hidden_state_gradient_norms
-from nets.rnn import GRUCell, LSTMCell, ManyToOne
-from nets.training.step import make_train_step
+from nets.models import ManyToOne
+from nets.rnn import GRUCell, LSTMCell
+from nets.training import objectives
+from nets.training.state import TrainState, train_step
 
 try:
     import torch
@@ -59,14 +60,14 @@ def median_ms(step: Callable[[], None], warmup: int, repeats: int) -> float:
     return 1e3 * statistics.median(times)
 
 
-def jax_runner(loss_fn, params, optimizer, batch) -> Callable[[], None]:
-    train_step = make_train_step(loss_fn, optimizer)
-    state = {"params": params, "opt_state": optimizer.init(params)}
+def jax_runner(model, loss_fn, optimizer, batch: dict) -> Callable[[], None]:
+    """The codebase's own ``train_step`` (the one every driver runs), jitted with the state
+    donated as the run driver does."""
+    state = [TrainState.create(model, optimizer, batch["inputs"][:2], seed=0)]
+    train = jax.jit(partial(train_step, loss_fn=loss_fn), donate_argnums=(0,))
 
     def step():
-        state["params"], state["opt_state"], metrics = train_step(
-            state["params"], state["opt_state"], batch
-        )
+        state[0], metrics = train(state[0], batch)
         jax.block_until_ready(metrics)
 
     return step
@@ -85,9 +86,8 @@ def lstm_data(seed=0):
 def recurrent_jax(cell_type, implementation="scan"):
     x, y = lstm_data()
     model = ManyToOne(cell_type(H_LSTM), 1, implementation=implementation)
-    params = model.init(jax.random.key(0), x)
-    loss_fn = lambda p, batch: losses.mse(model.apply(p, batch[0])[:, 0], batch[1])  # noqa: E731
-    return jax_runner(loss_fn, params, optax.adam(1e-3), (jnp.asarray(x), jnp.asarray(y)))
+    batch = {"inputs": jnp.asarray(x), "targets": jnp.asarray(y)}
+    return jax_runner(model, objectives.mse, optax.adam(1e-3), batch)
 
 
 def recurrent_torch(module_name: str):
@@ -113,23 +113,30 @@ B_NORMS, T_NORMS, H_NORMS = 32, 1000, 32
 
 
 def norms_setup():
-    inputs, targets = adding_problem(jax.random.key(0), B_NORMS, T_NORMS)
+    batch = adding_problem(jax.random.key(0), B_NORMS, T_NORMS)
     model = ManyToOne(LSTMCell(H_NORMS), 1)
-    params = model.init(jax.random.key(1), inputs)
-    return model, params, inputs, targets
+    params = model.init(jax.random.key(1), batch["inputs"])
+    return model, params, batch
+
+
+def mean_loss(outputs, batch):
+    return objectives.mse(outputs, batch)["loss"].mean()
 
 
 def gradient_norms_step():
-    model, params, inputs, targets = norms_setup()
-    measure = jax.jit(lambda p, x, y: hidden_state_gradient_norms(
-        model, p, x, lambda out: losses.mse(out[:, 0], y)))  # fmt: skip
-    return lambda: jax.block_until_ready(measure(params, inputs, targets))
+    model, params, batch = norms_setup()
+    measure = jax.jit(
+        lambda p, batch: hidden_state_gradient_norms(
+            model, p, batch["inputs"], lambda outputs: mean_loss(outputs, batch)
+        )
+    )
+    return lambda: jax.block_until_ready(measure(params, batch))
 
 
 def plain_gradient_step():
-    model, params, inputs, targets = norms_setup()
-    grad = jax.jit(jax.grad(lambda p, x, y: losses.mse(model.apply(p, x)[:, 0], y)))
-    return lambda: jax.block_until_ready(grad(params, inputs, targets))
+    model, params, batch = norms_setup()
+    grad = jax.jit(jax.grad(lambda p, batch: mean_loss(model.apply(p, batch["inputs"]), batch)))
+    return lambda: jax.block_until_ready(grad(params, batch))
 
 
 # --- LeNet-5: B=256, 32x32x1, cross-entropy, SGD ---------------------------------------------
@@ -144,16 +151,8 @@ def lenet_data(seed=0):
 
 def lenet_jax():
     images, labels = lenet_data()
-    model = LeNet5()
-    params = model.init(jax.random.key(0), images[:1])
-
-    def loss_fn(p, batch):
-        return losses.categorical_cross_entropy(
-            model.apply(p, batch[0]), batch[1], from_logits=True
-        )
-
-    batch = (jnp.asarray(images), jnp.asarray(labels))
-    return jax_runner(loss_fn, params, optax.sgd(0.01), batch)
+    batch = {"inputs": jnp.asarray(images), "targets": jnp.asarray(labels)}
+    return jax_runner(LeNet5(), objectives.cross_entropy, optax.sgd(0.01), batch)
 
 
 def lenet_torch():
@@ -162,10 +161,19 @@ def lenet_torch():
     y = torch.from_numpy(labels)
     nt = torch.nn
     model = nt.Sequential(
-        nt.Conv2d(1, 6, 5), nt.ReLU(), nt.MaxPool2d(2),
-        nt.Conv2d(6, 16, 5), nt.ReLU(), nt.MaxPool2d(2), nt.Flatten(),
-        nt.Linear(400, 120), nt.ReLU(), nt.Linear(120, 84), nt.ReLU(), nt.Linear(84, 10),
-    )  # fmt: skip
+        nt.Conv2d(1, 6, 5),
+        nt.ReLU(),
+        nt.MaxPool2d(2),
+        nt.Conv2d(6, 16, 5),
+        nt.ReLU(),
+        nt.MaxPool2d(2),
+        nt.Flatten(),
+        nt.Linear(400, 120),
+        nt.ReLU(),
+        nt.Linear(120, 84),
+        nt.ReLU(),
+        nt.Linear(84, 10),
+    )
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
 
     def step():
@@ -181,37 +189,15 @@ B_RESNET = 128
 
 
 def resnet_jax(name: str, size: int, batch: int, dtype=jnp.float32):
-    """A BatchNorm network's training step (batch statistics updated and kept, as in training)."""
+    """A BatchNorm network's training step (batch statistics updated and kept, as in training),
+    computed in ``dtype`` with float32 parameters."""
     rng = np.random.default_rng(0)
-    images = jnp.asarray(rng.normal(size=(batch, size, size, 3)), dtype)
-    labels = jnp.asarray(rng.integers(0, 10, size=batch))
-    model = get_model(name, 10)
-    variables = model.init(jax.random.key(0), images[:2].astype(jnp.float32))
-    cast = lambda tree: jax.tree.map(lambda a: a.astype(dtype), tree)  # noqa: E731
-    optimizer = optax.sgd(0.1, momentum=0.9)
-    state = {"params": variables["params"], "stats": variables["batch_stats"],
-             "opt": optimizer.init(variables["params"])}  # fmt: skip
-
-    @jax.jit
-    def step(params, stats, opt_state):
-        def loss_fn(params):
-            logits, updates = model.apply({"params": cast(params), "batch_stats": stats}, images,
-                                          train=True, mutable=["batch_stats"])  # fmt: skip
-            loss = losses.categorical_cross_entropy(logits.astype(jnp.float32), labels,
-                                                    from_logits=True)  # fmt: skip
-            return loss, updates["batch_stats"]
-
-        (_, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), stats, opt_state
-
-    def run():
-        state["params"], state["stats"], state["opt"] = step(
-            state["params"], state["stats"], state["opt"]
-        )
-        jax.block_until_ready(state["params"])
-
-    return run
+    batch = {
+        "inputs": jnp.asarray(rng.normal(size=(batch, size, size, 3)), dtype),
+        "targets": jnp.asarray(rng.integers(0, 10, size=batch)),
+    }
+    model = get_model(name, 10, dtype=dtype)
+    return jax_runner(model, objectives.cross_entropy, optax.sgd(0.1, momentum=0.9), batch)
 
 
 def resnet20_torch():
@@ -353,13 +339,20 @@ def main(argv=None) -> int:
         if workload.reference is not None and available:
             ref_ms = median_ms(workload.reference(), args.warmup, args.repeats)
         ratio = ref_ms / ours_ms if ref_ms else None
-        rows.append({"workload": workload.name, "ours_ms": ours_ms, "reference_ms": ref_ms,
-                     "reference": workload.reference_name,
-                     "ratio_reference_over_ours": ratio})  # fmt: skip
+        rows.append(
+            {
+                "workload": workload.name,
+                "ours_ms": ours_ms,
+                "reference_ms": ref_ms,
+                "reference": workload.reference_name,
+                "ratio_reference_over_ours": ratio,
+            }
+        )
         r_ms = f"{ref_ms:9.2f}" if ref_ms else f"{'-':>9}"
         r = f"{ratio:9.2f}" if ratio else f"{'-':>9}"
-        print(f"{workload.name:<44} {ours_ms:9.2f} {r_ms} {r}  {workload.reference_name}",
-              flush=True)  # fmt: skip
+        print(
+            f"{workload.name:<44} {ours_ms:9.2f} {r_ms} {r}  {workload.reference_name}", flush=True
+        )
     if args.experiment:
         rows.append(time_main_experiment())
     if args.json:

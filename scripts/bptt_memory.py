@@ -12,14 +12,16 @@ import argparse
 import resource
 import sys
 import time
+from functools import partial
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from nets import losses
-from nets.rnn import LSTMCell, ManyToOne
-from nets.training.step import make_train_step, supervised_objective
+from nets.models import ManyToOne
+from nets.rnn import LSTMCell
+from nets.training import objectives
+from nets.training.state import TrainState, train_step
 
 
 def main(argv=None) -> int:
@@ -35,19 +37,19 @@ def main(argv=None) -> int:
             parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
     model = ManyToOne(LSTMCell(args.hidden), 1, remat=args.remat)
     inputs = jax.random.normal(jax.random.key(0), (args.batch, args.length, args.features))
-    targets = jnp.zeros(args.batch)
-    params = model.init(jax.random.key(1), inputs[:, :2])
-    optimizer = optax.adam(1e-3)
-    loss = lambda predictions, y: losses.mse(predictions[:, 0], y)  # noqa: E731
-    step = make_train_step(supervised_objective(model, loss), optimizer)
+    batch = {"inputs": inputs, "targets": jnp.zeros(args.batch)}
+    state = TrainState.create(model, optax.adam(1e-3), inputs[:, :2], seed=1)
+    step = jax.jit(partial(train_step, loss_fn=objectives.mse), donate_argnums=(0,))
     start = time.perf_counter()
-    params, _, metrics = step(params, optimizer.init(params), (inputs, targets))
+    _, metrics = step(state, batch)
     jax.block_until_ready(metrics)
     seconds = time.perf_counter() - start
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"T={args.length} B={args.batch} H={args.hidden} remat={args.remat}: first step "
-          f"(with compilation) {seconds:.1f} s, loss {float(metrics['loss']):.4f}, "
-          f"peak resident memory {peak_mib:.0f} MiB")  # fmt: skip
+    print(
+        f"T={args.length} B={args.batch} H={args.hidden} remat={args.remat}: first step "
+        f"(with compilation) {seconds:.1f} s, loss {float(metrics['loss']):.4f}, "
+        f"peak resident memory {peak_mib:.0f} MiB"
+    )
     return 0
 
 

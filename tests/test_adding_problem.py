@@ -31,7 +31,8 @@ def test_tiny_run_writes_learning_curves_and_a_consistent_table(tmp_path):
 
 def test_training_lowers_the_loss_of_an_lstm():
     config = get_config("tiny")
-    config.update({"train_steps": 60, "eval_every": 60, "learning_rate": 1e-2})
+    config.update({"num_steps": 60, "eval_every": 60})
+    config.optimizer.learning_rate = 1e-2
     (run,) = adding_problem.train_cell("lstm", 6, config)
     assert run["test_mse"][-1] < 0.5 * run["test_mse"][0]
 
@@ -41,12 +42,14 @@ def test_training_lowers_the_loss_of_an_lstm():
     [
         ({"lengths": (1,)}, "sequence length T must be an integer >= 2, got 1"),
         ({"cells": ("lstm", "rnn")}, "unknown cell 'rnn'"),
-        ({"train_steps": 7}, "must be a multiple of config.eval_every"),
+        ({"num_steps": 7}, "config.num_steps 7 must be a multiple of config.eval_every 3"),
+        ({"model.hidden_size": 0}, "config.model.hidden_size must be a positive integer, got 0"),
+        ({"optimizer.clip_norm": -1.0}, "config.optimizer.clip_norm must be a number >= 0"),
     ],
 )
 def test_bad_config_is_rejected_before_anything_is_written(tmp_path, override, message):
     config = get_config("tiny")
-    config.update(override)
+    config.update_from_flattened_dict(override)
     with pytest.raises(ValueError, match=message):
         adding_problem.run(config, str(tmp_path / "run"))
     assert not (tmp_path / "run").exists()

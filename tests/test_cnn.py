@@ -139,8 +139,8 @@ def test_lenet5_rejects_wrong_sizes_and_names():
         LeNet5().init(jax.random.key(0), jnp.ones((32, 32, 1)))
     with pytest.raises(ValueError, match="unknown activation 'swish'"):
         LeNet5(activation="swish").init(jax.random.key(0), jnp.ones((1, 32, 32, 1)))
-    with pytest.raises(ValueError, match="num_classes must be a positive integer, got 0"):
-        LeNet5(num_classes=0).init(jax.random.key(0), jnp.ones((1, 32, 32, 1)))
+    with pytest.raises(ValueError, match="num_outputs must be a positive integer, got 0"):
+        LeNet5(num_outputs=0).init(jax.random.key(0), jnp.ones((1, 32, 32, 1)))
 
 
 @pytest.mark.parametrize("kind", ["max", "avg"])

@@ -50,8 +50,9 @@ def test_parameter_counts_equal_torchvision(name):
     assert parameter_count(name, size, 1000) == TORCHVISION_COUNTS[name]
 
 
-@pytest.mark.parametrize("depth, millions", [(20, 0.27), (32, 0.46), (44, 0.66), (56, 0.85),
-                                              (110, 1.7)])  # fmt: skip
+@pytest.mark.parametrize(
+    "depth, millions", [(20, 0.27), (32, 0.46), (44, 0.66), (56, 0.85), (110, 1.7)]
+)
 def test_cifar_resnets_have_the_papers_rounded_counts(depth, millions):
     # He et al. 2016, Table 6, rounded to two significant figures
     count = parameter_count(f"cifar_resnet{depth}", 32, 10)
@@ -92,9 +93,16 @@ def cheap_variables(model, images):
 
 @pytest.mark.parametrize(
     "name, size",
-    [("alexnet", 64), ("vgg11_bn", 32), ("resnet18", 32), ("resnet50", 32), ("googlenet", 64),
-     ("cifar_resnet20", 32), ("efficientnet_b0", 32)],
-)  # fmt: skip
+    [
+        ("alexnet", 64),
+        ("vgg11_bn", 32),
+        ("resnet18", 32),
+        ("resnet50", 32),
+        ("googlenet", 64),
+        ("cifar_resnet20", 32),
+        ("efficientnet_b0", 32),
+    ],
+)
 def test_jitted_forward_at_small_resolution(name, size):
     model = get_model(name, 7)
     images = jax.random.normal(jax.random.key(0), (2, size, size, 3))
@@ -121,8 +129,10 @@ def test_dropout_is_on_only_in_training():
     variables = cheap_variables(model, images)
     eval_a = model.apply(variables, images)
     np.testing.assert_array_equal(eval_a, model.apply(variables, images))
-    train = [model.apply(variables, images, train=True, rngs={"dropout": jax.random.key(k)})
-             for k in (6, 7)]  # fmt: skip
+    train = [
+        model.apply(variables, images, train=True, rngs={"dropout": jax.random.key(k)})
+        for k in (6, 7)
+    ]
     assert not np.allclose(train[0], train[1])
 
 
@@ -146,7 +156,7 @@ def test_unknown_model_and_depth_say_what_is_valid():
 def test_googlenet_auxiliary_heads_only_in_training():
     from nets.cnn import GoogLeNet
 
-    model = GoogLeNet(num_classes=6, aux_heads=True)
+    model = GoogLeNet(num_outputs=6, aux_heads=True)
     images = jax.random.normal(jax.random.key(8), (2, 64, 64, 3))
     variables = cheap_variables(model, images)
     count = sum(int(np.prod(a.shape)) for a in jax.tree.leaves(variables["params"]))
@@ -154,8 +164,11 @@ def test_googlenet_auxiliary_heads_only_in_training():
     assert count == parameter_count("googlenet", 224, 6) + aux
     # shapes only: evaluate abstractly (running GoogLeNet op by op took 25 s)
     outputs, _ = jax.eval_shape(
-        lambda v: model.apply(v, images, train=True, mutable=["batch_stats"],
-                              rngs={"dropout": jax.random.key(9)}), variables)  # fmt: skip
+        lambda v: model.apply(
+            v, images, train=True, mutable=["batch_stats"], rngs={"dropout": jax.random.key(9)}
+        ),
+        variables,
+    )
     assert [o.shape for o in outputs] == [(2, 6)] * 3
     assert jax.eval_shape(lambda v: model.apply(v, images), variables).shape == (2, 6)
 
@@ -164,7 +177,15 @@ def test_make_divisible_rounds_channels_as_torchvision():
     from nets.cnn.efficientnet import make_divisible
 
     assert [make_divisible(c * 1.4) for c in (32, 16, 24, 40, 80, 112, 192, 320)] == [
-        48, 24, 32, 56, 112, 160, 272, 448]  # fmt: skip
+        48,
+        24,
+        32,
+        56,
+        112,
+        160,
+        272,
+        448,
+    ]
     assert make_divisible(3.0) == 8  # never below the divisor
     assert make_divisible(20.0, 16) == 32  # 16 would be more than 10% below 20
 
@@ -178,8 +199,9 @@ def test_stochastic_depth_drops_whole_branches_and_rescales_the_rest():
     keep_all = MBConv(6, 3, 1, 16, drop_rate=0.0)
     full, _ = keep_all.apply(variables, x, train=True, mutable=["batch_stats"])
     branch = full - x
-    out, _ = block.apply(variables, x, train=True, mutable=["batch_stats"],
-                         rngs={"dropout": jax.random.key(12)})  # fmt: skip
+    out, _ = block.apply(
+        variables, x, train=True, mutable=["batch_stats"], rngs={"dropout": jax.random.key(12)}
+    )
     dropped = np.all(np.isclose(out, x, atol=1e-6), axis=(1, 2, 3))
     kept = np.all(np.isclose(out, x + 2 * branch, atol=1e-5), axis=(1, 2, 3))
     assert np.all(dropped | kept) and 10 < dropped.sum() < 54  # about half of 64

@@ -29,19 +29,21 @@ def test_classification_losses_against_numpy():
     one_hot = np.eye(10)[labels]
     softmax = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     sigmoid = 1 / (1 + np.exp(-logits))
-    losses = cl.CLASSIFICATION_LOSSES
+    batch = {"targets": labels}
+
+    def per_example(name):  # the objective the sweep trains with: each example's mean term
+        return cl.objective(cl.CLASSIFICATION_LOSSES[name])(logits, batch)["loss"]
+
     np.testing.assert_allclose(
-        losses["softmax_mse"](logits, labels), np.mean((softmax - one_hot) ** 2), rtol=1e-5
+        per_example("softmax_mse"), np.mean((softmax - one_hot) ** 2, axis=1), rtol=1e-5
     )
     np.testing.assert_allclose(
-        losses["sigmoid_mse"](logits, labels), np.mean((sigmoid - one_hot) ** 2), rtol=1e-5
+        per_example("sigmoid_mse"), np.mean((sigmoid - one_hot) ** 2, axis=1), rtol=1e-5
     )
-    bce = -np.mean(one_hot * np.log(sigmoid) + (1 - one_hot) * np.log(1 - sigmoid))
-    np.testing.assert_allclose(losses["sigmoid_bce"](logits, labels), bce, rtol=1e-5)
+    bce = -np.mean(one_hot * np.log(sigmoid) + (1 - one_hot) * np.log(1 - sigmoid), axis=1)
+    np.testing.assert_allclose(per_example("sigmoid_bce"), bce, rtol=1e-5)
     np.testing.assert_allclose(
-        losses["softmax_cce"](logits, labels),
-        -np.mean(np.log(softmax[np.arange(6), labels])),
-        rtol=1e-5,
+        per_example("softmax_cce"), -np.log(softmax[np.arange(6), labels]), rtol=1e-5
     )
     assert cl.accuracy(logits, labels) == np.mean(logits.argmax(1) == labels)
 
@@ -65,18 +67,19 @@ def test_outliers_replace_exactly_the_fraction_asked():
 
 
 def test_noisy_sine_test_targets_are_clean():
-    config = get_config("tiny")
-    x, y = cl.noisy_sine(config, 50, seed=1, clean_targets=True)
-    assert x.shape == (50, config.regression_window, 1) and y.shape == (50,)
+    config = get_config("tiny").regression
+    clean = cl.noisy_sine(config, 50, seed=1, clean_targets=True)
+    x, y = clean["inputs"], clean["targets"]
+    assert x.shape == (50, config.window, 1) and y.shape == (50,)
     assert np.all(np.abs(y) <= 1.0)  # a noiseless sine
-    _, noisy = cl.noisy_sine(config, 50, seed=1, clean_targets=False)
-    assert 0.5 * config.regression_noise < np.std(noisy - y) < 2 * config.regression_noise
+    noisy = cl.noisy_sine(config, 50, seed=1, clean_targets=False)["targets"]
+    assert 0.5 * config.noise < np.std(noisy - y) < 2 * config.noise
 
 
 @pytest.mark.parametrize(
-    "parts", [("saturation", "classification"), ("binary", "multilabel"), ("regression",),
-              ("anchor",)],
-)  # fmt: skip
+    "parts",
+    [("saturation", "classification"), ("binary", "multilabel"), ("regression",), ("anchor",)],
+)
 def test_tiny_run_of_each_part(tmp_path, parts):
     config = get_config("tiny")
     config.parts = parts
@@ -85,7 +88,8 @@ def test_tiny_run_of_each_part(tmp_path, parts):
     for part in ("classification", "binary", "multilabel"):
         for r in results.get(part, []):
             curves = np.asarray(r["test_accuracy"])
-            assert curves.shape == (config.seeds, config.steps // config.eval_every + 1)
+            evaluations = config.mnist1d.num_steps // config.mnist1d.eval_every + 1
+            assert curves.shape == (config.seeds, evaluations)
             np.testing.assert_allclose(r["final_accuracy_mean"], curves[:, -1].mean())
             for seed, reached in zip(curves, r["steps_to_target"], strict=True):
                 hits = [s for s, a in zip(r["steps"], seed, strict=True) if a >= 0.8]
@@ -95,29 +99,36 @@ def test_tiny_run_of_each_part(tmp_path, parts):
     for r in results.get("anchor", []):
         assert r["gap_points"] == pytest.approx(100 * (r["test_accuracy_mean"] - r["published"]))
     pngs = sorted(p.name for p in tmp_path.glob("*.png"))
-    expected = {("saturation", "classification"): ["classification.png", "saturation.png"],
-                ("binary", "multilabel"): ["binary_multilabel.png"],
-                ("regression",): ["regression.png"], ("anchor",): []}  # fmt: skip
+    expected = {
+        ("saturation", "classification"): ["classification.png", "saturation.png"],
+        ("binary", "multilabel"): ["binary_multilabel.png"],
+        ("regression",): ["regression.png"],
+        ("anchor",): [],
+    }
     assert pngs == expected[parts]
 
 
 @pytest.mark.parametrize(
     "override, message",
     [
-        ({"classification_losses": ("hinge",)}, "unknown loss 'hinge'; valid: softmax_cce"),
-        ({"parts": ("saturation", "speed")}, "unknown part 'speed'; valid: saturation"),
-        ({"huber_delta": 0.0}, "huber delta must be positive, got 0.0"),
-        ({"outlier_fractions": (0.1, 1.0)}, r"outlier fraction must be in \[0, 1\), got 1.0"),
-        ({"anchor_models": ("resnet",)}, "unknown model 'resnet'; valid: logistic, mlp, cnn, gru"),
+        ({"classification.losses": ("hinge",)}, "unknown loss 'hinge'; valid: sigmoid_bce"),
+        ({"parts": ("saturation", "speed")}, "unknown part 'speed'; valid: anchor, binary"),
+        ({"regression.huber_delta": 0.0}, "huber delta must be positive, got 0.0"),
         (
-            {"regression_steps": 5},
-            "config.regression_steps 5 must be a multiple of config.regression_eval_every 2",
+            {"regression.outlier_fractions": (0.1, 1.0)},
+            r"outlier fraction must be in \[0, 1\), got 1.0",
         ),
+        ({"anchor.models": ("resnet",)}, "unknown model 'resnet'; valid: mnist1d_cnn"),
+        (
+            {"regression.num_steps": 5},
+            "config.regression.num_steps 5 must be a multiple of config.regression.eval_every 2",
+        ),
+        ({"mnist1d.optimizer.learning_rate": -1.0}, "optimizer.learning_rate must be a number"),
     ],
 )
 def test_bad_config_is_rejected_before_anything_is_written(tmp_path, override, message):
     config = get_config("tiny")
-    config.update(override)
+    config.update_from_flattened_dict(override)
     with pytest.raises(ValueError, match=message):
         cl.run(config, str(tmp_path / "run"))
     assert not (tmp_path / "run").exists()
@@ -127,6 +138,7 @@ def test_mnist1d_is_generated_with_the_default_split():
     from nets.data.mnist1d import load_mnist1d
 
     data = load_mnist1d()
-    assert data["x"].shape == (4000, 40) and data["x_test"].shape == (1000, 40)
-    assert set(np.unique(data["y"])) == set(range(10))
-    assert jax.numpy.asarray(data["y"]).dtype == np.int32
+    assert data["train"]["inputs"].shape == (4000, 40)
+    assert data["test"]["inputs"].shape == (1000, 40)
+    assert set(np.unique(data["train"]["targets"])) == set(range(10))
+    assert jax.numpy.asarray(data["train"]["targets"]).dtype == np.int32

@@ -18,9 +18,9 @@ def test_digits32_is_prepared_offline_and_reads_back_row_for_row(tmp_path):
     arrays = loader.load_split("digits32", "test", tmp_path)  # generated on first use
     assert (tmp_path / "digits32" / "1.0.0").is_dir()
     assert list((tmp_path / "digits32" / "1.0.0").glob("*.array_record*"))
-    expected = load_digits()
-    np.testing.assert_array_equal(arrays["inputs"], expected["x_test"])
-    np.testing.assert_array_equal(arrays["targets"], expected["y_test"])
+    expected = load_digits()["test"]
+    np.testing.assert_array_equal(arrays["inputs"], expected["inputs"])
+    np.testing.assert_array_equal(arrays["targets"], expected["targets"])
     assert arrays["inputs"].shape == (359, 32, 32, 1) and arrays["targets"].dtype == np.int32
 
 
@@ -40,7 +40,7 @@ def test_sequence_task_builders_hold_the_generators_batches(tmp_path, builder_cl
         np.testing.assert_array_equal(x[:, :3, 1].sum(1), 1)
         np.testing.assert_allclose(target, (x[:, :, 0] * x[:, :, 1]).sum(1), rtol=1e-6)
         expected = adding_problem(jax.random.key(0), 24, 6)  # the train split's fixed key
-        np.testing.assert_array_equal(x, expected[0])
+        np.testing.assert_array_equal(x, expected["inputs"])
     else:
         assert x.shape == target.shape == (24, 26)
         np.testing.assert_array_equal(x[:, 10 + 6 - 1], COPY_DELIMITER)  # 10 symbols, T-1 blanks
@@ -100,8 +100,9 @@ def test_each_epoch_is_a_permutation_fixed_by_the_seed():
 
 
 def test_processes_take_disjoint_shards_of_the_same_order():
-    shards = [take(loader.train_batches(ARRAYS, 5, 0, shard_index=i, shard_count=2), 2)
-              for i in range(2)]  # fmt: skip
+    shards = [
+        take(loader.train_batches(ARRAYS, 5, 0, shard_index=i, shard_count=2), 2) for i in range(2)
+    ]
     seen = np.concatenate([b["targets"] for shard in shards for b in shard])
     assert sorted(seen) == list(range(20))
 
@@ -117,9 +118,9 @@ def test_the_iterator_state_resumes_exactly():
         np.testing.assert_array_equal(a["targets"], b["targets"])
 
 
-def test_eval_batches_cover_the_split_once_with_a_mask():
+def test_eval_batches_cover_the_split_once_marking_the_padding():
     batches = list(loader.eval_batches(ARRAYS, 8))
     assert [len(b["targets"]) for b in batches] == [8, 8, 8]
-    masked = [t for b in batches for t, m in zip(b["targets"], b["mask"], strict=True) if m]
-    assert masked == list(range(20))
-    assert list(itertools.chain(*(b["mask"] for b in batches))).count(0) == 4
+    kept = [t for b in batches for t, v in zip(b["targets"], b["valid"], strict=True) if v]
+    assert kept == list(range(20))
+    assert list(itertools.chain(*(b["valid"] for b in batches))).count(0) == 4

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from nets.gradients import hidden_state_gradient_norms, scaled_norm, step_jacobian_norms
-from nets.rnn import GRUCell, LSTMCell, ManyToOne, Recurrent, SimpleRNNCell, orthogonal
+from nets.models import ManyToOne
+from nets.rnn import GRUCell, LSTMCell, Recurrent, SimpleRNNCell, orthogonal
 
 B, T, X, H = 4, 30, 3, 16
 
@@ -143,10 +144,13 @@ GAUSSIAN = jax.nn.initializers.normal(0.5)
 
 @pytest.mark.parametrize(
     "cell",
-    [SimpleRNNCell(H, recurrent_kernel_init=GAUSSIAN), LSTMCell(H, recurrent_kernel_init=GAUSSIAN),
-     GRUCell(H, recurrent_kernel_init=GAUSSIAN)],
+    [
+        SimpleRNNCell(H, recurrent_kernel_init=GAUSSIAN),
+        LSTMCell(H, recurrent_kernel_init=GAUSSIAN),
+        GRUCell(H, recurrent_kernel_init=GAUSSIAN),
+    ],
     ids=type,
-)  # fmt: skip
+)
 def test_step_jacobian_exact_matches_power_iteration_and_numpy(cell):
     model = Recurrent(cell)
     x = inputs(13, 6)

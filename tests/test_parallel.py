@@ -9,8 +9,10 @@ import numpy as np
 import optax
 import pytest
 
-from nets.mnist1d_models import ConvNet1D
-from nets.rnn import LSTMCell, ManyToOne
+from nets.models import ManyToOne
+from nets.models.mnist1d import ConvNet1D
+from nets.rnn import LSTMCell
+from nets.training import objectives
 from nets.training.parallel import DataParallel, shard
 from nets.training.state import TrainState, train_step
 
@@ -19,7 +21,7 @@ CPUS = jax.devices("cpu")  # the 8 simulated devices, also on a machine with a G
 
 def train(model, batches, mode, devices, example):
     state = TrainState.create(model, optax.adam(1e-2), example, seed=0)
-    parallel = DataParallel(partial(train_step, task="classification"), mode, devices)
+    parallel = DataParallel(partial(train_step, loss_fn=objectives.cross_entropy), mode, devices)
     state = parallel.put_state(state)
     for batch in batches:
         state, metrics = parallel.step(state, parallel.put_batch(batch))
@@ -28,27 +30,35 @@ def train(model, batches, mode, devices, example):
 
 @pytest.mark.parametrize(
     "model, shape, mode",
-    [(ConvNet1D(), (16, 40), "pmap"), (ConvNet1D(), (16, 40), "shard_map"),
-     (ManyToOne(LSTMCell(8), 3), (16, 12, 4), "shard_map")],
+    [
+        (ConvNet1D(), (16, 40), "pmap"),
+        (ConvNet1D(), (16, 40), "shard_map"),
+        (ManyToOne(LSTMCell(8), 3), (16, 12, 4), "shard_map"),
+    ],
     ids=["cnn-pmap", "cnn-shard_map", "lstm-shard_map"],
-)  # fmt: skip
+)
 def test_eight_devices_train_as_one(model, shape, mode):
     assert len(CPUS) == 8
     rng = np.random.default_rng(0)
     batches = [
-        {"inputs": rng.normal(size=shape).astype(np.float32),
-         "targets": rng.integers(0, 3, shape[0]).astype(np.int32)}
+        {
+            "inputs": rng.normal(size=shape).astype(np.float32),
+            "targets": rng.integers(0, 3, shape[0]).astype(np.int32),
+        }
         for _ in range(3)
-    ]  # fmt: skip
+    ]
     one, one_metrics = train(model, batches, mode, CPUS[:1], batches[0]["inputs"][:1])
     eight, eight_metrics = train(model, batches, mode, CPUS, batches[0]["inputs"][:1])
     assert int(one.step) == int(eight.step) == 3
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6),
-                 eight.params, one.params)  # fmt: skip
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6),
+        eight.params,
+        one.params,
+    )
     np.testing.assert_allclose(eight_metrics["loss"], one_metrics["loss"], rtol=1e-5)
     np.testing.assert_allclose(eight_metrics["grad_norm"], one_metrics["grad_norm"], rtol=1e-4)
     # each device really held 2 of the 16 examples (so the pmean combined 8 different shards)
-    parallel = DataParallel(partial(train_step, task="classification"), mode, CPUS)
+    parallel = DataParallel(partial(train_step, loss_fn=objectives.cross_entropy), mode, CPUS)
     inputs = parallel.put_batch(batches[0])["inputs"]
     if mode == "pmap":
         assert inputs.shape[:2] == (8, 2)
@@ -81,7 +91,7 @@ def test_batch_norm_running_statistics_are_the_mean_over_devices(mode):
 
 @pytest.mark.parametrize("mode", ["pmap", "shard_map"])
 def test_a_batch_the_devices_do_not_divide_is_refused(mode):
-    parallel = DataParallel(partial(train_step, task="classification"), mode, CPUS)
+    parallel = DataParallel(partial(train_step, loss_fn=objectives.cross_entropy), mode, CPUS)
     with pytest.raises(ValueError, match="global batch 10 is not divisible by the device count 8"):
         parallel.put_batch({"inputs": np.ones((10, 3)), "targets": np.zeros(10)})
     with pytest.raises(ValueError, match="unknown data-parallel mode 'pjit'; valid: pmap, shard"):

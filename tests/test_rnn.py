@@ -258,9 +258,20 @@ def test_cudnn_weight_packing_reproduces_the_scan():
     w_ih, w_hh, b_ih, b_hh = cudnn_rnn.unpack_lstm_weights(weights, X, H, 1, False)
     zeros = jnp.zeros((1, B, H))
     y, h_n, c_n = cudnn_rnn.lstm_ref(
-        inputs, zeros, zeros, w_ih, w_hh, b_ih, b_hh, jnp.full((B,), T, jnp.int32), X, H, 1, 0.0,
+        inputs,
+        zeros,
+        zeros,
+        w_ih,
+        w_hh,
+        b_ih,
+        b_hh,
+        jnp.full((B,), T, jnp.int32),
+        X,
+        H,
+        1,
+        0.0,
         False,
-    )  # fmt: skip
+    )
     np.testing.assert_allclose(y, outputs, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(h_n[0], h, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(c_n[0], c, rtol=1e-5, atol=1e-6)
@@ -278,7 +289,7 @@ def test_cudnn_implementation_says_what_it_needs():
 
 
 def test_many_to_many_reads_tokens_as_one_hot_and_is_causal():
-    from nets.rnn import ManyToMany
+    from nets.models import ManyToMany
 
     tokens = jax.random.randint(jax.random.key(0), (2, 9), 0, 5)
     model = ManyToMany(GRUCell(6), 3, num_tokens=5)

@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nets.cnn import get_model
-from nets.summary import layer_table, main, parse_shape
+from nets.models import get_model
+from nets.summary import layer_table, main, parse_option, parse_shape
 
 
 def test_lenet5_rows_are_the_lectures_layers():
@@ -27,11 +27,22 @@ def test_lenet5_rows_are_the_lectures_layers():
     assert flops["fc1/dense"] == 2 * 400 * 120
 
 
-@pytest.mark.parametrize("name", ["resnet50", "googlenet", "efficientnet_b0", "vgg11_bn"])
-def test_totals_equal_the_parameter_count(name):
-    model = get_model(name, 1000)
-    rows = layer_table(model, (224, 224, 3))
-    shape = jax.ShapeDtypeStruct((1, 224, 224, 3), jnp.float32)
+@pytest.mark.parametrize(
+    "name, options, shape",
+    [
+        ("resnet50", {}, (224, 224, 3)),
+        ("googlenet", {}, (224, 224, 3)),
+        ("efficientnet_b0", {}, (224, 224, 3)),
+        ("vgg11_bn", {}, (224, 224, 3)),
+        ("mnist1d_gru", {}, (40,)),
+        ("many_to_one", {"cell": "gru", "num_layers": 2, "bidirectional": True}, (30, 3)),
+        ("many_to_many", {"cell": "tanh", "hidden_size": 7}, (30, 3)),
+    ],
+)
+def test_totals_equal_the_parameter_count(name, options, shape):
+    model = get_model(name, 1000, **options)
+    rows = layer_table(model, shape)
+    shape = jax.ShapeDtypeStruct((1, *shape), jnp.float32)
     variables = jax.eval_shape(model.init, jax.random.key(0), shape)
     expected = sum(int(np.prod(a.shape)) for a in jax.tree.leaves(variables["params"]))
     assert sum(r["parameters"] for r in rows) == expected
@@ -45,12 +56,31 @@ def test_resnet50_multiply_adds_are_the_published_four_billion():
     assert rows[-1]["output_shape"] == (1000,)
 
 
+def test_an_lstm_is_one_row_with_the_lectures_gate_count():
+    rows = layer_table(get_model("many_to_one", 1, cell="lstm", hidden_size=16), (50, 3))
+    assert [(r["layer"], r["type"], r["output_shape"]) for r in rows] == [
+        ("recurrent/cells_0", "LSTMCell", (50, 16)),
+        ("head", "Dense", (1,)),
+    ]
+    # four gates, each W [h; x] + b: 4 * (16 * (16 + 3) + 16); 2 FLOPs per multiply-add per step
+    assert rows[0]["parameters"] == 4 * (16 * (16 + 3) + 16)
+    assert rows[0]["flops"] == 50 * 2 * 4 * 16 * (16 + 3)
+
+
 def test_command_line(capsys):
     assert main(["lenet5"]) == 0
     out = capsys.readouterr().out
-    assert "61,706" in out and "28x28x6" in out
+    assert "61,706" in out and "28x28x6" in out and "833,040" in out
+    assert main(["many_to_one", "--option", "cell=gru", "--option", "hidden_size=4"]) == 0
+    assert "GRUCell" in capsys.readouterr().out
     assert main(["resnet9"]) == 2
     assert "unknown model 'resnet9'; valid: alexnet" in capsys.readouterr().err
-    with pytest.raises(ValueError, match="HEIGHTxWIDTHxCHANNELS with positive sizes, got '224'"):
-        parse_shape("224")
+    assert main(["resnet18", "--outputs", "0"]) == 2
+    assert "num_outputs must be a positive integer, got 0" in capsys.readouterr().err
+    assert main(["lenet5", "--option", "width=3"]) == 2
+    assert "model 'lenet5' takes no option 'width'; valid: pooling" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="sizes joined by 'x' .*, got '224x-1'"):
+        parse_shape("224x-1")
     assert parse_shape("64x48x3") == (64, 48, 3)
+    assert parse_option("bidirectional=True") == ("bidirectional", True)
+    assert parse_option("cell=lstm") == ("cell", "lstm")

@@ -13,8 +13,8 @@ from nets.data.synthetic import (
 
 
 def test_adding_problem_structure_and_baseline():
-    inputs, targets = adding_problem(jax.random.key(0), 20_000, 50)
-    inputs, targets = np.asarray(inputs), np.asarray(targets)
+    batch = adding_problem(jax.random.key(0), 20_000, 50)
+    inputs, targets = np.asarray(batch["inputs"]), np.asarray(batch["targets"])
     values, markers = inputs[..., 0], inputs[..., 1]
     assert inputs.shape == (20_000, 50, 2) and targets.shape == (20_000,)
     assert np.all((values >= 0) & (values < 1))
@@ -33,7 +33,8 @@ def test_adding_problem_rejects_lengths_below_two(length):
 
 def test_copy_task_structure_and_baseline():
     delay = 15
-    inputs, targets = (np.asarray(a) for a in copy_task(jax.random.key(1), 64, delay))
+    batch = copy_task(jax.random.key(1), 64, delay)
+    inputs, targets = np.asarray(batch["inputs"]), np.asarray(batch["targets"])
     assert inputs.shape == targets.shape == (64, delay + 20)
     symbols = inputs[:, :10]
     assert np.all((symbols >= 1) & (symbols <= 8))

@@ -21,46 +21,64 @@ from experiments import train as train_cli
 from experiments.configs import cifar10_resnet20, lenet5_digits, mnist1d_gru
 from nets.cnn import LeNet5
 from nets.data import loader
+from nets.training import objectives
 from nets.training.checkpoint import CheckpointError, Checkpoints, sigint_deferred
+from nets.training.config import validate_training
 from nets.training.distributed import describes_multihost
-from nets.training.state import TrainState, eval_step, per_example, train_step
-from nets.training.trainer import NonFiniteError, validate
+from nets.training.state import TrainState, eval_step, train_step
+from nets.training.trainer import NonFiniteError
 
 ROOT = Path(__file__).parent.parent
+
+
+class Linear(nn.Module):
+    """y = w . x + b, called as every model is."""
+
+    @nn.compact
+    def __call__(self, x, *, train=False):
+        return nn.Dense(1, name="dense")(x)
 
 
 def test_train_step_is_one_sgd_step_on_the_mean_squared_error():
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(6, 3)).astype(np.float32), rng.normal(size=6).astype(np.float32)
-    state = TrainState.create(nn.Dense(1), optax.sgd(0.1), x[:1], seed=0)
-    w, b = np.asarray(state.params["kernel"])[:, 0], float(state.params["bias"][0])
-    new, metrics = jax.jit(partial(train_step, task="regression"))(
+    state = TrainState.create(Linear(), optax.sgd(0.1), x[:1], seed=0)
+    w, b = (
+        np.asarray(state.params["dense"]["kernel"])[:, 0],
+        float(state.params["dense"]["bias"][0]),
+    )
+    new, metrics = jax.jit(partial(train_step, loss_fn=objectives.mse))(
         state, {"inputs": x, "targets": y}
     )
     error = x @ w + b - y  # d/dw mean(error^2) = 2/n X^T error
     grad_w, grad_b = 2 * x.T @ error / 6, 2 * error.mean()
     np.testing.assert_allclose(metrics["loss"], np.mean(error**2), rtol=1e-5)
     np.testing.assert_allclose(metrics["grad_norm"], np.sqrt(grad_w @ grad_w + grad_b**2), 1e-5)
-    np.testing.assert_allclose(new.params["kernel"][:, 0], w - 0.1 * grad_w, rtol=1e-5)
-    np.testing.assert_allclose(new.params["bias"][0], b - 0.1 * grad_b, rtol=1e-5)
+    np.testing.assert_allclose(new.params["dense"]["kernel"][:, 0], w - 0.1 * grad_w, rtol=1e-5)
+    np.testing.assert_allclose(new.params["dense"]["bias"][0], b - 0.1 * grad_b, rtol=1e-5)
     assert int(new.step) == 1
 
 
-def test_eval_step_sums_only_the_rows_the_mask_keeps():
+class Fixed(nn.Module):
+    """Outputs the given logits whatever the input."""
+
+    logits: np.ndarray
+
+    @nn.compact
+    def __call__(self, x, *, train=False):
+        return self.logits + 0 * self.param("unused", nn.initializers.zeros, ())
+
+
+def test_eval_step_sums_only_the_rows_that_are_valid():
     logits = np.log(np.array([[0.7, 0.3], [0.2, 0.8], [0.9, 0.1]], np.float32))
 
-    class Fixed(nn.Module):  # outputs the given logits whatever the input
-        @nn.compact
-        def __call__(self, x):
-            return logits + 0 * self.param("unused", nn.initializers.zeros, ())
-
-    state = TrainState.create(Fixed(), optax.sgd(0.1), np.zeros((1, 1)), seed=0)
+    state = TrainState.create(Fixed(logits), optax.sgd(0.1), np.zeros((1, 1)), seed=0)
     batch = {
         "inputs": np.zeros((3, 1)),
         "targets": np.array([0, 0, 1]),
-        "mask": np.array([1, 1, 0]),
+        "valid": np.array([1, 1, 0]),
     }
-    sums = eval_step(state, batch, task="classification")
+    sums = eval_step(state, batch, loss_fn=objectives.cross_entropy)
     np.testing.assert_allclose(sums["loss"], -np.log(0.7) - np.log(0.2), rtol=1e-5)
     assert float(sums["accuracy"]) == 1.0 and float(sums["count"]) == 2.0
 
@@ -69,17 +87,21 @@ def test_sequence_targets_average_the_cross_entropy_over_time():
     # the copy task's shapes: logits [B, T, C] against labels [B, T]
     logits = np.log(np.array([[[0.5, 0.5], [0.9, 0.1], [0.2, 0.8]]], np.float32))
     labels = np.array([[0, 1, 1]])
-    result = per_example("classification", logits, labels)
+    result = objectives.cross_entropy(logits, {"targets": labels})
     expected = -(np.log(0.5) + np.log(0.1) + np.log(0.8)) / 3
     np.testing.assert_allclose(result["loss"], [expected], rtol=1e-6)
     np.testing.assert_allclose(result["accuracy"], [2 / 3])  # argmax of [.5, .5] is class 0
+    # padded steps (t >= length) count for nothing: length 2 averages the first two steps
+    padded = objectives.cross_entropy(logits, {"targets": labels, "lengths": np.array([2])})
+    np.testing.assert_allclose(padded["loss"], [-(np.log(0.5) + np.log(0.1)) / 2], rtol=1e-6)
+    np.testing.assert_allclose(padded["accuracy"], [1 / 2])
 
 
 def tiny(get_config, data_dir, **overrides):
     config = get_config("tiny")
-    config.data_dir = data_dir
+    config.data.data_dir = data_dir
     config.parallel = "shard_map"  # compiles faster than pmap for 8 simulated devices
-    config.update(overrides)
+    config.update_from_flattened_dict(overrides)
     return config
 
 
@@ -91,13 +113,22 @@ def test_every_training_config_and_profile_is_valid(profile):
     """The data-free checks of a run (names, sizes) for every config file that describes an
     experiments.train run (those with a dataset). Only 'tiny' must divide over the tests' 8
     devices: the others keep their recipes' batches (MNIST-1D's 100)."""
-    configs = {name: importlib.import_module(f"experiments.configs.{name}").get_config(profile)
-               for name in CONFIG_FILES}  # fmt: skip
-    training = {name for name, config in configs.items() if "dataset" in config}
-    assert {"lenet5_digits", "mnist1d_cnn", "mnist1d_gru", "lstm_adding", "cifar10_resnet20",
-            "resnet20_digits", "lstm_copy"} <= training  # fmt: skip
+    configs = {
+        name: importlib.import_module(f"experiments.configs.{name}").get_config(profile)
+        for name in CONFIG_FILES
+    }
+    training = {name for name, config in configs.items() if "data" in config}
+    assert {
+        "lenet5_digits",
+        "mnist1d_cnn",
+        "mnist1d_gru",
+        "lstm_adding",
+        "cifar10_resnet20",
+        "resnet20_digits",
+        "lstm_copy",
+    } <= training
     for name in training:
-        validate(configs[name], device_count=8 if profile == "tiny" else 1)
+        validate_training(configs[name], device_count=8 if profile == "tiny" else 1)
 
 
 def test_a_config_trains_end_to_end_and_logs(tmp_path, data_dir):
@@ -126,7 +157,8 @@ from experiments.configs.lenet5_digits import get_config
 from nets.training.trainer import train
 workdir, data_dir, kill_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
 config = get_config("tiny")
-config.update(dict(data_dir=data_dir, num_steps=60, checkpoint_every=10, log_every=5))
+config.update(dict(num_steps=60, checkpoint_every=10, log_every=5))
+config.data.data_dir = data_dir
 def on_step(step):
     if step == kill_at:
         os.kill(os.getpid(), signal.SIGKILL)
@@ -145,9 +177,13 @@ def test_a_run_killed_after_step_30_resumes_to_a_bit_identical_result(tmp_path, 
     env = {**os.environ, "JAX_DISABLE_MOST_OPTIMIZATIONS": "1"}  # compile faster; same in all
 
     def launch(workdir, kill_at=0):
-        return subprocess.Popen([sys.executable, "-c", KILLABLE_RUN, str(workdir), data_dir,
-                                 str(kill_at)], cwd=ROOT, env=env, stderr=subprocess.PIPE,
-                                text=True)  # fmt: skip
+        return subprocess.Popen(
+            [sys.executable, "-c", KILLABLE_RUN, str(workdir), data_dir, str(kill_at)],
+            cwd=ROOT,
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     straight, killed = launch(tmp_path / "straight"), launch(tmp_path / "resumed", kill_at=35)
     _, straight_log = straight.communicate(timeout=300)  # read as it runs: a full pipe blocks
@@ -155,23 +191,30 @@ def test_a_run_killed_after_step_30_resumes_to_a_bit_identical_result(tmp_path, 
     assert straight.returncode == 0, straight_log[-2000:]
     assert killed.returncode == -signal.SIGKILL
     assert sorted(int(p.name) for p in (tmp_path / "resumed" / "checkpoints").iterdir()) == [
-        10, 20, 30,
-    ]  # fmt: skip
+        10,
+        20,
+        30,
+    ]
     resumed = launch(tmp_path / "resumed")
     _, stderr = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, stderr[-2000:]
     assert "resuming from" in stderr and "checkpoints/30" in stderr
     a, b = final_state(tmp_path / "straight"), final_state(tmp_path / "resumed")
     assert int(a.step) == int(b.step) == 60
-    for x, y in zip(jax.tree.leaves((a.params, a.opt_state, a.rng)),
-                    jax.tree.leaves((b.params, b.opt_state, b.rng)), strict=True):  # fmt: skip
+    for x, y in zip(
+        jax.tree.leaves((a.params, a.opt_state, a.rng)),
+        jax.tree.leaves((b.params, b.opt_state, b.rng)),
+        strict=True,
+    ):
         np.testing.assert_array_equal(x, y)  # bit for bit
     # the metrics log has each interval once, with the same losses as the straight run
     losses = [
-        [(r["step"], r["loss"]) for r in map(json.loads, (tmp_path / d / "metrics.jsonl")
-                                             .read_text().splitlines())]
+        [
+            (r["step"], r["loss"])
+            for r in map(json.loads, (tmp_path / d / "metrics.jsonl").read_text().splitlines())
+        ]
         for d in ("straight", "resumed")
-    ]  # fmt: skip
+    ]
     assert losses[0] == losses[1] and [s for s, _ in losses[0]] == list(range(5, 61, 5))
 
 
@@ -180,7 +223,8 @@ def test_a_corrupt_or_incompatible_checkpoint_stops_the_run_naming_it(tmp_path, 
     train_cli.run(config, str(tmp_path))
     message = f"checkpoint {tmp_path}/checkpoints/3 cannot be restored into this run"
     with pytest.raises(CheckpointError, match=f"{message} \\(ValueError: Structure mismatch"):
-        train_cli.run(tiny(lenet5_digits.get_config, data_dir, optimizer="sgd"), str(tmp_path))
+        sgd = tiny(lenet5_digits.get_config, data_dir, **{"optimizer.name": "sgd"})
+        train_cli.run(sgd, str(tmp_path))
     for path in (tmp_path / "checkpoints" / "3" / "state").rglob("*"):
         if path.is_file():
             path.write_bytes(b"garbage")
@@ -192,8 +236,14 @@ def test_a_corrupt_or_incompatible_checkpoint_stops_the_run_naming_it(tmp_path, 
 def test_a_non_finite_loss_stops_naming_the_step_and_keeping_the_last_good_checkpoint(
     tmp_path, data_dir
 ):
-    config = tiny(lenet5_digits.get_config, data_dir, optimizer="sgd", learning_rate=1e30,
-                  num_steps=6, checkpoint_every=1, log_every=1)  # fmt: skip
+    config = tiny(
+        lenet5_digits.get_config,
+        data_dir,
+        **{"optimizer.name": "sgd", "optimizer.learning_rate": 1e30},
+        num_steps=6,
+        checkpoint_every=1,
+        log_every=1,
+    )
     with pytest.raises(NonFiniteError, match=r"non-finite .* at step (\d); training stopped") as e:
         train_cli.run(config, str(tmp_path))
     bad_step = int(e.value.args[0].split("at step ")[1].split(";")[0])
@@ -215,17 +265,23 @@ def test_ctrl_c_during_a_save_waits_for_the_save_to_finish():
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        ({"model": "resnet21"}, "unknown model 'resnet21'; valid: alexnet, cifar_resnet110"),
-        ({"dataset": "imagenet"}, "unknown dataset 'imagenet'; valid: adding_problem, cifar10"),
+        ({"model.name": "resnet21"}, "unknown model 'resnet21'; valid: alexnet, cifar_resnet110"),
+        ({"data.name": "imagenet"}, "unknown dataset 'imagenet'; valid: adding_problem, cifar10"),
         ({"batch_size": 12}, "global batch 12 is not divisible by the device count 8"),
         ({"num_steps": -5}, "config.num_steps must be a positive integer, got -5"),
-        ({"parallel": "pjit"}, "unknown data-parallel mode 'pjit'; valid: pmap, shard_map"),
-        ({"dataset": "copy_task/t10"}, "integer tokens, which only the rnn_seq_<cell> models"),
+        ({"parallel": "pjit"}, "unknown config.parallel 'pjit'; valid: pmap, shard_map"),
+        ({"data.name": "copy_task/t10"}, "integer token inputs, which model 'lenet5' cannot"),
+        ({"model.hidden_size": 8}, "model 'lenet5' takes no option 'hidden_size'; valid: pool"),
+        ({"optimizer.name": "lion"}, "unknown config.optimizer.name 'lion'; valid: adam, adamw"),
+        ({"optimizer.learning_rate": -1.0}, "config.optimizer.learning_rate must be a number >="),
+        ({"seed": -1}, "config.seed must be an integer >= 0, got -1"),
     ],
 )
 def test_bad_configs_are_refused_before_anything_is_written(tmp_path, overrides, message):
     config = lenet5_digits.get_config("tiny")
-    config.update(overrides)
+    if "model.hidden_size" in overrides:  # a field the config does not have yet
+        config.model.hidden_size = overrides.pop("model.hidden_size")
+    config.update_from_flattened_dict(overrides)
     with pytest.raises(ValueError, match=message):
         train_cli.run(config, str(tmp_path / "run"))
     assert not (tmp_path / "run").exists()
@@ -233,11 +289,19 @@ def test_bad_configs_are_refused_before_anything_is_written(tmp_path, overrides,
 
 def test_a_dataset_that_is_not_prepared_says_how_to_prepare_it(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "experiments.train", f"--workdir={tmp_path / 'run'}",
-         "--config=experiments/configs/cifar10_resnet20.py:tiny",
-         f"--config.data_dir={tmp_path / 'empty'}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "experiments.train",
+            f"--workdir={tmp_path / 'run'}",
+            "--config=experiments/configs/cifar10_resnet20.py:tiny",
+            f"--config.data.data_dir={tmp_path / 'empty'}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         f"error: dataset 'cifar10' is not prepared in {tmp_path}/empty/cifar10/3.0.2; prepare "

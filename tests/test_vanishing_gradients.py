@@ -63,15 +63,17 @@ def test_spectral_sweep_obeys_the_pascanu_bound_below_one(tiny_run):
     "override, message",
     [
         ({"lengths": (10, 0)}, "sequence length T must be an integer >= 2, got 0"),
-        ({"cells": ("tanh", "transformer")}, "unknown cell 'transformer'; valid: tanh, irnn"),
+        ({"cells": ("tanh", "transformer")}, "unknown cell 'transformer'; valid: gru, irnn"),
         ({"cells": ()}, "empty sweep"),
-        ({"spectral_norms": (0.5, -1.0)}, "spectral norms must be positive"),
-        ({"seeds": 0}, "config.seeds must be at least 1, got 0"),
+        ({"spectral.norms": (0.5, -1.0)}, "config.spectral.norms must be positive numbers"),
+        ({"seeds": 0}, "config.seeds must be a positive integer, got 0"),
+        ({"measure.dtype": "float16"}, "unknown config.measure.dtype 'float16'; valid: float32"),
+        ({"train.length": 1}, r"config.train.length \(0: train at each T\) must be an integer"),
     ],
 )
 def test_bad_config_is_rejected_before_anything_is_written(tmp_path, override, message):
     config = get_config("tiny")
-    config.update(override)
+    config.update_from_flattened_dict(override)
     with pytest.raises(ValueError, match=message):
         vanishing_gradients.run(config, str(tmp_path / "run"))
     assert not (tmp_path / "run").exists()
@@ -81,18 +83,33 @@ def test_command_line_errors_are_one_line_and_exit_non_zero(tmp_path):
     (tmp_path / "a_file").write_text("")
     workdir = tmp_path / "a_file" / "run"  # a directory cannot be made under a file
     result = subprocess.run(
-        [sys.executable, "-m", "experiments.vanishing_gradients", f"--workdir={workdir}",
-         "--config=experiments/configs/vanishing_gradients.py:tiny"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "experiments.vanishing_gradients",
+            f"--workdir={workdir}",
+            "--config=experiments/configs/vanishing_gradients.py:tiny",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0
     assert result.stderr.strip().splitlines()[-1].startswith("error: workdir ")
     assert "not writable" in result.stderr
     bad_length = subprocess.run(
-        [sys.executable, "-m", "experiments.vanishing_gradients", f"--workdir={tmp_path / 'x'}",
-         "--config=experiments/configs/vanishing_gradients.py:tiny", "--config.lengths=(5,-3)"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "experiments.vanishing_gradients",
+            f"--workdir={tmp_path / 'x'}",
+            "--config=experiments/configs/vanishing_gradients.py:tiny",
+            "--config.lengths=(5,-3)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad_length.returncode != 0
     assert bad_length.stderr.strip().splitlines()[-1] == (
         "error: sequence length T must be an integer >= 2, got -3"

@@ -12,22 +12,25 @@ from nets.data.digits import load_digits
 
 def test_digits_are_resized_and_split_reproducibly():
     data = load_digits()
-    assert data["x"].shape == (1438, 32, 32, 1) and data["x_test"].shape == (359, 32, 32, 1)
-    assert data["x"].min() >= 0.0 and data["x"].max() <= 1.0
-    assert set(np.unique(data["y_test"])) == set(range(10))
+    train, test = data["train"]["inputs"], data["test"]["inputs"]
+    assert train.shape == (1438, 32, 32, 1) and test.shape == (359, 32, 32, 1)
+    assert train.min() >= 0.0 and train.max() <= 1.0
+    assert set(np.unique(data["test"]["targets"])) == set(range(10))
     from sklearn.datasets import load_digits as sklearn_digits
 
     # the resize keeps each image's mean intensity: bilinear upsampling by 4 of the 8x8 original
     originals = sklearn_digits().images / 16.0
-    assert np.isclose(np.sort(data["x"].mean(axis=(1, 2, 3))).sum()
-                      + np.sort(data["x_test"].mean(axis=(1, 2, 3))).sum(),
-                      originals.mean(axis=(1, 2)).sum(), rtol=0.02)  # fmt: skip
+    assert np.isclose(
+        np.sort(train.mean(axis=(1, 2, 3))).sum() + np.sort(test.mean(axis=(1, 2, 3))).sum(),
+        originals.mean(axis=(1, 2)).sum(),
+        rtol=0.02,
+    )
 
 
 def tiny(data_dir, **overrides):
     config = get_config("tiny")
-    config.data_dir = data_dir
-    config.update(overrides)
+    config.data.data_dir = data_dir
+    config.update_from_flattened_dict(overrides)
     return config
 
 
@@ -46,7 +49,7 @@ def test_tiny_run_writes_both_figures(tmp_path, data_dir):
     "override, message",
     [
         ({"num_steps": 0}, "config.num_steps must be a positive integer, got 0"),
-        ({"model": "alexnet"}, "config.model must be 'lenet5', got 'alexnet'"),
+        ({"model.name": "alexnet"}, "config.model.name must be 'lenet5', got 'alexnet'"),
         ({"example_index": 359}, "must index the 359 test images, got 359"),
     ],
 )

@@ -1,6 +1,10 @@
 """Experiment configurations: ``get_config(profile)`` in each file, loaded by ml_collections."""
 
+import inspect
+
 import ml_collections
+
+from nets.models import MODELS, model_options
 
 PROFILES = ("quick", "full", "tiny")
 
@@ -15,27 +19,48 @@ def new_config(profile: str) -> ml_collections.ConfigDict:
     return config
 
 
-def training_config(profile: str, dataset: str, model: str) -> ml_collections.ConfigDict:
-    """The fields of ``python -m experiments.train`` with their defaults; a config file sets
-    what its run needs (see ``nets.training.trainer``)."""
-    config = new_config(profile)
-    config.dataset = dataset  # nets.data.loader.DATASETS, e.g. 'digits32', 'adding_problem/t100'
-    config.data_dir = ""  # where the array_record files are; '' = tfds's default
-    config.model = model  # nets.training.trainer.model_names()
-    config.hidden_size = 128  # units of an 'rnn_<cell>' model
-    config.optimizer = "adam"  # adam, adamw or sgd
+def optimizer_config(**fields) -> ml_collections.ConfigDict:
+    """The optimizer group of every config (``nets.training.config.build_optimizer``)."""
+    config = ml_collections.ConfigDict()
+    config.name = "adam"  # adam, adamw or sgd
     config.learning_rate = 1e-3
     config.schedule = "constant"  # or 'cosine' (decay to zero over num_steps)
     config.momentum = 0.9  # sgd only
     config.weight_decay = 0.0  # adamw and sgd
     config.clip_norm = 0.0  # global gradient norm clipping; 0 = off
+    config.update(fields)
+    return config
+
+
+def model_config(name: str, **options) -> ml_collections.ConfigDict:
+    """The model group: ``name`` and every option of that model with its default (so that any
+    can be overridden, ``--config.model.hidden_size=64``), ``options`` set. Options the data
+    decide (``num_tokens``) and non-scalar ones (``dtype``) are left to the code."""
+    config = ml_collections.ConfigDict({"name": name})
+    parameters = inspect.signature(MODELS[name]).parameters
+    for option in model_options(name):
+        default = parameters[option].default
+        if option != "num_tokens" and isinstance(default, bool | int | float | str):
+            config[option] = default
+    config.update(options)
+    return config
+
+
+def training_config(profile: str, data: str, model: str, **model_options):
+    """The fields of ``python -m experiments.train`` with their defaults, grouped by part (see
+    ``nets.training.config``); a config file sets what its run needs."""
+    config = new_config(profile)
+    config.model = model_config(model, **model_options)  # nets.models.get_model(name, **options)
+    # nets.data.loader.DATASETS, e.g. 'digits32', 'adding_problem/t100'; data_dir '' = tfds's
+    config.data = ml_collections.ConfigDict({"name": data, "data_dir": ""})
+    config.optimizer = optimizer_config()
     config.batch_size = 64  # global: split over every device of every process
     config.eval_batch_size = 500
     config.num_steps = 1000
     config.log_every = 100
     config.checkpoint_every = 500
     config.keep_checkpoints = 3
-    config.parallel = "shard_map"  # or "pmap" (nets.training.parallel); see the README
+    config.parallel = "shard_map"  # or "pmap" (nets.training.parallel); see scripts/README.md
     config.seed = 0
     return config
 

@@ -10,7 +10,7 @@ more steps and seeds: sized for an accelerator), 'tiny' (the tests).
 
 import ml_collections
 
-from experiments.configs import new_config
+from experiments.configs import new_config, optimizer_config
 
 
 def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
@@ -18,27 +18,25 @@ def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
     config.cells = ("tanh", "lstm", "gru")
     config.lengths = (100,)
     config.seeds = 1
-    # Rematerialise each step in backpropagation through time (memory for recompute).
-    config.remat = False
-    config.hidden_size = 128
+    # remat: rematerialise each step in backpropagation through time (memory for recompute)
+    config.model = ml_collections.ConfigDict({"hidden_size": 128, "remat": False})
+    config.optimizer = optimizer_config(learning_rate=1e-3, clip_norm=1.0)
     config.batch_size = 64
-    config.train_steps = 1500
+    config.num_steps = 1500
     config.eval_every = 100
     config.test_size = 1000  # one fixed test set per T
-    config.learning_rate = 1e-3
-    config.clip_norm = 1.0
     config.solved_mse = 0.01  # "solved": test MSE far below the 1/6 of predicting 1
     if profile == "full":
         config.lengths = (50, 100, 200, 400)
         config.seeds = 3
-        config.train_steps = 20_000
+        config.num_steps = 20_000
         config.eval_every = 500
     elif profile == "tiny":
         config.cells = ("tanh", "lstm")
         config.lengths = (6,)
-        config.hidden_size = 8
+        config.model.hidden_size = 8
         config.batch_size = 8
-        config.train_steps = 6
+        config.num_steps = 6
         config.eval_every = 3
         config.test_size = 16
     return config

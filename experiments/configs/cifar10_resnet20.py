@@ -2,7 +2,7 @@
 ``python -m nets.data.prepare cifar10 --data_dir DIR``).
 
     python -m experiments.train --config experiments/configs/cifar10_resnet20.py \
-        --workdir runs/resnet20 --config.data_dir=DIR
+        --workdir runs/resnet20 --config.data.data_dir=DIR
 
 The paper's schedule (SGD, momentum 0.9, weight decay 1e-4, learning rate 0.1, batch 128, 64k
 steps) with a cosine decay in place of its steps; no augmentation yet, so expect a few points
@@ -17,11 +17,9 @@ from experiments.configs import shrink_for_tests, training_config
 
 def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
     config = training_config(profile, "cifar10", "cifar_resnet20")
-    config.optimizer = "sgd"
-    config.learning_rate = 0.1
-    config.momentum = 0.9
-    config.weight_decay = 1e-4
-    config.schedule = "cosine"
+    config.optimizer.update(
+        name="sgd", learning_rate=0.1, momentum=0.9, weight_decay=1e-4, schedule="cosine"
+    )
     config.batch_size = 128
     config.num_steps = 64_000
     config.log_every = 500

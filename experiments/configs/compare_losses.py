@@ -11,60 +11,72 @@ Profiles: 'quick' (default; 1,000 steps per MNIST-1D run, a 2-core CPU in under 
 
 import ml_collections
 
-from experiments.configs import new_config
+from experiments.configs import new_config, optimizer_config
+
+ConfigDict = ml_collections.ConfigDict
 
 
 def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
     c = new_config(profile)
     c.parts = ("saturation", "classification", "binary", "multilabel", "regression", "anchor")
     c.seeds = 3
-    c.saturation_points = 199
-    # MNIST-1D runs: the benchmark's Adam at 1e-2, batch 100.
-    c.learning_rate = 1e-2
-    c.batch_size = 100
-    c.steps = 1000
-    c.eval_every = 100
-    c.classification_models = ("mlp", "cnn")
-    c.classification_losses = ("softmax_cce", "softmax_mse", "sigmoid_mse")
-    c.target_accuracy = 0.8
-    c.binary_losses = ("sigmoid_bce", "sigmoid_mse")
-    c.multilabel_losses = ("sigmoid_bce", "sigmoid_mse")
-    c.anchor_models = ("logistic", "mlp", "cnn", "gru")
-    c.anchor_steps = 1000
+    c.saturation = ConfigDict({"points": 199})
+    # MNIST-1D runs (classification, binary, multilabel, anchor): the benchmark's Adam at 1e-2,
+    # batch 100.
+    c.mnist1d = ConfigDict({"batch_size": 100, "num_steps": 1000, "eval_every": 100})
+    c.mnist1d.optimizer = optimizer_config(learning_rate=1e-2)
+    c.classification = ConfigDict(
+        {
+            "models": ("mnist1d_mlp", "mnist1d_cnn"),
+            "losses": ("softmax_cce", "softmax_mse", "sigmoid_mse"),
+            "target_accuracy": 0.8,
+        }
+    )
+    c.binary = ConfigDict({"losses": ("sigmoid_bce", "sigmoid_mse")})
+    c.multilabel = ConfigDict({"losses": ("sigmoid_bce", "sigmoid_mse")})
+    c.anchor = ConfigDict(
+        {
+            "models": ("mnist1d_logistic", "mnist1d_mlp", "mnist1d_cnn", "mnist1d_gru"),
+            "num_steps": 1000,
+        }
+    )
     # Regression: forecast the next value of a noisy sine with a GRU.
-    c.regression_losses = ("mse", "mae", "huber")
-    c.huber_delta = 1.0
-    c.outlier_fractions = (0.0, 0.05, 0.1, 0.2, 0.4)
-    c.outlier_scale = 10.0
-    c.regression_window = 20
-    c.regression_hidden = 32
-    c.regression_train_size = 2000
-    c.regression_test_size = 1000
-    c.regression_noise = 0.1
-    c.regression_steps = 500
-    c.regression_eval_every = 100
-    c.regression_batch_size = 64
-    c.regression_learning_rate = 3e-3
+    c.regression = ConfigDict(
+        {
+            "losses": ("mse", "mae", "huber"),
+            "huber_delta": 1.0,
+            "outlier_fractions": (0.0, 0.05, 0.1, 0.2, 0.4),
+            "outlier_scale": 10.0,
+            "window": 20,
+            "hidden_size": 32,
+            "train_size": 2000,
+            "test_size": 1000,
+            "noise": 0.1,
+            "num_steps": 500,
+            "eval_every": 100,
+            "batch_size": 64,
+        }
+    )
+    c.regression.optimizer = optimizer_config(learning_rate=3e-3)
     if profile == "full":
         c.seeds = 5
-        c.steps = 8000
-        c.eval_every = 250
-        c.anchor_steps = 8000
-        c.regression_steps = 3000
+        c.mnist1d.update(num_steps=8000, eval_every=250)
+        c.anchor.num_steps = 8000
+        c.regression.num_steps = 3000
     elif profile == "tiny":
         c.seeds = 2
-        c.saturation_points = 9
-        c.steps = 4
-        c.eval_every = 2
-        c.classification_models = ("mlp",)
-        c.classification_losses = ("softmax_cce", "sigmoid_mse")
-        c.anchor_models = ("logistic", "gru")
-        c.anchor_steps = 2
-        c.outlier_fractions = (0.0, 0.4)
-        c.regression_hidden = 4
-        c.regression_train_size = 32
-        c.regression_test_size = 16
-        c.regression_steps = 4
-        c.regression_eval_every = 2
-        c.regression_batch_size = 8
+        c.saturation.points = 9
+        c.mnist1d.update(num_steps=4, eval_every=2)
+        c.classification.models = ("mnist1d_mlp",)
+        c.classification.losses = ("softmax_cce", "sigmoid_mse")
+        c.anchor.update(models=("mnist1d_logistic", "mnist1d_gru"), num_steps=2)
+        c.regression.update(
+            outlier_fractions=(0.0, 0.4),
+            hidden_size=4,
+            train_size=32,
+            test_size=16,
+            num_steps=4,
+            eval_every=2,
+            batch_size=8,
+        )
     return c

@@ -13,7 +13,7 @@ from experiments.configs import shrink_for_tests, training_config
 
 def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
     config = training_config(profile, "mnist1d", "mnist1d_cnn")
-    config.learning_rate = 1e-2
+    config.optimizer.learning_rate = 1e-2
     config.batch_size = 100
     config.num_steps = 8000
     config.log_every = 250

@@ -8,10 +8,10 @@ Profiles: 'quick' (default, the recipe), 'full' (the same), 'tiny' (the tests).
 
 import ml_collections
 
-from experiments.configs import mnist1d_cnn
+from experiments.configs import mnist1d_cnn, model_config
 
 
 def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
     config = mnist1d_cnn.get_config(profile)
-    config.model = "mnist1d_gru"
+    config.model = model_config("mnist1d_gru")
     return config

@@ -15,7 +15,7 @@ from experiments.configs import cifar10_resnet20
 
 def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
     config = cifar10_resnet20.get_config(profile)
-    config.dataset = "digits32"
+    config.data.name = "digits32"
     if profile != "tiny":
         config.batch_size = 64
         config.num_steps = 600

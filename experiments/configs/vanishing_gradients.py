@@ -5,13 +5,13 @@
         --config experiments/configs/vanishing_gradients.py:full
     python -m experiments.vanishing_gradients --workdir runs/vg --config.seeds=5
 
-Profiles: 'quick' (default; a 2-core CPU in under a minute), 'full' (sized for an
-accelerator: more seeds, wider cells, longer training), 'tiny' (the tests).
+Profiles: 'quick' (default; a 2-core CPU in about a minute), 'full' (sized for an accelerator:
+more seeds, wider cells, longer training), 'tiny' (the tests).
 """
 
 import ml_collections
 
-from experiments.configs import new_config
+from experiments.configs import new_config, optimizer_config
 
 
 def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
@@ -19,41 +19,32 @@ def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
     config.cells = ("tanh", "irnn", "lstm", "gru")
     config.lengths = (10, 25, 50, 100, 200, 500, 1000)
     config.seeds = 3
-    # Rematerialise each step in backpropagation through time (memory for recompute).
-    config.remat = False
-    config.hidden_size = 32
-    config.batch_size = 32  # examples in the batch whose gradients are measured
-    config.train_batch_size = 32
-    config.train_steps = 50  # the "short training" on the adding problem
-    # Train once at this T and measure the trained network at every T; 0: train at each T.
-    config.train_length = 100
-    config.learning_rate = 1e-3
-    config.clip_norm = 1.0
+    # remat: rematerialise each step in backpropagation through time (memory for recompute)
+    config.model = ml_collections.ConfigDict({"hidden_size": 32, "remat": False})
+    # The gradients are measured on a batch of the adding problem; at T = 1000 they fall below
+    # float32's smallest number, so they are measured in float64.
+    config.measure = ml_collections.ConfigDict({"batch_size": 32, "dtype": "float64"})
+    # The "short training" on the adding problem: at this length, then measured at every T
+    # (length 0: train at each T).
+    config.train = ml_collections.ConfigDict({"num_steps": 50, "batch_size": 32, "length": 100})
+    config.optimizer = optimizer_config(learning_rate=1e-3, clip_norm=1.0)
     # tanh RNNs with W_h = sigma * Q (Q orthogonal): vanishing below 1, exploding above.
-    config.spectral_norms = (0.5, 0.9, 1.0, 1.1, 1.5)
-    config.spectral_length = 100
-    # Gradients at T = 1000 fall below float32's smallest number; measure them in float64.
-    config.measure_dtype = "float64"
+    config.spectral = ml_collections.ConfigDict({"norms": (0.5, 0.9, 1.0, 1.1, 1.5), "length": 100})
     # About 40 small programs, each run briefly: on a CPU compiling them dominates, so skip
     # XLA's expensive optimisations (same numbers, 79 s -> 64 s for this profile on 2 cores).
     config.fast_compile = True
     if profile == "full":
         config.seeds = 10
-        config.hidden_size = 128
-        config.batch_size = 128
-        config.train_batch_size = 128
-        config.train_steps = 1000
-        config.train_length = 0
+        config.model.hidden_size = 128
+        config.measure.batch_size = 128
+        config.train.update(num_steps=1000, batch_size=128, length=0)
         config.fast_compile = False  # long runs on an accelerator: optimise fully
     elif profile == "tiny":
         config.cells = ("tanh", "lstm")
         config.lengths = (5, 12)
         config.seeds = 2
-        config.hidden_size = 8
-        config.batch_size = 4
-        config.train_batch_size = 4
-        config.train_steps = 3
-        config.train_length = 0
-        config.spectral_norms = (0.5, 1.5)
-        config.spectral_length = 10
+        config.model.hidden_size = 8
+        config.measure.batch_size = 4
+        config.train.update(num_steps=3, batch_size=4, length=0)
+        config.spectral.update(norms=(0.5, 1.5), length=10)
     return config

@@ -3,7 +3,8 @@
 import flax.linen as nn
 import jax
 
-from nets.cnn.layers import _check_image, adaptive_avg_pool
+from nets.checks import check_image
+from nets.cnn.layers import adaptive_avg_pool
 
 
 class AlexNet(nn.Module):
@@ -13,16 +14,19 @@ class AlexNet(nn.Module):
     Input [batch, H, W, 3] (224 x 224 for ImageNet); ``train`` turns dropout on (needs the
     'dropout' RNG)."""
 
-    num_classes: int = 1000
+    num_outputs: int = 1000
     dropout_rate: float = 0.5
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
-        _check_image("AlexNet input", x)
+        check_image("AlexNet input", x)
         for features, kernel, stride, padding, pool_after in (
-            (64, 11, 4, 2, True), (192, 5, 1, 2, True), (384, 3, 1, 1, False),
-            (256, 3, 1, 1, False), (256, 3, 1, 1, True),
-        ):  # fmt: skip
+            (64, 11, 4, 2, True),
+            (192, 5, 1, 2, True),
+            (384, 3, 1, 1, False),
+            (256, 3, 1, 1, False),
+            (256, 3, 1, 1, True),
+        ):
             x = nn.relu(nn.Conv(features, (kernel, kernel), stride, padding=padding)(x))
             if pool_after:
                 x = nn.max_pool(x, (3, 3), strides=(2, 2))
@@ -30,4 +34,4 @@ class AlexNet(nn.Module):
         for features in (4096, 4096):
             x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
             x = nn.relu(nn.Dense(features)(x))
-        return nn.Dense(self.num_classes)(x)
+        return nn.Dense(self.num_outputs)(x)

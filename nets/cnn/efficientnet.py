@@ -8,30 +8,36 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from nets.checks import check_choice
-from nets.cnn.layers import _check_image
+from nets.checks import check_choice, check_image
+from nets.cnn.layers import batch_norm
 
 # B0's stages: (expand ratio, kernel, stride, input channels, output channels, layers)
 B0_STAGES = (
-    (1, 3, 1, 32, 16, 1), (6, 3, 2, 16, 24, 2), (6, 5, 2, 24, 40, 2), (6, 3, 2, 40, 80, 3),
-    (6, 5, 1, 80, 112, 3), (6, 5, 2, 112, 192, 4), (6, 3, 1, 192, 320, 1),
-)  # fmt: skip
+    (1, 3, 1, 32, 16, 1),
+    (6, 3, 2, 16, 24, 2),
+    (6, 5, 2, 24, 40, 2),
+    (6, 3, 2, 40, 80, 3),
+    (6, 5, 1, 80, 112, 3),
+    (6, 5, 2, 112, 192, 4),
+    (6, 3, 1, 192, 320, 1),
+)
 # variant: (width multiplier, depth multiplier, resolution, dropout)
 VARIANTS = {
-    "b0": (1.0, 1.0, 224, 0.2), "b1": (1.0, 1.1, 240, 0.2), "b2": (1.1, 1.2, 260, 0.3),
-    "b3": (1.2, 1.4, 300, 0.3), "b4": (1.4, 1.8, 380, 0.4), "b5": (1.6, 2.2, 456, 0.4),
-    "b6": (1.8, 2.6, 528, 0.5), "b7": (2.0, 3.1, 600, 0.5),
-}  # fmt: skip
+    "b0": (1.0, 1.0, 224, 0.2),
+    "b1": (1.0, 1.1, 240, 0.2),
+    "b2": (1.1, 1.2, 260, 0.3),
+    "b3": (1.2, 1.4, 300, 0.3),
+    "b4": (1.4, 1.8, 380, 0.4),
+    "b5": (1.6, 2.2, 456, 0.4),
+    "b6": (1.8, 2.6, 528, 0.5),
+    "b7": (2.0, 3.1, 600, 0.5),
+}
 
 
 def make_divisible(value: float, divisor: int = 8) -> int:
     """Round channels to a multiple of ``divisor``, never more than 10% below ``value``."""
     rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
     return rounded + divisor if rounded < 0.9 * value else rounded
-
-
-def _batch_norm(train: bool):
-    return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)
 
 
 class SqueezeExcitation(nn.Module):
@@ -64,12 +70,18 @@ class MBConv(nn.Module):
         expanded = make_divisible(inputs * self.expand_ratio)
         y = x
         if expanded != inputs:
-            y = nn.silu(_batch_norm(train)(nn.Conv(expanded, (1, 1), use_bias=False)(y)))
-        y = nn.Conv(expanded, (self.kernel, self.kernel), self.stride, padding=self.kernel // 2,
-                    feature_group_count=expanded, use_bias=False)(y)  # fmt: skip
-        y = nn.silu(_batch_norm(train)(y))
+            y = nn.silu(batch_norm(train)(nn.Conv(expanded, (1, 1), use_bias=False)(y)))
+        y = nn.Conv(
+            expanded,
+            (self.kernel, self.kernel),
+            self.stride,
+            padding=self.kernel // 2,
+            feature_group_count=expanded,
+            use_bias=False,
+        )(y)
+        y = nn.silu(batch_norm(train)(y))
         y = SqueezeExcitation(max(1, inputs // 4))(y)
-        y = _batch_norm(train)(nn.Conv(self.features, (1, 1), use_bias=False)(y))
+        y = batch_norm(train)(nn.Conv(self.features, (1, 1), use_bias=False)(y))
         if self.stride != 1 or inputs != self.features:
             return y
         if train and self.drop_rate > 0:
@@ -88,18 +100,27 @@ class EfficientNet(nn.Module):
     B7 66,347,960. Stochastic depth rises linearly to ``stochastic_depth`` over the blocks."""
 
     variant: str = "b0"
-    num_classes: int = 1000
+    num_outputs: int = 1000
     stochastic_depth: float = 0.2
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
-        _check_image("EfficientNet input", x)
+        check_image("EfficientNet input", x)
         check_choice("EfficientNet variant", self.variant, VARIANTS)
         width, depth, _, dropout = VARIANTS[self.variant]
-        stages = [(e, k, s, make_divisible(c_in * width), make_divisible(c_out * width),
-                   math.ceil(n * depth)) for e, k, s, c_in, c_out, n in B0_STAGES]  # fmt: skip
+        stages = [
+            (
+                e,
+                k,
+                s,
+                make_divisible(c_in * width),
+                make_divisible(c_out * width),
+                math.ceil(n * depth),
+            )
+            for e, k, s, c_in, c_out, n in B0_STAGES
+        ]
         x = nn.Conv(stages[0][3], (3, 3), 2, padding=1, use_bias=False)(x)
-        x = nn.silu(_batch_norm(train)(x))
+        x = nn.silu(batch_norm(train)(x))
         total, block = sum(stage[-1] for stage in stages), 0
         for expand, kernel, stride, _, features, layers in stages:
             for i in range(layers):
@@ -107,6 +128,6 @@ class EfficientNet(nn.Module):
                 x = MBConv(expand, kernel, stride if i == 0 else 1, features, drop)(x, train)
                 block += 1
         x = nn.Conv(4 * stages[-1][4], (1, 1), use_bias=False)(x)
-        x = nn.silu(_batch_norm(train)(x))
+        x = nn.silu(batch_norm(train)(x))
         x = nn.Dropout(dropout, deterministic=not train)(jnp.mean(x, axis=(1, 2)))
-        return nn.Dense(self.num_classes)(x)
+        return nn.Dense(self.num_outputs)(x)

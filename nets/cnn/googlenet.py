@@ -6,7 +6,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from nets.cnn.layers import _check_image, adaptive_avg_pool
+from nets.checks import check_image
+from nets.cnn.layers import adaptive_avg_pool, batch_norm
 
 
 def _max_pool_ceil(x, window: int, stride: int, padding: int = 0):
@@ -30,9 +31,14 @@ class BasicConv(nn.Module):
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        x = nn.Conv(self.features, (self.kernel, self.kernel), self.stride,
-                    padding=self.padding, use_bias=False)(x)  # fmt: skip
-        x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-3)(x)
+        x = nn.Conv(
+            self.features,
+            (self.kernel, self.kernel),
+            self.stride,
+            padding=self.padding,
+            use_bias=False,
+        )(x)
+        x = batch_norm(train, epsilon=1e-3)(x)
         return nn.relu(x)
 
 
@@ -52,8 +58,9 @@ class Inception(nn.Module):
     def __call__(self, x, train: bool = False):
         k = 5 if self.five_by_five else 3
         branch1 = BasicConv(self.ch1x1, 1)(x, train)
-        branch2 = BasicConv(self.ch3x3, 3, padding=1)(BasicConv(self.ch3x3_reduce, 1)(x, train),
-                                                      train)  # fmt: skip
+        branch2 = BasicConv(self.ch3x3, 3, padding=1)(
+            BasicConv(self.ch3x3_reduce, 1)(x, train), train
+        )
         branch3 = BasicConv(self.ch5x5, k, padding=k // 2)(
             BasicConv(self.ch5x5_reduce, 1)(x, train), train
         )
@@ -66,24 +73,28 @@ class AuxiliaryHead(nn.Module):
     """The training-time classifier on an intermediate map: 4x4 average pool, 1x1 convolution
     to 128 channels, dense 1024 with dropout 0.7, dense classes."""
 
-    num_classes: int
+    num_outputs: int
 
     @nn.compact
     def __call__(self, x, train: bool = False):
         x = BasicConv(128, 1)(adaptive_avg_pool(x, (4, 4)), train)
         x = nn.relu(nn.Dense(1024)(x.reshape(x.shape[0], -1)))
         x = nn.Dropout(0.7, deterministic=not train)(x)
-        return nn.Dense(self.num_classes)(x)
+        return nn.Dense(self.num_outputs)(x)
 
 
 # (1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool projection) of each Inception module
 INCEPTION = {
-    "3a": (64, 96, 128, 16, 32, 32), "3b": (128, 128, 192, 32, 96, 64),
-    "4a": (192, 96, 208, 16, 48, 64), "4b": (160, 112, 224, 24, 64, 64),
-    "4c": (128, 128, 256, 24, 64, 64), "4d": (112, 144, 288, 32, 64, 64),
-    "4e": (256, 160, 320, 32, 128, 128), "5a": (256, 160, 320, 32, 128, 128),
+    "3a": (64, 96, 128, 16, 32, 32),
+    "3b": (128, 128, 192, 32, 96, 64),
+    "4a": (192, 96, 208, 16, 48, 64),
+    "4b": (160, 112, 224, 24, 64, 64),
+    "4c": (128, 128, 256, 24, 64, 64),
+    "4d": (112, 144, 288, 32, 64, 64),
+    "4e": (256, 160, 320, 32, 128, 128),
+    "5a": (256, 160, 320, 32, 128, 128),
     "5b": (384, 192, 384, 48, 128, 128),
-}  # fmt: skip
+}
 
 
 class GoogLeNet(nn.Module):
@@ -94,13 +105,13 @@ class GoogLeNet(nn.Module):
     classifiers (after 4a and 4d; 13,004,888 parameters in all); with ``train`` the call then
     returns (logits, aux1, aux2), and in evaluation they are not computed."""
 
-    num_classes: int = 1000
+    num_outputs: int = 1000
     five_by_five: bool = False
     aux_heads: bool = False
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False):
-        _check_image("GoogLeNet input", x)
+        check_image("GoogLeNet input", x)
         x = _max_pool_ceil(BasicConv(64, 7, 2, 3)(x, train), 3, 2)
         x = BasicConv(192, 3, padding=1)(BasicConv(64, 1)(x, train), train)
         x = _max_pool_ceil(x, 3, 2)
@@ -112,7 +123,7 @@ class GoogLeNet(nn.Module):
                 x, train
             )
             if self.aux_heads and name in ("4a", "4d") and (train or self.is_initializing()):
-                auxiliary.append(AuxiliaryHead(self.num_classes, name=f"aux_{name}")(x, train))
+                auxiliary.append(AuxiliaryHead(self.num_outputs, name=f"aux_{name}")(x, train))
         x = nn.Dropout(0.2, deterministic=not train)(jnp.mean(x, axis=(1, 2)))
-        logits = nn.Dense(self.num_classes)(x)
+        logits = nn.Dense(self.num_outputs)(x)
         return (logits, *auxiliary) if self.aux_heads and train else logits

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from nets.activations import get_activation
-from nets.checks import check_choice, check_positive, check_rank
+from nets.checks import check_choice, check_image, check_positive
 
 PADDINGS = ("valid", "same")
 POOLINGS = ("max", "avg")
@@ -63,8 +63,13 @@ def _xla_padding(padding):
     return ((padding, padding), (padding, padding))
 
 
-def _check_image(name: str, x: jax.Array) -> None:
-    check_rank(name, jnp.shape(x), 4, "[batch, height, width, channels]")
+def batch_norm(train: bool, **overrides) -> nn.BatchNorm:
+    """The one BatchNorm of every CNN here: torchvision's BatchNorm2d (momentum 0.1, which Flax
+    counts as 0.9 kept; epsilon 1e-5) unless ``overrides`` say otherwise (GoogLeNet's epsilon
+    1e-3). ``train`` normalises with the batch's statistics and updates the running ones."""
+    return nn.BatchNorm(
+        use_running_average=not train, **{"momentum": 0.9, "epsilon": 1e-5, **overrides}
+    )
 
 
 class ConvBlock(nn.Module):
@@ -83,7 +88,7 @@ class ConvBlock(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        _check_image("ConvBlock input", x)
+        check_image("ConvBlock input", x)
         check_positive("features", self.features)
         for size in jnp.shape(x)[1:3]:  # raises on a filter that does not fit the input
             conv_output_size(size, self.kernel_size, self.padding, self.stride, exact=False)
@@ -105,7 +110,7 @@ def pool(x: jax.Array, kind: str = "max", window: int = 2, stride: int | None = 
     subsampling, without its trainable scale) keeps the mean. Shapes: [batch, H, W, C] ->
     [batch, H', W', C], H' = floor((H - window) / stride) + 1.
     """
-    _check_image("pool input", x)
+    check_image("pool input", x)
     check_choice("pooling", kind, POOLINGS)
     stride = window if stride is None else stride
     for size in jnp.shape(x)[1:3]:
@@ -149,7 +154,7 @@ def adaptive_avg_pool(x: jax.Array, output_size: tuple[int, int]) -> jax.Array:
     """Average pooling to a fixed ``output_size`` whatever the input size, as PyTorch's
     AdaptiveAvgPool2d: output cell (i, j) averages rows floor(i H / h) .. ceil((i + 1) H / h)
     and likewise for columns. [batch, H, W, C] -> [batch, h, w, C]."""
-    _check_image("adaptive_avg_pool input", x)
+    check_image("adaptive_avg_pool input", x)
     height, width = jnp.shape(x)[1:3]
     out_h, out_w = output_size
     if (height, width) == (out_h, out_w):

@@ -4,8 +4,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from nets.checks import check_positive
-from nets.cnn.layers import ConvBlock, DenseBlock, Pool, _check_image
+from nets.checks import check_image, check_positive
+from nets.cnn.layers import ConvBlock, DenseBlock, Pool
 
 
 class LeNet5(nn.Module):
@@ -22,7 +22,7 @@ class LeNet5(nn.Module):
     flatten               400
     fc1                   120                (400 + 1) * 120   = 48,120
     fc2                   84                 (120 + 1) * 84    = 10,164
-    output                num_classes = 10   (84 + 1) * 10     =    850
+    output                num_outputs = 10   (84 + 1) * 10     =    850
     total                                                        61,706
     ====================  =================  ==========================
 
@@ -33,19 +33,20 @@ class LeNet5(nn.Module):
     Input: [batch, 32, 32, C].
     """
 
-    num_classes: int = 10
+    num_outputs: int = 10
     pooling: str = "max"
     activation: str = "relu"
 
     @nn.compact
-    def __call__(self, images: jax.Array) -> jax.Array:
-        _check_image("LeNet5 input", images)
+    def __call__(self, images: jax.Array, *, train: bool = False) -> jax.Array:
+        del train  # no dropout or BatchNorm: the same call as every model of the registry
+        check_image("LeNet5 input", images)
         if jnp.shape(images)[1:3] != (32, 32):
             raise ValueError(
                 f"LeNet5 expects 32 x 32 images [batch, 32, 32, channels], got shape "
                 f"{jnp.shape(images)}; pad smaller images (28 x 28 MNIST: 2 pixels each side)"
             )
-        check_positive("num_classes", self.num_classes)
+        check_positive("num_outputs", self.num_outputs)
         act = self.activation
         x = self._record("conv1", ConvBlock(6, 5, activation=act, name="conv1")(images))
         x = self._record("pool1", Pool(self.pooling, name="pool1")(x))
@@ -54,7 +55,7 @@ class LeNet5(nn.Module):
         x = self._record("flatten", x.reshape(x.shape[0], -1))
         x = self._record("fc1", DenseBlock(120, act, name="fc1")(x))
         x = self._record("fc2", DenseBlock(84, act, name="fc2")(x))
-        return self._record("output", DenseBlock(self.num_classes, "identity", name="output")(x))
+        return self._record("output", DenseBlock(self.num_outputs, "identity", name="output")(x))
 
     def _record(self, layer: str, x: jax.Array) -> jax.Array:
         """Sow a layer's output as ``intermediates[layer + '_output']`` for inspection."""

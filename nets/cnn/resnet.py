@@ -1,17 +1,19 @@
 """Residual networks (He et al. 2016): ResNet-18/34/50/101/152 as torchvision (v1.5: the stride
-on the bottleneck's 3x3 convolution) and the CIFAR ResNet-20/32/44/56/110 of the paper."""
+on the bottleneck's 3x3 convolution) and the CIFAR ResNet-20/32/44/56/110 of the paper.
+
+``dtype`` is the computation's dtype (``jnp.bfloat16`` for mixed precision on an accelerator);
+the parameters stay float32.
+"""
+
+from functools import partial
+from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from nets.checks import check_choice
-from nets.cnn.layers import _check_image
-
-
-def _batch_norm(train: bool, **kwargs):
-    # torchvision's BatchNorm2d: momentum 0.1 (Flax counts it as 0.9 kept), epsilon 1e-5
-    return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, **kwargs)
+from nets.checks import check_choice, check_image
+from nets.cnn.layers import batch_norm
 
 
 class BasicBlock(nn.Module):
@@ -24,14 +26,16 @@ class BasicBlock(nn.Module):
     features: int
     stride: int = 1
     projection: bool = True
+    dtype: Any = jnp.float32
     expansion = 1
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        y = nn.Conv(self.features, (3, 3), self.stride, padding=1, use_bias=False)(x)
-        y = nn.relu(_batch_norm(train)(y))
-        y = _batch_norm(train)(nn.Conv(self.features, (3, 3), padding=1, use_bias=False)(y))
-        return nn.relu(y + _shortcut(x, self.features, self.stride, self.projection, train))
+        conv = partial(nn.Conv, use_bias=False, dtype=self.dtype)
+        norm = partial(batch_norm, train, dtype=self.dtype)
+        y = nn.relu(norm()(conv(self.features, (3, 3), self.stride, padding=1)(x)))
+        y = norm()(conv(self.features, (3, 3), padding=1)(y))
+        return nn.relu(y + _shortcut(x, self.features, self.stride, self.projection, conv, norm))
 
 
 class Bottleneck(nn.Module):
@@ -41,24 +45,25 @@ class Bottleneck(nn.Module):
     features: int
     stride: int = 1
     projection: bool = True
+    dtype: Any = jnp.float32
     expansion = 4
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        y = nn.relu(_batch_norm(train)(nn.Conv(self.features, (1, 1), use_bias=False)(x)))
-        y = nn.Conv(self.features, (3, 3), self.stride, padding=1, use_bias=False)(y)
-        y = nn.relu(_batch_norm(train)(y))
+        conv = partial(nn.Conv, use_bias=False, dtype=self.dtype)
+        norm = partial(batch_norm, train, dtype=self.dtype)
+        y = nn.relu(norm()(conv(self.features, (1, 1))(x)))
+        y = nn.relu(norm()(conv(self.features, (3, 3), self.stride, padding=1)(y)))
         out = self.features * self.expansion
-        y = _batch_norm(train)(nn.Conv(out, (1, 1), use_bias=False)(y))
-        return nn.relu(y + _shortcut(x, out, self.stride, self.projection, train))
+        y = norm()(conv(out, (1, 1))(y))
+        return nn.relu(y + _shortcut(x, out, self.stride, self.projection, conv, norm))
 
 
-def _shortcut(x, features: int, stride: int, projection: bool, train: bool):
+def _shortcut(x, features: int, stride: int, projection: bool, conv, norm):
     if stride == 1 and x.shape[-1] == features:
         return x
     if projection:
-        x = nn.Conv(features, (1, 1), stride, use_bias=False)(x)
-        return _batch_norm(train)(x)
+        return norm()(conv(features, (1, 1), stride)(x))
     x = x[:, ::stride, ::stride, :]  # option A: subsample, then pad the new channels with zeros
     extra = features - x.shape[-1]
     return jnp.pad(x, ((0, 0), (0, 0), (0, 0), (extra // 2, extra - extra // 2)))
@@ -81,20 +86,22 @@ class ResNet(nn.Module):
     running statistics, in 'batch_stats', not)."""
 
     depth: int = 50
-    num_classes: int = 1000
+    num_outputs: int = 1000
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
-        _check_image("ResNet input", x)
+        check_image("ResNet input", x)
         check_choice("ResNet depth", str(self.depth), [str(d) for d in IMAGENET])
         block, counts = IMAGENET[self.depth]
-        x = nn.Conv(64, (7, 7), 2, padding=3, use_bias=False)(x)
-        x = nn.relu(_batch_norm(train)(x))
+        x = nn.Conv(64, (7, 7), 2, padding=3, use_bias=False, dtype=self.dtype)(x)
+        x = nn.relu(batch_norm(train, dtype=self.dtype)(x))
         x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
         for stage, (features, count) in enumerate(zip((64, 128, 256, 512), counts, strict=True)):
             for i in range(count):
-                x = block(features, 2 if stage > 0 and i == 0 else 1)(x, train)
-        return nn.Dense(self.num_classes)(jnp.mean(x, axis=(1, 2)))
+                stride = 2 if stage > 0 and i == 0 else 1
+                x = block(features, stride, dtype=self.dtype)(x, train)
+        return nn.Dense(self.num_outputs, dtype=self.dtype)(jnp.mean(x, axis=(1, 2)))
 
 
 class CifarResNet(nn.Module):
@@ -104,18 +111,19 @@ class CifarResNet(nn.Module):
     ResNet-20 has 269,722 parameters ("0.27M" in the paper). Input [batch, 32, 32, 3]."""
 
     depth: int = 20
-    num_classes: int = 10
+    num_outputs: int = 10
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
-        _check_image("CifarResNet input", x)
+        check_image("CifarResNet input", x)
         if self.depth < 8 or (self.depth - 2) % 6:
             raise ValueError(f"CIFAR ResNet depth must be 6n + 2 with n >= 1, got {self.depth}")
         n = (self.depth - 2) // 6
-        x = nn.Conv(16, (3, 3), padding=1, use_bias=False)(x)
-        x = nn.relu(_batch_norm(train)(x))
+        x = nn.Conv(16, (3, 3), padding=1, use_bias=False, dtype=self.dtype)(x)
+        x = nn.relu(batch_norm(train, dtype=self.dtype)(x))
         for stage, features in enumerate((16, 32, 64)):
             for i in range(n):
                 stride = 2 if stage > 0 and i == 0 else 1
-                x = BasicBlock(features, stride, projection=False)(x, train)
-        return nn.Dense(self.num_classes)(jnp.mean(x, axis=(1, 2)))
+                x = BasicBlock(features, stride, projection=False, dtype=self.dtype)(x, train)
+        return nn.Dense(self.num_outputs, dtype=self.dtype)(jnp.mean(x, axis=(1, 2)))

@@ -3,17 +3,38 @@
 import flax.linen as nn
 import jax
 
-from nets.checks import check_choice
-from nets.cnn.layers import _check_image, adaptive_avg_pool
+from nets.checks import check_choice, check_image
+from nets.cnn.layers import adaptive_avg_pool, batch_norm
 
 # Output channels of the 3x3 convolutions; "M" is a 2x2 max pool.
 STAGES = {
     11: (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
     13: (64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
     16: (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"),
-    19: (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
-         512, 512, 512, 512, "M"),
-}  # fmt: skip
+    19: (
+        64,
+        64,
+        "M",
+        128,
+        128,
+        "M",
+        256,
+        256,
+        256,
+        256,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
+    ),
+}
 
 
 class VGG(nn.Module):
@@ -23,13 +44,13 @@ class VGG(nn.Module):
     (its running statistics live in 'batch_stats'; ``train`` updates them)."""
 
     depth: int = 16
-    num_classes: int = 1000
+    num_outputs: int = 1000
     batch_norm: bool = False
     dropout_rate: float = 0.5
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
-        _check_image("VGG input", x)
+        check_image("VGG input", x)
         check_choice("VGG depth", str(self.depth), [str(d) for d in STAGES])
         for layer in STAGES[self.depth]:
             if layer == "M":
@@ -37,10 +58,10 @@ class VGG(nn.Module):
                 continue
             x = nn.Conv(layer, (3, 3), padding=1)(x)
             if self.batch_norm:
-                x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)(x)
+                x = batch_norm(train)(x)
             x = nn.relu(x)
         x = adaptive_avg_pool(x, (7, 7)).reshape(x.shape[0], -1)
         for features in (4096, 4096):
             x = nn.relu(nn.Dense(features)(x))
             x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-        return nn.Dense(self.num_classes)(x)
+        return nn.Dense(self.num_outputs)(x)

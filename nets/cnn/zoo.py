@@ -1,35 +1,40 @@
-"""The model registry: ``get_model(name, num_classes=...)`` for every CNN in nets.cnn."""
+"""The CNN view of the model registry: ``get_model(name, num_outputs=...)`` for every CNN here.
+
+Each entry is the module class with its variant's fields bound (``partial``), so a variant is one
+line and the options a model takes are its class's fields. ``nets.models.get_model`` includes
+every name below.
+"""
 
 from collections.abc import Callable
+from functools import partial
 
 import flax.linen as nn
 
-from nets.checks import check_choice
 from nets.cnn.alexnet import AlexNet
 from nets.cnn.efficientnet import VARIANTS, EfficientNet
 from nets.cnn.googlenet import GoogLeNet
 from nets.cnn.lenet import LeNet5
-from nets.cnn.resnet import CifarResNet, ResNet
-from nets.cnn.vgg import VGG
+from nets.cnn.resnet import IMAGENET, CifarResNet, ResNet
+from nets.cnn.vgg import STAGES, VGG
+from nets.registry import build
 
-MODELS: dict[str, Callable[[int], nn.Module]] = {
-    "lenet5": lambda classes: LeNet5(num_classes=classes),
-    "alexnet": lambda classes: AlexNet(num_classes=classes),
-    **{f"vgg{d}": (lambda classes, d=d: VGG(d, classes)) for d in (11, 13, 16, 19)},
-    **{f"vgg{d}_bn": (lambda classes, d=d: VGG(d, classes, batch_norm=True))
-       for d in (11, 13, 16, 19)},
-    "googlenet": lambda classes: GoogLeNet(classes),
-    "googlenet_5x5": lambda classes: GoogLeNet(classes, five_by_five=True),
-    **{f"resnet{d}": (lambda classes, d=d: ResNet(d, classes)) for d in (18, 34, 50, 101, 152)},
-    **{f"efficientnet_{v}": (lambda classes, v=v: EfficientNet(v, classes)) for v in VARIANTS},
-    **{f"cifar_resnet{d}": (lambda classes, d=d: CifarResNet(d, classes))
-       for d in (20, 32, 44, 56, 110)},
-}  # fmt: skip
+MODELS: dict[str, Callable[..., nn.Module]] = {
+    "lenet5": LeNet5,
+    "alexnet": AlexNet,
+    **{f"vgg{depth}": partial(VGG, depth=depth) for depth in STAGES},
+    **{f"vgg{depth}_bn": partial(VGG, depth=depth, batch_norm=True) for depth in STAGES},
+    "googlenet": GoogLeNet,
+    "googlenet_5x5": partial(GoogLeNet, five_by_five=True),
+    **{f"resnet{depth}": partial(ResNet, depth=depth) for depth in IMAGENET},
+    **{f"efficientnet_{variant}": partial(EfficientNet, variant=variant) for variant in VARIANTS},
+    **{
+        f"cifar_resnet{depth}": partial(CifarResNet, depth=depth) for depth in (20, 32, 44, 56, 110)
+    },
+}
 
 
-def get_model(name: str, num_classes: int = 1000) -> nn.Module:
-    """The model called ``name`` with ``num_classes`` outputs; an unknown name lists the valid
-    ones. Every model is called as ``model.apply(variables, images, train=False)``, LeNet-5
-    without ``train``."""
-    check_choice("model", name, MODELS)
-    return MODELS[name](num_classes)
+def get_model(name: str, num_outputs: int = 1000, **options) -> nn.Module:
+    """The CNN called ``name`` with ``num_outputs`` outputs (``nets.models.get_model`` restricted
+    to the CNNs): an unknown name lists the valid ones. Every model is called as
+    ``model.apply(variables, images, train=False)``."""
+    return build(MODELS, name, num_outputs, options)

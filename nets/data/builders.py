@@ -42,8 +42,9 @@ def _info(builder, features: dict):
 
 
 class _LoadedClassification(tfds.core.GeneratorBasedBuilder):
-    """Shared by the data sets an in-memory loader already splits: ``load()`` gives {'x', 'y',
-    'x_test', 'y_test'}, written as features ``INPUT`` (of ``SHAPE``) and 'label' (10 classes)."""
+    """Shared by the data sets an in-memory loader already splits: ``load()`` gives {split:
+    {'inputs', 'targets'}}, written as features ``INPUT`` (of ``SHAPE``) and 'label' (10
+    classes)."""
 
     VERSION = VERSION
 
@@ -57,14 +58,11 @@ class _LoadedClassification(tfds.core.GeneratorBasedBuilder):
         )
 
     def _split_generators(self, dl_manager):
-        data = self.load()
-        return {
-            "train": self._generate_examples(data["x"], data["y"]),
-            "test": self._generate_examples(data["x_test"], data["y_test"]),
-        }
+        return {split: self._generate_examples(arrays) for split, arrays in self.load().items()}
 
-    def _generate_examples(self, inputs, labels):
-        for index, (row, label) in enumerate(zip(inputs, labels, strict=True)):
+    def _generate_examples(self, arrays):
+        pairs = zip(arrays["inputs"], arrays["targets"], strict=True)
+        for index, (row, label) in enumerate(pairs):
             yield index, {self.INPUT: row, "label": int(label)}
 
 
@@ -96,17 +94,16 @@ def _sequence_configs(lengths):
 
 
 class _SequenceTask(tfds.core.GeneratorBasedBuilder):
-    """Shared by the synthetic tasks: ``_batch(key, size, length) -> (x, target)``."""
+    """Shared by the synthetic tasks: ``_batch(key, size, length) -> {'inputs', 'targets'}``."""
 
     def _split_generators(self, dl_manager):
         sizes = {"train": self.builder_config.train_size, "test": self.builder_config.test_size}
-        return {
-            split: self._generate_examples(split, size) for split, size in sizes.items()
-        }  # fmt: skip
+        return {split: self._generate_examples(split, size) for split, size in sizes.items()}
 
     def _generate_examples(self, split, size):
         key = jax.random.key(SPLIT_SEEDS[split])
-        x, target = map(np.asarray, self._batch(key, size, self.builder_config.length))
+        batch = self._batch(key, size, self.builder_config.length)
+        x, target = np.asarray(batch["inputs"]), np.asarray(batch["targets"])
         for index in range(size):
             yield index, {"x": x[index], "target": target[index]}
 

@@ -8,7 +8,8 @@ import numpy as np
 
 @functools.cache
 def load_digits(size: int = 32, test_fraction: float = 0.2, seed: int = 0) -> dict:
-    """{'x': [N, size, size, 1] float32 in [0, 1], 'y': [N] int32, 'x_test', 'y_test'}.
+    """{'train': {'inputs': [N, size, size, 1] float32 in [0, 1], 'targets': [N] int32},
+    'test': the same for the held-out images}.
 
     The 1,797 images (pixel values 0-16) are scaled to [0, 1] and resized bilinearly from 8x8;
     the split shuffles with ``seed`` and holds out ``test_fraction`` (1,438 / 359 by default).
@@ -22,7 +23,7 @@ def load_digits(size: int = 32, test_fraction: float = 0.2, seed: int = 0) -> di
     order = np.random.default_rng(seed).permutation(len(images))
     test = int(round(test_fraction * len(images)))
     labels = digits.target.astype(np.int32)
+    rows = {"train": order[test:], "test": order[:test]}
     return {
-        "x": images[order[test:]], "y": labels[order[test:]],
-        "x_test": images[order[:test]], "y_test": labels[order[:test]],
-    }  # fmt: skip
+        split: {"inputs": images[index], "targets": labels[index]} for split, index in rows.items()
+    }

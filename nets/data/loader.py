@@ -1,6 +1,6 @@
 """Reading a prepared tfds data set and feeding it to training with grain.
 
-    arrays = load_split("digits32", "train")           # {'inputs': [N, ...], 'targets': [N, ...]}
+    arrays = load_split("digits32", "train")          # {'inputs': [N, ...], 'targets': [N, ...]}
     batches = train_batches(arrays, batch_size=64, seed=0)
     batch = next(batches); state = batches.get_state()  # checkpoint it; set_state resumes
 
@@ -53,31 +53,75 @@ def _text_bytes(texts: np.ndarray) -> np.ndarray:
 
 @dataclasses.dataclass(frozen=True)
 class DatasetSpec:
-    """Which features a data set's model reads and predicts, and what kind of task it is.
+    """What a trainer needs to know of a data set, and how to read one split of it.
 
-    task: 'classification' (integer labels, ``num_classes``) or 'regression' (real targets).
+    loss: the objective its targets call for, a name in ``nets.training.objectives``
+      ('cross_entropy' for integer labels, 'mse' for real targets) or a function of your own.
+    num_outputs: the model's outputs (classes, or 1 for a scalar target).
     tokens: the inputs are integer tokens 0..tokens-1 (sequences of symbols), not real values.
+    load: ``load(name, split, data_dir) -> {'inputs': [N, ...], 'targets': [N, ...]}`` (plus
+      'lengths' for padded sequences); ``tfds_split(...)`` builds one for a tfds data set.
     """
 
-    inputs: str
-    targets: str
-    task: str
-    num_classes: int | None = None
+    loss: str | Callable
+    num_outputs: int
+    load: Callable[[str, str, str | None], dict[str, np.ndarray]]
     tokens: int = 0
-    transform: Callable[[np.ndarray], np.ndarray] = np.asarray
 
 
-DATASETS = {
-    "mnist1d": DatasetSpec("x", "label", "classification", 10),
-    "digits32": DatasetSpec("image", "label", "classification", 10),
-    "adding_problem": DatasetSpec("x", "target", "regression"),
-    "copy_task": DatasetSpec("x", "target", "classification", 10, tokens=10),
-    "mnist": DatasetSpec("image", "label", "classification", 10, transform=_mnist_images),
-    "cifar10": DatasetSpec("image", "label", "classification", 10, transform=_scale_bytes),
+def tfds_split(inputs: str, targets: str, transform: Callable = np.asarray, labels=True):
+    """``DatasetSpec.load`` for a tfds data set with features ``inputs`` and ``targets``:
+    ``transform`` maps the stacked inputs; integer ``labels`` are cast to int32 (tfds decodes
+    them as int64).
+
+    A data set of ``nets.data.builders`` (generated here) that is not prepared yet is generated
+    into ``data_dir`` first; a download-only one raises DatasetNotPreparedError naming the
+    command that prepares it.
+    """
+
+    def load(name: str, split: str, data_dir=None) -> dict[str, np.ndarray]:
+        from nets.data.builders import OFFLINE_BUILDERS
+
+        data = builder(name, data_dir)
+        if name.partition("/")[0] in OFFLINE_BUILDERS and not data.is_prepared():
+            log.warning("preparing %s into %s (once)", name, data.data_dir)
+            data.download_and_prepare()
+        try:
+            source = data.as_data_source(split)
+        except KeyError:  # tfds: "`splits` is empty ... has not been generated yet"
+            raise DatasetNotPreparedError(
+                f"dataset {name!r} is not prepared in {data.data_dir}; prepare it (needs a "
+                f"download) with: {prepare_command(name, data.data_dir_root)}"
+            ) from None
+        records = [source[index] for index in range(len(source))]
+        target_values = np.stack([r[targets] for r in records])
+        return {
+            "inputs": transform(np.stack([r[inputs] for r in records])),
+            "targets": target_values.astype(np.int32) if labels else target_values,
+        }
+
+    return load
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    "mnist1d": DatasetSpec("cross_entropy", 10, tfds_split("x", "label")),
+    "digits32": DatasetSpec("cross_entropy", 10, tfds_split("image", "label")),
+    "adding_problem": DatasetSpec("mse", 1, tfds_split("x", "target", labels=False)),
+    "copy_task": DatasetSpec("cross_entropy", 10, tfds_split("x", "target"), tokens=10),
+    "mnist": DatasetSpec("cross_entropy", 10, tfds_split("image", "label", _mnist_images)),
+    "cifar10": DatasetSpec("cross_entropy", 10, tfds_split("image", "label", _scale_bytes)),
     "imdb_reviews": DatasetSpec(
-        "text", "label", "classification", 2, tokens=257, transform=_text_bytes
+        "cross_entropy", 2, tfds_split("text", "label", _text_bytes), tokens=257
     ),
 }
+DOWNLOADED = ("mnist", "cifar10", "imdb_reviews")  # tfds's own builders: prepared by download
+
+
+def register_dataset(name: str, spec: DatasetSpec) -> None:
+    """Make ``name`` trainable by ``python -m experiments.train`` (``config.data.name``)."""
+    if name in DATASETS:
+        raise ValueError(f"dataset {name!r} is already registered")
+    DATASETS[name] = spec
 
 
 def dataset_spec(name: str) -> DatasetSpec:
@@ -98,8 +142,8 @@ def builder(name: str, data_dir=None):
 
     from nets.data.builders import OFFLINE_BUILDERS
 
-    base, _, config = name.partition("/")
-    dataset_spec(name)
+    base, _, config = name.partition("/")  # the builder, then its config
+    check_choice("tfds dataset", base, (*OFFLINE_BUILDERS, *DOWNLOADED))
     if base not in OFFLINE_BUILDERS:
         return tfds.builder(name, data_dir=data_dir, file_format="array_record")
     builder_class = OFFLINE_BUILDERS[base]
@@ -110,33 +154,11 @@ def builder(name: str, data_dir=None):
 
 
 def load_split(name: str, split: str, data_dir=None) -> dict[str, np.ndarray]:
-    """{'inputs': [N, ...], 'targets': [N, ...]} of one split of a prepared data set.
-
-    A data set of ``nets.data.builders`` (generated here) that is not prepared yet is
-    generated into ``data_dir`` first; a download-only one raises DatasetNotPreparedError
-    naming the command that prepares it.
-    """
-    from nets.data.builders import OFFLINE_BUILDERS
-
+    """{'inputs': [N, ...], 'targets': [N, ...]} (and 'lengths' where sequences are padded) of
+    one split of a registered data set."""
     spec = dataset_spec(name)
     check_choice("split", split, ("train", "test"))
-    data = builder(name, data_dir)
-    if name.partition("/")[0] in OFFLINE_BUILDERS and not data.is_prepared():
-        log.warning("preparing %s into %s (once)", name, data.data_dir)
-        data.download_and_prepare()
-    try:
-        source = data.as_data_source(split)
-    except KeyError:  # tfds: "`splits` is empty ... has not been generated yet"
-        raise DatasetNotPreparedError(
-            f"dataset {name!r} is not prepared in {data.data_dir}; "
-            f"prepare it (needs a download) with: {prepare_command(name, data.data_dir_root)}"
-        ) from None
-    records = [source[index] for index in range(len(source))]
-    targets = np.stack([r[spec.targets] for r in records])
-    if spec.task == "classification":
-        targets = targets.astype(np.int32)  # tfds decodes labels as int64
-    inputs = spec.transform(np.stack([r[spec.inputs] for r in records]))
-    return {"inputs": inputs, "targets": targets}
+    return spec.load(name, split, data_dir)
 
 
 def _take(arrays: dict[str, np.ndarray]) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
@@ -165,8 +187,10 @@ def train_batches(
     shard_count = jax.process_count() if shard_count is None else shard_count
     size = len(jax.tree.leaves(arrays)[0])
     if size < batch_size * shard_count:
-        raise ValueError(f"a batch of {batch_size * shard_count} needs at least that many "
-                         f"examples; the data set has {size}")  # fmt: skip
+        raise ValueError(
+            f"a batch of {batch_size * shard_count} needs at least that many "
+            f"examples; the data set has {size}"
+        )
     order = grain.MapDataset.range(size).seed(seed).shuffle().repeat(None)
     batches = order[shard_index::shard_count].batch(batch_size, drop_remainder=True)
     options = grain.ReadOptions(num_threads=1, prefetch_buffer_size=prefetch)
@@ -175,10 +199,10 @@ def train_batches(
 
 def eval_batches(arrays: dict[str, np.ndarray], batch_size: int):
     """The whole split in order, in batches of exactly ``batch_size`` (one compiled shape): each
-    batch has a 'mask' that is 0 on the rows padding the last batch."""
+    batch has 'valid' [batch_size], 0 on the rows that pad the last batch."""
     check_positive("batch_size", batch_size)
     size = len(jax.tree.leaves(arrays)[0])
     for start in range(0, size, batch_size):
         rows = np.arange(start, start + batch_size)
         batch = _take(arrays)(np.minimum(rows, size - 1))
-        yield {**batch, "mask": (rows < size).astype(np.float32)}
+        yield {**batch, "valid": (rows < size).astype(np.float32)}

@@ -11,7 +11,8 @@ import numpy as np
 
 @functools.cache
 def load_mnist1d(seed: int = 42) -> dict[str, np.ndarray]:
-    """{'x': [4000, 40] float32, 'y': [4000] int32, 'x_test': [1000, 40], 'y_test': [1000]}.
+    """{'train': {'inputs': [4000, 40] float32, 'targets': [4000] int32}, 'test': the same
+    for the 1,000 test sequences}.
 
     ``seed`` is the generator's seed (42 is the published data set). Cached per process.
     """
@@ -21,8 +22,9 @@ def load_mnist1d(seed: int = 42) -> dict[str, np.ndarray]:
     args.seed = seed
     data = make_dataset(args)
     return {
-        "x": np.asarray(data["x"], np.float32),
-        "y": np.asarray(data["y"], np.int32),
-        "x_test": np.asarray(data["x_test"], np.float32),
-        "y_test": np.asarray(data["y_test"], np.int32),
+        split: {
+            "inputs": np.asarray(data["x" + suffix], np.float32),
+            "targets": np.asarray(data["y" + suffix], np.int32),
+        }
+        for split, suffix in (("train", ""), ("test", "_test"))
     }

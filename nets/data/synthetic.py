@@ -22,7 +22,7 @@ COPY_SYMBOLS, COPY_ALPHABET, COPY_BLANK, COPY_DELIMITER = 10, 8, 0, 9
 
 
 def adding_problem(key: jax.Array, batch_size: int, length: int, dtype=jnp.float32):
-    """A batch of the adding problem: inputs [batch, length, 2], targets [batch]."""
+    """A batch of the adding problem: {'inputs': [batch, length, 2], 'targets': [batch]}."""
     check_positive("batch_size", batch_size)
     if isinstance(length, bool) or not isinstance(length, int) or length < 2:
         raise ValueError(f"adding problem length must be an integer >= 2, got {length!r}")
@@ -34,11 +34,15 @@ def adding_problem(key: jax.Array, batch_size: int, length: int, dtype=jnp.float
     markers = jax.nn.one_hot(first, length, dtype=dtype) + jax.nn.one_hot(
         second, length, dtype=dtype
     )
-    return jnp.stack([values, markers], axis=-1), jnp.sum(values * markers, axis=1)
+    return {
+        "inputs": jnp.stack([values, markers], axis=-1),
+        "targets": jnp.sum(values * markers, axis=1),
+    }
 
 
 def copy_task(key: jax.Array, batch_size: int, delay: int):
-    """A batch of the copy task with ``delay`` = T: integer inputs and targets [batch, T + 20]."""
+    """A batch of the copy task with ``delay`` = T: {'inputs', 'targets'}, integers
+    [batch, T + 20] each."""
     check_positive("batch_size", batch_size)
     check_positive("copy task delay", delay)
     symbols = jax.random.randint(key, (batch_size, COPY_SYMBOLS), 1, COPY_ALPHABET + 1)
@@ -46,7 +50,7 @@ def copy_task(key: jax.Array, batch_size: int, delay: int):
     delimiter = jnp.full((batch_size, 1), COPY_DELIMITER)
     inputs = jnp.concatenate([symbols, blanks(delay - 1), delimiter, blanks(COPY_SYMBOLS)], 1)
     targets = jnp.concatenate([blanks(delay + COPY_SYMBOLS), symbols], axis=1)
-    return inputs, targets
+    return {"inputs": inputs, "targets": targets}
 
 
 def copy_task_baseline(delay: int) -> float:

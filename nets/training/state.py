@@ -1,15 +1,18 @@
-"""The training state and the pure train and eval steps of ``experiments.train``.
+"""The training state and the one pure train step (and its evaluation twin) of every driver.
 
     state = TrainState.create(model, optax.adam(1e-3), example_inputs, seed=0)
-    state, metrics = train_step(state, {'inputs': x, 'targets': y}, task='classification')
-    sums = eval_step(state, {'inputs': x, 'targets': y, 'mask': m}, task='classification')
+    state, metrics = train_step(state, {'inputs': x, 'targets': y}, loss_fn=objectives.mse)
+    sums = eval_step(state, {'inputs': x, 'targets': y, 'valid': v}, loss_fn=objectives.mse)
 
-Both steps are pure functions of arrays: data parallelism (``nets.training.parallel``) wraps
-them, passing ``axis_name`` so the gradients, the BatchNorm running statistics and the metrics
-are averaged over the devices with ``lax.pmean``.
+``loss_fn(outputs, batch)`` returns per-example values ({'loss': [batch], ...}; see
+``nets.training.objectives``). Both steps are pure functions of arrays: the sweep driver
+(``nets.training.sweep``) vmaps the train step over seeds and data sets inside a scan, the run
+driver (``nets.training.trainer``) runs it on every device (``nets.training.parallel``), passing
+``axis_name`` so that the gradients, the BatchNorm running statistics and the metrics are
+averaged over the devices with ``lax.pmean``.
 """
 
-import inspect
+from collections.abc import Callable
 from typing import Any
 
 import flax.linen as nn
@@ -17,17 +20,6 @@ import jax
 import jax.numpy as jnp
 import optax
 from flax import struct
-
-from nets import losses
-from nets.checks import check_choice
-
-TASKS = ("classification", "regression")
-
-
-def takes_train_flag(model: nn.Module) -> bool:
-    """Whether ``model`` switches BatchNorm and dropout with a ``train`` argument (the zoo's
-    CNNs) or has no training mode (LeNet-5, the recurrent models)."""
-    return "train" in inspect.signature(type(model).__call__).parameters
 
 
 class TrainState(struct.PyTreeNode):
@@ -45,9 +37,11 @@ class TrainState(struct.PyTreeNode):
     tx: optax.GradientTransformation = struct.field(pytree_node=False)
 
     @classmethod
-    def create(cls, model: nn.Module, tx: optax.GradientTransformation, example_inputs, seed: int):
-        init_key, rng = jax.random.split(jax.random.key(seed))
-        variables = jax.jit(model.init)(init_key, example_inputs)
+    def create(cls, model: nn.Module, tx: optax.GradientTransformation, example_inputs, seed):
+        """A fresh state; ``seed`` is an integer or a JAX key (a traced one under ``vmap``)."""
+        key = jax.random.key(seed) if isinstance(seed, int) else seed
+        init_key, rng = jax.random.split(key)
+        variables = model.init(init_key, example_inputs)
         params = variables["params"]
         return cls(
             step=jnp.zeros((), jnp.int32),
@@ -59,59 +53,45 @@ class TrainState(struct.PyTreeNode):
             tx=tx,
         )
 
-    def apply(self, params, inputs, *, train: bool, rng=None):
-        """``(outputs, batch_stats)``: the model's outputs, and in training the BatchNorm
-        statistics updated by this batch (otherwise the current ones)."""
-        variables = {"params": params}
+    @property
+    def variables(self) -> dict:
+        """The model's variables for ``model.apply``: parameters and BatchNorm statistics."""
         if self.batch_stats:
-            variables["batch_stats"] = self.batch_stats
-        kwargs = {"train": train} if takes_train_flag(self.model) else {}
+            return {"params": self.params, "batch_stats": self.batch_stats}
+        return {"params": self.params}
+
+    def apply(self, batch: dict, *, train: bool = False, params=None, rng=None):
+        """``(outputs, batch_stats)`` of the model on ``batch['inputs']`` (with its 'lengths' as
+        ``seq_lengths`` where sequences are padded): in training the BatchNorm statistics
+        updated by this batch, otherwise the current ones."""
+        variables = self.variables if params is None else {**self.variables, "params": params}
+        kwargs = {"seq_lengths": batch["lengths"]} if "lengths" in batch else {}
         rngs = {"dropout": rng} if rng is not None else {}
         if train and self.batch_stats:
             outputs, updates = self.model.apply(
-                variables, inputs, rngs=rngs, mutable=["batch_stats"], **kwargs
+                variables, batch["inputs"], train=True, rngs=rngs, mutable=["batch_stats"], **kwargs
             )
             return outputs, updates["batch_stats"]
-        return self.model.apply(variables, inputs, rngs=rngs, **kwargs), self.batch_stats
+        outputs = self.model.apply(variables, batch["inputs"], train=train, rngs=rngs, **kwargs)
+        return outputs, self.batch_stats
 
 
-def per_example(task: str, outputs: jax.Array, targets: jax.Array) -> dict[str, jax.Array]:
-    """Each example's loss, and for classification whether it is right: {'loss': [B], ...}.
+def train_step(state: TrainState, batch: dict, *, loss_fn: Callable, axis_name=None):
+    """One optimiser step on ``batch`` {'inputs', 'targets'[, 'lengths']} -> ``(state, metrics)``.
 
-    classification: categorical cross-entropy on logits [B, ..., C] with labels [B, ...]
-    (averaged over any time axis), accuracy the fraction of argmax = label.
-    regression: squared error of outputs [B] or [B, 1] against targets [B].
-    """
-    check_choice("task", task, TASKS)
-    if task == "regression":
-        outputs = outputs.reshape(targets.shape)
-        return {"loss": jax.vmap(lambda o, t: losses.mse(o[None], t[None]))(outputs, targets)}
-
-    def cross_entropy(logits, label):
-        return losses.categorical_cross_entropy(logits[None], label[None], from_logits=True)
-
-    correct = (jnp.argmax(outputs, -1) == targets).astype(jnp.float32)
-    return {
-        "loss": jax.vmap(cross_entropy)(outputs, targets),
-        "accuracy": correct.reshape(len(correct), -1).mean(axis=1),
-    }
-
-
-def train_step(state: TrainState, batch: dict, *, task: str, axis_name: str | None = None):
-    """One optimiser step on ``batch`` {'inputs', 'targets'} -> ``(state, metrics)``.
-
-    metrics: the batch's mean loss (and accuracy), and the global norm of the gradient that was
-    applied. Under ``axis_name`` each device holds a shard of the global batch; the gradients,
-    the BatchNorm statistics and the metrics are averaged over the devices (equal shards, so the
-    gradient is the full batch's), and each device draws its own dropout mask.
+    metrics: the batch means of what ``loss_fn`` returns, and 'grad_norm', the global norm of
+    the gradient that was applied. Under ``axis_name`` each device holds a shard of the global
+    batch; the gradients, the BatchNorm statistics and the metrics are averaged over the devices
+    (equal shards, so the gradient is the full batch's), and each device draws its own dropout
+    mask.
     """
     key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
     if axis_name is not None:
         key = jax.random.fold_in(key, jax.lax.axis_index(axis_name))
 
     def objective(params):
-        outputs, batch_stats = state.apply(params, batch["inputs"], train=True, rng=key)
-        metrics = jax.tree.map(jnp.mean, per_example(task, outputs, batch["targets"]))
+        outputs, batch_stats = state.apply(batch, train=True, params=params, rng=key)
+        metrics = jax.tree.map(jnp.mean, loss_fn(outputs, batch))
         return metrics["loss"], (metrics, batch_stats)
 
     (_, (metrics, batch_stats)), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
@@ -128,11 +108,12 @@ def train_step(state: TrainState, batch: dict, *, task: str, axis_name: str | No
     return new_state, metrics
 
 
-def eval_step(state: TrainState, batch: dict, *, task: str) -> dict[str, jax.Array]:
-    """Sums over the rows where ``batch['mask']`` is 1: {'loss', ('accuracy'), 'count'}; the
-    evaluation divides the totals by the count, so a padded last batch does not bias them."""
-    outputs, _ = state.apply(state.params, batch["inputs"], train=False)
-    mask = batch["mask"]
-    sums = {name: jnp.sum(value * mask) for name, value in
-            per_example(task, outputs, batch["targets"]).items()}  # fmt: skip
-    return {**sums, "count": jnp.sum(mask)}
+def eval_step(state: TrainState, batch: dict, *, loss_fn: Callable) -> dict[str, jax.Array]:
+    """Sums of what ``loss_fn`` returns over the rows where ``batch['valid']`` is 1 (all rows
+    without it), and their 'count': the evaluation divides the totals by the count, so a padded
+    last batch does not bias them."""
+    outputs, _ = state.apply(batch)
+    per_example = loss_fn(outputs, batch)
+    valid = batch.get("valid", jnp.ones(len(per_example["loss"])))
+    sums = {name: jnp.sum(value * valid) for name, value in per_example.items()}
+    return {**sums, "count": jnp.sum(valid)}

@@ -18,90 +18,26 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-import flax.linen as nn
 import jax
 import ml_collections
 import numpy as np
-import optax
 from tqdm import tqdm
 
-from nets.checks import check_choice, check_positive
-from nets.cnn.zoo import MODELS as CNN_MODELS
 from nets.data.loader import dataset_spec, eval_batches, load_split, train_batches
-from nets.mnist1d_models import MODELS as MNIST1D_MODELS
-from nets.results import prepare_workdir, write_outputs
-from nets.rnn import CELLS, ManyToMany, ManyToOne
 from nets.training.checkpoint import Checkpoints
-from nets.training.parallel import MODES, DataParallel, check_divisible
+from nets.training.config import build_model, build_optimizer, validate_training
+from nets.training.objectives import get_objective
+from nets.training.parallel import DataParallel
 from nets.training.state import TrainState, eval_step, train_step
+from nets.training.workdir import prepare_workdir, write_outputs
 
 log = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.jsonl"
-OPTIMIZERS = ("adam", "adamw", "sgd")
 
 
 class NonFiniteError(ValueError):
     """The loss or the gradient became NaN or infinite."""
-
-
-def model_names() -> list[str]:
-    return [*CNN_MODELS, *(f"mnist1d_{m}" for m in MNIST1D_MODELS),
-            *(f"rnn_{c}" for c in CELLS), *(f"rnn_seq_{c}" for c in CELLS)]  # fmt: skip
-
-
-def build_model(name: str, num_outputs: int, hidden_size: int = 128, tokens: int = 0) -> nn.Module:
-    """The model ``name`` with ``num_outputs`` outputs: a CNN of the zoo ('lenet5',
-    'cifar_resnet20', ...), an MNIST-1D baseline ('mnist1d_cnn', 'mnist1d_gru', ...), or a
-    recurrent network of ``hidden_size`` units, many-to-one ('rnn_<cell>') or many-to-many
-    ('rnn_seq_<cell>', reading integer ``tokens`` as one-hot vectors: the copy task).
-    """
-    check_choice("model", name, model_names())
-    if tokens and not name.startswith("rnn_seq_"):
-        raise ValueError(f"this data set's inputs are integer tokens, which only the "
-                         f"rnn_seq_<cell> models read; got model {name!r}")  # fmt: skip
-    if name in CNN_MODELS:
-        return CNN_MODELS[name](num_outputs)
-    if name.startswith("mnist1d_"):
-        return MNIST1D_MODELS[name.removeprefix("mnist1d_")](num_outputs)
-    check_positive("config.hidden_size", hidden_size)
-    if name.startswith("rnn_seq_"):
-        return ManyToMany(CELLS[name.removeprefix("rnn_seq_")](hidden_size), num_outputs, tokens)
-    return ManyToOne(CELLS[name.removeprefix("rnn_")](hidden_size), num_outputs)
-
-
-def build_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
-    """config.optimizer at config.learning_rate, with a cosine decay to zero over the run if
-    config.schedule is 'cosine', and global-norm clipping at config.clip_norm when positive."""
-    check_choice("optimizer", config.optimizer, OPTIMIZERS)
-    check_choice("schedule", config.schedule, ("constant", "cosine"))
-    rate = config.learning_rate
-    if config.schedule == "cosine":
-        rate = optax.cosine_decay_schedule(config.learning_rate, config.num_steps)
-    optimizer = {
-        "adam": lambda: optax.adam(rate),
-        "adamw": lambda: optax.adamw(rate, weight_decay=config.weight_decay),
-        "sgd": lambda: optax.chain(
-            optax.add_decayed_weights(config.weight_decay),
-            optax.sgd(rate, momentum=config.momentum or None, nesterov=config.momentum > 0),
-        ),
-    }[config.optimizer]()
-    if config.clip_norm > 0:
-        return optax.chain(optax.clip_by_global_norm(config.clip_norm), optimizer)
-    return optimizer
-
-
-def validate(config: ml_collections.ConfigDict, device_count: int | None = None) -> None:
-    """Every check that needs no data, so a bad config fails before anything is written; the
-    global batch must divide over ``device_count`` devices (default: all of this job's)."""
-    spec = dataset_spec(config.dataset)
-    build_model(config.model, spec.num_classes or 1, config.hidden_size, spec.tokens)
-    build_optimizer(config)
-    check_choice("data-parallel mode", config.parallel, MODES)
-    for field in ("num_steps", "batch_size", "eval_batch_size", "log_every", "checkpoint_every",
-                  "keep_checkpoints"):  # fmt: skip
-        check_positive(f"config.{field}", config[field])
-    check_divisible(config.batch_size, device_count or jax.device_count())
 
 
 def _read_metrics(path: Path, up_to_step: int) -> list[str]:
@@ -113,9 +49,9 @@ def _read_metrics(path: Path, up_to_step: int) -> list[str]:
     return [line for line in lines if line and json.loads(line)["step"] <= up_to_step]
 
 
-def evaluate(state: TrainState, arrays: dict, task: str, batch_size: int) -> dict[str, float]:
-    """Mean loss (and accuracy) over a whole split."""
-    step = jax.jit(partial(eval_step, task=task))
+def evaluate(state: TrainState, arrays: dict, loss_fn, batch_size: int) -> dict[str, float]:
+    """Mean loss (and the objective's other metrics) over a whole split."""
+    step = jax.jit(partial(eval_step, loss_fn=loss_fn))
     sums = [step(state, batch) for batch in eval_batches(arrays, batch_size)]
     totals = jax.tree.map(lambda *s: float(np.sum(s)), *sums)
     count = totals.pop("count")
@@ -133,29 +69,31 @@ def train(
 
     ``on_step(step)`` is called after each step (and its checkpoint, if any).
     """
-    validate(config)
-    spec = dataset_spec(config.dataset)
-    data_dir = config.data_dir or None
-    train_set = load_split(config.dataset, "train", data_dir)
-    test_set = load_split(config.dataset, "test", data_dir)
-    workdir = prepare_workdir(workdir)  # only once the data is there: a failed start leaves none
-
-    model = build_model(config.model, spec.num_classes or 1, config.hidden_size, spec.tokens)
-    state = TrainState.create(model, build_optimizer(config), train_set["inputs"][:1], config.seed)
+    validate_training(config, jax.device_count())
+    loss_fn = get_objective(dataset_spec(config.data.name).loss)
+    data_dir = config.data.data_dir or None
+    train_set = load_split(config.data.name, "train", data_dir)
+    test_set = load_split(config.data.name, "test", data_dir)
+    optimizer = build_optimizer(config.optimizer, config.num_steps)
+    # the model meets its input here (a wrong shape is an error naming the expected one)
+    state = TrainState.create(build_model(config), optimizer, train_set["inputs"][:1], config.seed)
+    workdir = prepare_workdir(workdir)  # only once data and model fit: a failed start leaves none
     batches = train_batches(train_set, config.batch_size // jax.process_count(), config.seed)
     checkpoints = Checkpoints(workdir / "checkpoints", config.keep_checkpoints)
     restored = checkpoints.restore_latest(jax.device_get(state))
     if restored is not None:
         state, data_state = restored
         if int(state.step) > config.num_steps:
-            raise ValueError(f"the checkpoint in {checkpoints.directory} is at step "
-                             f"{int(state.step)}, beyond config.num_steps "
-                             f"{config.num_steps}")  # fmt: skip
+            raise ValueError(
+                f"the checkpoint in {checkpoints.directory} is at step "
+                f"{int(state.step)}, beyond config.num_steps "
+                f"{config.num_steps}"
+            )
         batches.set_state(data_state)
         log.warning("resuming from %s", checkpoints.path(int(state.step)))
     start_step = int(state.step)
 
-    parallel = DataParallel(partial(train_step, task=spec.task), config.parallel)
+    parallel = DataParallel(partial(train_step, loss_fn=loss_fn), config.parallel)
     metrics_path = workdir / METRICS_FILE
     lines = _read_metrics(metrics_path, start_step)
     if jax.process_index() == 0:
@@ -164,8 +102,14 @@ def train(
     device_state = parallel.put_state(state)
     pending, rates = [], []
     interval_start, step = time.perf_counter(), start_step
-    with tqdm(total=config.num_steps, initial=start_step, desc="training", unit="step",
-              file=sys.stderr, disable=jax.process_index() != 0) as bar:  # fmt: skip
+    with tqdm(
+        total=config.num_steps,
+        initial=start_step,
+        desc="training",
+        unit="step",
+        file=sys.stderr,
+        disable=jax.process_index() != 0,
+    ) as bar:
         while step < config.num_steps:
             device_state, metrics = parallel.step(device_state, parallel.put_batch(next(batches)))
             step += 1
@@ -191,7 +135,7 @@ def train(
                 on_step(step)
     state = parallel.get_state(device_state) if step > start_step else state
     checkpoints.close()
-    test = evaluate(state, test_set, spec.task, config.eval_batch_size)
+    test = evaluate(state, test_set, loss_fn, config.eval_batch_size)
     return {
         "test": test,
         "steps": config.num_steps,

@@ -2,6 +2,7 @@
 
 Published test accuracies on the default data: logistic regression 32%, MLP 68%, CNN 94%,
 GRU 91% (Adam, learning rate 1e-2, batch 100). Inputs are [batch, 40] sequences; outputs logits.
+None has dropout or BatchNorm: ``train`` is accepted and ignored, the call every model shares.
 """
 
 import flax.linen as nn
@@ -22,7 +23,8 @@ class LogisticRegression(nn.Module):
     num_outputs: int = 10
 
     @nn.compact
-    def __call__(self, x):
+    def __call__(self, x, *, train: bool = False):
+        del train
         _check_sequences("LogisticRegression", x)
         return nn.Dense(self.num_outputs)(x)
 
@@ -34,7 +36,8 @@ class MLP(nn.Module):
     hidden_size: int = 100
 
     @nn.compact
-    def __call__(self, x):
+    def __call__(self, x, *, train: bool = False):
+        del train
         _check_sequences("MLP", x)
         h = nn.relu(nn.Dense(self.hidden_size)(x))
         h = h + nn.relu(nn.Dense(self.hidden_size)(h))
@@ -50,7 +53,8 @@ class ConvNet1D(nn.Module):
     channels: int = 25
 
     @nn.compact
-    def __call__(self, x):
+    def __call__(self, x, *, train: bool = False):
+        del train
         _check_sequences("ConvNet1D", x)
         h = x[..., None]  # [batch, length, 1 channel]
         for kernel in (5, 3, 3):
@@ -66,10 +70,16 @@ class GRUClassifier(nn.Module):
     hidden_size: int = 6
 
     @nn.compact
-    def __call__(self, x):
+    def __call__(self, x, *, train: bool = False):
+        del train
         _check_sequences("GRUClassifier", x)
         _, outputs = Recurrent(GRUCell(self.hidden_size), bidirectional=True)(x[..., None])
         return nn.Dense(self.num_outputs)(outputs.reshape(outputs.shape[0], -1))
 
 
-MODELS = {"logistic": LogisticRegression, "mlp": MLP, "cnn": ConvNet1D, "gru": GRUClassifier}
+MODELS = {
+    "mnist1d_logistic": LogisticRegression,
+    "mnist1d_mlp": MLP,
+    "mnist1d_cnn": ConvNet1D,
+    "mnist1d_gru": GRUClassifier,
+}

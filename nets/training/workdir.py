@@ -1,11 +1,11 @@
-"""Where a run's results go: a work directory holding results.json and figures, written whole.
+"""Where a run's results go: a work directory whose files are written whole.
 
-A run builds every output in memory and hands it to ``write_outputs`` at the end, which writes
-each file to a temporary name in the work directory and renames it into place: a reader (or a
-crash) never sees a half-written file, and a run that fails before the end leaves nothing.
+A run builds every output in memory and hands it to ``write_outputs``, which writes each file
+to a temporary name in the work directory and renames it into place: a reader (or a crash)
+never sees a half-written file, and a run that fails before the end leaves nothing. The run
+driver writes metrics.jsonl and results.json here; the experiments add their figures.
 """
 
-import io
 import json
 import os
 import platform
@@ -46,16 +46,6 @@ def prepare_workdir(workdir: str | os.PathLike) -> Path:
     except OSError as error:
         raise ValueError(f"workdir {str(path)!r} is not writable: {error.strerror}") from None
     return path
-
-
-def figure_png(figure) -> bytes:
-    """A matplotlib figure as PNG bytes (then closed, so long sweeps do not leak figures)."""
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
-    plt.close(figure)
-    return buffer.getvalue()
 
 
 def json_bytes(data) -> bytes:
@@ -106,12 +96,3 @@ def run_header(experiment: str, config, start: float) -> dict:
         "environment": environment(),
         "elapsed_s": time.perf_counter() - start,
     }
-
-
-def save_run(workdir: Path, results: dict, figures: dict) -> None:
-    """Write ``figures`` (name -> matplotlib figure) as PNG and ``results`` as results.json,
-    atomically, and say where they went."""
-    files = {name: figure_png(figure) for name, figure in figures.items()}
-    write_outputs(workdir, {**files, "results.json": json_bytes(results)})
-    print(f"wrote {workdir}/results.json and {len(files)} figures "
-          f"in {results['elapsed_s']:.0f} s")  # fmt: skip

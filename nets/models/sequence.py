@@ -1,0 +1,109 @@
+"""The lecture's sequence heads: a ``Recurrent`` read out many-to-one or many-to-many.
+
+Both take every option of ``nets.rnn.Recurrent`` (``num_layers``, ``bidirectional``, ``unroll``,
+``remat``, ``implementation``) and are called as
+
+    model.apply(variables, inputs, seq_lengths=None, *, train=False, **recurrent_kwargs)
+
+with inputs [batch, time, features], or integer tokens [batch, time] read as one-hot vectors of
+``num_tokens`` symbols. ``seq_lengths`` [batch] marks right-padded sequences: padded steps leave
+the state unchanged and output zeros. Extra keyword arguments (``carry_perturbations``) go to
+the ``Recurrent``, so ``nets.gradients`` measures d loss / d h_t through the whole model.
+Neither has dropout or BatchNorm yet: ``train`` is accepted and ignored.
+"""
+
+import inspect
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from nets.checks import check_rank
+from nets.rnn import Recurrent, RecurrentCell, make_cell
+
+
+class SequenceHead(nn.Module):
+    """What the heads share: the cell, the Recurrent's options and the token reading."""
+
+    cell: RecurrentCell
+    num_outputs: int
+    num_layers: int = 1
+    bidirectional: bool = False
+    unroll: int = 1
+    remat: bool = False
+    implementation: str = "scan"
+    num_tokens: int = 0
+
+    def read(self, inputs, seq_lengths, recurrent_kwargs):
+        """``(final_carry, outputs)`` of the Recurrent over ``inputs``."""
+        if self.num_tokens:
+            check_rank(f"{type(self).__name__} token input", jnp.shape(inputs), 2, "[batch, time]")
+            inputs = jax.nn.one_hot(inputs, self.num_tokens)
+        recurrent = Recurrent(
+            self.cell,
+            num_layers=self.num_layers,
+            bidirectional=self.bidirectional,
+            unroll=self.unroll,
+            remat=self.remat,
+            implementation=self.implementation,
+            name="recurrent",
+        )
+        return recurrent(inputs, seq_lengths, **recurrent_kwargs)
+
+
+class ManyToOne(SequenceHead):
+    """The lecture's many-to-one RNN: read the whole sequence, predict from the last state.
+
+        y = W h_T + b,   h_T the hidden state after each sequence's last valid step
+
+    With ``bidirectional``, h_T is the top layer's forward state after the last valid step
+    concatenated with its backward state after the first. Shapes: [batch, num_outputs] (logits
+    for a classifier, values for a regression).
+    """
+
+    @nn.compact
+    def __call__(self, inputs, seq_lengths=None, *, train: bool = False, **recurrent_kwargs):
+        del train  # no dropout or BatchNorm
+        final_carry, _ = self.read(inputs, seq_lengths, recurrent_kwargs)
+        if self.num_layers == 1 and not self.bidirectional:
+            hidden = self.cell.hidden_state(final_carry)
+        else:  # one carry per layer and direction; the top layer's are last
+            top = final_carry[-2:] if self.bidirectional else final_carry[-1:]
+            hidden = jnp.concatenate([self.cell.hidden_state(c) for c in top], axis=-1)
+        return nn.Dense(self.num_outputs, name="head")(hidden)
+
+
+class ManyToMany(SequenceHead):
+    """The lecture's synced many-to-many RNN: an output at every step from that step's state.
+
+        y_t = W h_t + b   for t = 1..T
+
+    Shapes: [batch, time, num_outputs]; padded steps (t >= length) output the bias alone.
+    """
+
+    @nn.compact
+    def __call__(self, inputs, seq_lengths=None, *, train: bool = False, **recurrent_kwargs):
+        del train  # no dropout or BatchNorm
+        _, outputs = self.read(inputs, seq_lengths, recurrent_kwargs)
+        return nn.Dense(self.num_outputs, name="head")(outputs)
+
+
+def cell_by_name(head: type[SequenceHead]):
+    """A registry builder of ``head`` whose cell is given by name ('tanh', 'irnn', 'lstm',
+    'gru') and ``hidden_size``, taking every other option of the head."""
+
+    def builder(num_outputs, cell: str = "lstm", hidden_size: int = 128, **options):
+        return head(make_cell(cell, hidden_size), num_outputs, **options)
+
+    own = inspect.signature(builder).parameters
+    fields = [
+        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        for name, p in inspect.signature(head).parameters.items()
+        if name not in ("cell", "num_outputs", "parent", "name")
+    ]
+    builder.__signature__ = inspect.Signature([*list(own.values())[:3], *fields])
+    builder.__doc__ = f"{head.__name__} of a cell named by ``cell``, ``hidden_size`` units."
+    return builder
+
+
+MODELS = {"many_to_one": cell_by_name(ManyToOne), "many_to_many": cell_by_name(ManyToMany)}

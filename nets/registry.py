@@ -1,0 +1,39 @@
+"""Building a model by name from a registry: the checks every registry shares.
+
+A registry maps names to builders, ``builder(num_outputs=..., **options) -> nn.Module``: a
+module class, a ``partial`` of one with a variant's fields bound, or a function. The options a
+builder takes are its keyword parameters, so a misspelt option is named with the valid ones
+instead of surfacing as a dataclass TypeError deep inside Flax.
+"""
+
+import inspect
+from collections.abc import Callable, Mapping
+
+import flax.linen as nn
+
+from nets.checks import check_choice, check_positive
+
+# Flax's own constructor arguments, which no config should set.
+_FLAX_FIELDS = ("parent", "name")
+
+
+def options_of(builder: Callable) -> list[str]:
+    """The keyword options ``builder`` takes besides ``num_outputs``."""
+    parameters = inspect.signature(builder).parameters
+    return [p for p in parameters if p not in ("num_outputs", *_FLAX_FIELDS)]
+
+
+def build(registry: Mapping[str, Callable], name: str, num_outputs: int, options) -> nn.Module:
+    """``registry[name](num_outputs=num_outputs, **options)``, with one-line errors for an unknown
+    name, a non-positive ``num_outputs`` and an option the model does not take."""
+    check_choice("model", name, registry)
+    check_positive("num_outputs", num_outputs)
+    builder = registry[name]
+    valid = options_of(builder)
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise ValueError(
+            f"model {name!r} takes no option {', '.join(map(repr, unknown))}; valid: "
+            f"{', '.join(valid) or 'none'}"
+        )
+    return builder(num_outputs=num_outputs, **options)

@@ -1,0 +1,126 @@
+"""Configs: the one place where they are checked, and what a training config builds.
+
+A training config (``experiments/configs/*.py``) is grouped by part, one name per concept:
+
+    config.model       name, and the model's own options (hidden_size, cell, num_layers, ...)
+    config.data        name ('digits32', 'adding_problem/t100', ...), data_dir
+    config.optimizer   name ('adam', 'adamw', 'sgd'), learning_rate, schedule, momentum,
+                       weight_decay, clip_norm
+    num_steps, batch_size (global), eval_batch_size, log_every, checkpoint_every,
+    keep_checkpoints, parallel ('shard_map' or 'pmap'), seed
+
+Every check raises ValueError with one line that names the field (``config.optimizer.name``)
+and what is valid; the command line prints it as ``error: ...`` before anything is written.
+The experiments' sweep configs use the same checks.
+"""
+
+from collections.abc import Iterable
+
+import ml_collections
+import optax
+
+from nets.checks import check_choice, check_positive
+from nets.data.loader import DatasetSpec, dataset_spec
+from nets.models import get_model, model_options
+from nets.rnn import CELLS
+from nets.training.parallel import MODES, check_divisible
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("constant", "cosine")
+TRAINING_COUNTS = (
+    "num_steps",
+    "batch_size",
+    "eval_batch_size",
+    "log_every",
+    "checkpoint_every",
+    "keep_checkpoints",
+)
+
+
+def check_positive_fields(config, fields: Iterable[str], prefix: str = "config.") -> None:
+    """Each of ``fields`` of ``config`` is a positive integer."""
+    for field in fields:
+        check_positive(f"{prefix}{field}", config[field])
+
+
+def check_non_negative(name: str, value) -> None:
+    if not isinstance(value, int | float) or value < 0:
+        raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+
+
+def check_cells(cells) -> None:
+    """A non-empty sweep of known cells."""
+    if not cells:
+        raise ValueError("empty sweep: config.cells needs at least one cell")
+    for name in cells:
+        check_choice("cell", name, CELLS)
+
+
+def check_lengths(lengths, name: str = "config.lengths") -> None:
+    """A non-empty sweep of sequence lengths T, each an integer >= 2."""
+    if not lengths:
+        raise ValueError(f"empty sweep: {name} needs at least one length")
+    for length in lengths:
+        check_length(length)
+
+
+def check_length(length, name: str = "sequence length T") -> None:
+    if isinstance(length, bool) or not isinstance(length, int) or length < 2:
+        raise ValueError(f"{name} must be an integer >= 2, got {length!r}")
+
+
+def model_arguments(config: ml_collections.ConfigDict, spec: DatasetSpec) -> dict:
+    """``config.model``'s options for ``get_model``, with the data set's token count for a
+    model that reads tokens; a token data set given to a model that cannot read it is refused."""
+    options = {k: v for k, v in config.model.items() if k != "name"}
+    if spec.tokens:
+        if "num_tokens" not in model_options(config.model.name):
+            raise ValueError(
+                f"dataset {config.data.name!r} has integer token inputs, which model "
+                f"{config.model.name!r} cannot read; use a sequence model (many_to_one, "
+                f"many_to_many)"
+            )
+        options["num_tokens"] = spec.tokens
+    return options
+
+
+def build_model(config: ml_collections.ConfigDict):
+    """The model ``config.model`` names, with the outputs its data set needs."""
+    spec = dataset_spec(config.data.name)
+    return get_model(config.model.name, spec.num_outputs, **model_arguments(config, spec))
+
+
+def build_optimizer(opt: ml_collections.ConfigDict, num_steps: int):
+    """The optimiser ``opt`` (a config's optimizer group) describes, at its learning rate, with a
+    cosine decay to zero over ``num_steps`` if its schedule is 'cosine', and global-norm
+    clipping at its ``clip_norm`` when positive."""
+    check_choice("config.optimizer.name", opt.name, OPTIMIZERS)
+    check_choice("config.optimizer.schedule", opt.schedule, SCHEDULES)
+    for field in ("learning_rate", "momentum", "weight_decay", "clip_norm"):
+        check_non_negative(f"config.optimizer.{field}", opt[field])
+    rate = opt.learning_rate
+    if opt.schedule == "cosine":
+        rate = optax.cosine_decay_schedule(opt.learning_rate, num_steps)
+    optimizer = {
+        "adam": lambda: optax.adam(rate),
+        "adamw": lambda: optax.adamw(rate, weight_decay=opt.weight_decay),
+        "sgd": lambda: optax.chain(
+            optax.add_decayed_weights(opt.weight_decay),
+            optax.sgd(rate, momentum=opt.momentum or None, nesterov=opt.momentum > 0),
+        ),
+    }[opt.name]()
+    if opt.clip_norm > 0:
+        return optax.chain(optax.clip_by_global_norm(opt.clip_norm), optimizer)
+    return optimizer
+
+
+def validate_training(config: ml_collections.ConfigDict, device_count: int) -> None:
+    """Every check of a training config that needs no data, so a bad config fails before
+    anything is written; the global batch must divide over ``device_count`` devices."""
+    check_positive_fields(config, TRAINING_COUNTS)
+    build_model(config)
+    build_optimizer(config.optimizer, config.num_steps)
+    check_choice("config.parallel", config.parallel, MODES)
+    if isinstance(config.seed, bool) or not isinstance(config.seed, int) or config.seed < 0:
+        raise ValueError(f"config.seed must be an integer >= 0, got {config.seed!r}")
+    check_divisible(config.batch_size, device_count)

@@ -1,0 +1,67 @@
+"""The training objectives: ``loss_fn(outputs, batch) -> {'loss': [batch], ...}``.
+
+An objective turns the model's outputs and the batch into per-example values: 'loss', which
+training minimises (its batch mean), and any other metric worth logging ('accuracy'). Per
+example, so that the train step averages them, the evaluation sums them over the rows that are
+real (the last batch of a split is padded) and the data-parallel step averages equal shards.
+Sequence targets [batch, time] are averaged over each sequence's valid steps (``'lengths'`` or
+``'mask'`` in the batch), so padded steps count for nothing and get zero gradient.
+"""
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+from nets import losses
+from nets.checks import check_choice
+
+
+def step_mask(batch: dict, targets: jax.Array) -> jax.Array | None:
+    """[batch, time] booleans of the valid steps of sequence targets, or None if all are."""
+    if targets.ndim < 2:
+        return None
+    if "mask" in batch:
+        return batch["mask"].astype(bool)
+    if "lengths" in batch:
+        return jnp.arange(targets.shape[1])[None, :] < batch["lengths"][:, None]
+    return None
+
+
+def per_example_mean(terms: jax.Array, where: jax.Array | None = None) -> jax.Array:
+    """[batch, ...] -> [batch]: each example's mean over its (valid) terms."""
+    terms = terms.reshape(terms.shape[0], -1)
+    if where is None:
+        return terms.mean(axis=1)
+    where = where.reshape(where.shape[0], -1)
+    return jnp.sum(jnp.where(where, terms, 0.0), axis=1) / jnp.maximum(where.sum(axis=1), 1)
+
+
+def cross_entropy(logits: jax.Array, batch: dict) -> dict[str, jax.Array]:
+    """Categorical cross-entropy from logits [batch, (time,) classes] against integer labels
+    [batch, (time)], and the fraction of (valid) predictions whose argmax is the label."""
+    targets = batch["targets"]
+    where = step_mask(batch, targets)
+    loss = losses.categorical_cross_entropy(logits, targets, from_logits=True, reduction="none")
+    correct = (jnp.argmax(logits, axis=-1) == targets).astype(jnp.float32)
+    return {"loss": per_example_mean(loss, where), "accuracy": per_example_mean(correct, where)}
+
+
+def mse(predictions: jax.Array, batch: dict) -> dict[str, jax.Array]:
+    """Mean squared error of real targets; a scalar target [batch] is read from predictions
+    [batch, 1] (a one-output head)."""
+    targets = batch["targets"]
+    predictions = predictions.reshape(targets.shape)
+    terms = losses.mse(predictions, targets, reduction="none")
+    return {"loss": per_example_mean(terms, step_mask(batch, targets))}
+
+
+OBJECTIVES: dict[str, Callable] = {"cross_entropy": cross_entropy, "mse": mse}
+
+
+def get_objective(loss: str | Callable) -> Callable:
+    """The objective named ``loss`` (or ``loss`` itself if it is a function)."""
+    if callable(loss):
+        return loss
+    check_choice("loss", loss, OBJECTIVES)
+    return OBJECTIVES[loss]

@@ -1,0 +1,122 @@
+"""The sweep driver: one model trained from several seeds on several data sets at once.
+
+Every (data set, seed) pair is an independent run of the shared ``train_step``; the pairs are
+vmapped, and ``eval_every`` steps run inside one ``lax.scan`` with the batches drawn inside it,
+so a whole sweep is one compiled program called once per evaluation. For experiments whose
+data fit in memory or are generated from a key (MNIST-1D, the adding problem, a noisy sine).
+"""
+
+from collections.abc import Callable
+from functools import partial
+
+import jax
+import numpy as np
+import optax
+
+from nets.checks import check_positive
+from nets.training.state import TrainState, train_step
+
+
+def check_schedule(num_steps: int, eval_every: int, prefix: str = "config.") -> None:
+    """Raise ValueError unless both are positive and evaluations divide the steps evenly;
+    ``prefix`` names the fields' group in the message ('config.regression.', say)."""
+    check_positive(f"{prefix}num_steps", num_steps)
+    check_positive(f"{prefix}eval_every", eval_every)
+    if num_steps % eval_every:
+        raise ValueError(
+            f"{prefix}num_steps {num_steps} must be a multiple of {prefix}eval_every {eval_every}"
+        )
+
+
+def sample_rows(batch_size: int) -> Callable:
+    """``sample_batch`` for an in-memory training set {'inputs': [N, ...], 'targets': [N, ...]}:
+    ``batch_size`` rows drawn uniformly with replacement."""
+
+    def sample(key, train_set):
+        size = jax.tree.leaves(train_set)[0].shape[0]
+        index = jax.random.randint(key, (batch_size,), 0, size)
+        return jax.tree.map(lambda a: a[index], train_set)
+
+    return sample
+
+
+def run_steps(state, data_key, data, *, loss_fn, sample_batch, num_steps):
+    """``num_steps`` train steps on batches ``sample_batch(fold_in(data_key, step), data)``,
+    without leaving XLA; returns ``(state, metrics)``, each metric [num_steps]."""
+
+    def one_step(state, _):
+        batch = sample_batch(jax.random.fold_in(data_key, state.step), data)
+        return train_step(state, batch, loss_fn=loss_fn)
+
+    return jax.lax.scan(one_step, state, None, length=num_steps)
+
+
+def sweep(
+    model,
+    loss_fn: Callable,
+    optimizer: optax.GradientTransformation,
+    sample_batch: Callable,
+    train_sets,
+    evaluate: Callable | None,
+    *,
+    example_input,
+    seeds: int,
+    num_steps: int,
+    eval_every: int,
+    progress=None,
+) -> dict:
+    """Train ``model`` from ``seeds`` initialisations on each of D training sets, all in one
+    vmapped, compiled program, and evaluate every ``eval_every`` steps.
+
+    Args:
+      loss_fn: the objective, ``loss_fn(outputs, batch) -> {'loss': [batch], ...}``.
+      sample_batch: ``sample_batch(key, train_set) -> batch`` {'inputs', 'targets', ...}.
+      train_sets: a pytree whose leaves have a leading axis of D data sets (D = 1 for one), or
+        None for a task whose ``sample_batch`` generates its batches from the key (one data set).
+      evaluate: ``evaluate(state) -> scalar`` (test accuracy, test error, ...), or None.
+      example_input: an input batch for ``model.init``.
+      progress: an optional tqdm bar, advanced by ``eval_every`` * D * seeds per evaluation.
+
+    Returns {'steps': [E + 1], 'metric': [D, seeds, E + 1] (with ``evaluate``), 'train':
+    {name: [D, seeds, num_steps]} (every step's metrics: loss, grad_norm, ...), 'state': the
+    final TrainStates, leaves [D, seeds, ...]}. Seed s starts from the same parameters on every
+    data set; its batches differ by data set.
+    """
+    check_positive("seeds", seeds)
+    check_schedule(num_steps, eval_every, prefix="")
+    if train_sets is None:  # a synthetic task draws every batch from the key alone
+        train_sets = np.zeros((1, 0), np.float32)
+    datasets = jax.tree.leaves(train_sets)[0].shape[0]
+
+    block = partial(run_steps, loss_fn=loss_fn, sample_batch=sample_batch, num_steps=eval_every)
+    per_seed = jax.vmap(block, in_axes=(0, 0, None))  # seeds share a data set
+    train_block = jax.jit(jax.vmap(per_seed), donate_argnums=(0,))
+    evaluate_all = jax.jit(jax.vmap(jax.vmap(evaluate))) if evaluate else None
+
+    keys = jax.vmap(jax.random.key)(np.arange(seeds))
+    create = jax.vmap(lambda key: TrainState.create(model, optimizer, example_input, key))
+    state = jax.jit(create)(keys)
+    state = jax.tree.map(lambda a: np.broadcast_to(a, (datasets, *a.shape)), state)
+    # the batches of data set d, seed s come from the key 1000 (d + 1) + s
+    seed_grid = 1_000 * (np.arange(datasets)[:, None] + 1) + np.arange(seeds)[None, :]
+    data_keys = jax.vmap(jax.vmap(jax.random.key))(seed_grid)
+
+    steps, metrics, blocks = [0], [], []
+    if evaluate_all:
+        metrics.append(np.asarray(evaluate_all(state)))
+    for _ in range(num_steps // eval_every):
+        state, block_metrics = train_block(state, data_keys, train_sets)
+        steps.append(steps[-1] + eval_every)
+        blocks.append(jax.device_get(block_metrics))
+        if evaluate_all:
+            metrics.append(np.asarray(evaluate_all(state)))
+        if progress is not None:
+            progress.update(eval_every * datasets * seeds)
+    result = {
+        "steps": steps,
+        "train": {name: np.concatenate([b[name] for b in blocks], -1) for name in blocks[0]},
+        "state": state,
+    }
+    if evaluate_all:
+        result["metric"] = np.stack(metrics, axis=-1)
+    return result

@@ -1,0 +1,77 @@
+"""The contract: a model and a data set of your own, registered in a few lines, train through
+both drivers (the sweep and the run) with no change to any trainer."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import nets.data.loader
+import nets.models
+from experiments.configs import training_config
+from nets.data.loader import DatasetSpec, dataset_spec, register_dataset
+from nets.models import get_model, register_model
+from nets.training.objectives import get_objective
+from nets.training.sweep import sample_rows, sweep
+from nets.training.trainer import train
+
+TRUE_WEIGHTS = np.array([1.5, -2.0, 0.5], np.float32)
+
+
+class Linear(nn.Module):
+    """y = w . x + b: the smallest model that follows the contract."""
+
+    num_outputs: int
+
+    @nn.compact
+    def __call__(self, x, *, train=False):
+        del train  # no dropout or BatchNorm
+        return nn.Dense(self.num_outputs)(x)
+
+
+def linear_data(name, split, data_dir):
+    """y = x . w* exactly: a least-squares problem with zero error at the optimum."""
+    x = np.random.default_rng(0 if split == "train" else 1).normal(size=(256, 3))
+    return {"inputs": x.astype(np.float32), "targets": (x @ TRUE_WEIGHTS).astype(np.float32)}
+
+
+def test_a_registered_model_and_data_set_train_through_both_drivers(tmp_path, monkeypatch):
+    # registries of this test's own, so that nothing leaks into other tests
+    monkeypatch.setattr(nets.models, "MODELS", dict(nets.models.MODELS))
+    monkeypatch.setattr(nets.data.loader, "DATASETS", dict(nets.data.loader.DATASETS))
+
+    register_model("linear", Linear)
+    register_dataset("linear_data", DatasetSpec(loss="mse", num_outputs=1, load=linear_data))
+
+    # the run driver, from a config naming them: checkpoints, metrics and 8 devices included
+    config = training_config("tiny", "linear_data", "linear")
+    config.update(num_steps=60, batch_size=32, log_every=20, checkpoint_every=30)
+    config.optimizer.learning_rate = 0.1
+    run = train(config, tmp_path)
+    baseline = np.mean(linear_data("", "test", None)["targets"] ** 2)  # predicting 0
+    assert run["test"]["loss"] < 0.01 * baseline
+    np.testing.assert_allclose(run["state"].params["Dense_0"]["kernel"][:, 0], TRUE_WEIGHTS, 0.1)
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["30", "60"]
+
+    # the sweep driver: the same model and objective, two seeds in one program
+    spec = dataset_spec("linear_data")
+    train_set = jax.tree.map(lambda a: jnp.asarray(a)[None], linear_data("", "train", None))
+    test_set = linear_data("", "test", None)
+    loss_fn = get_objective(spec.loss)
+    result = sweep(
+        get_model("linear", spec.num_outputs),
+        loss_fn,
+        optax.adam(0.1),
+        sample_rows(32),
+        train_set,
+        lambda state: loss_fn(state.apply(test_set)[0], test_set)["loss"].mean(),
+        example_input=test_set["inputs"][:1],
+        seeds=2,
+        num_steps=60,
+        eval_every=30,
+    )
+    test_loss = result["metric"][0]  # [seeds, evaluations]
+    assert test_loss.shape == (2, 3)
+    assert np.all(test_loss[:, -1] < 0.01 * baseline) and np.all(test_loss[:, 0] > 0.1 * baseline)
+    assert result["train"]["grad_norm"].shape == (1, 2, 60)  # every step's metrics, per seed

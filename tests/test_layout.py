@@ -1,0 +1,42 @@
+"""The layout's promises: imports point down, the core imports only jax/flax/optax/numpy, and
+there is one train step."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+CORE = ("nets.losses", "nets.rnn", "nets.cnn", "nets.models", "nets.gradients", "nets.summary")
+HEAVY = ("tensorflow_datasets", "grain", "mnist1d", "orbax", "sklearn", "ml_collections")
+
+
+def python_files(*folders):
+    return [p for folder in folders for p in (ROOT / folder).rglob("*.py")]
+
+
+def test_the_core_imports_no_data_or_checkpoint_library():
+    """A bare accelerator image has jax, flax, optax and numpy only."""
+    code = (
+        f"import sys\nimport {', '.join(CORE)}, nets.training.state, nets.training.sweep\n"
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_the_library_never_imports_the_experiments_or_scripts():
+    pattern = re.compile(r"^\s*(from|import) (experiments|scripts)\b", re.MULTILINE)
+    offenders = [str(p) for p in python_files("nets") if pattern.search(p.read_text())]
+    assert offenders == []
+
+
+def test_there_is_one_train_step_in_the_repository():
+    pattern = re.compile(r"^\s*def (train_step|make_train_step)\b", re.MULTILINE)
+    defined = [
+        str(p.relative_to(ROOT))
+        for p in python_files("nets", "experiments", "scripts")
+        if pattern.search(p.read_text())
+    ]
+    assert defined == ["nets/training/state.py"]

@@ -1,0 +1,89 @@
+"""The model registry: one way to build every model, one way to call it."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from nets import cnn
+from nets.models import MODELS, get_model, model_options
+from nets.rnn import LSTMCell
+
+
+def test_the_registry_holds_every_family_and_the_cnn_view_is_part_of_it():
+    assert set(cnn.zoo.MODELS) <= set(MODELS)
+    assert {"mnist1d_cnn", "mnist1d_gru", "many_to_one", "many_to_many", "lenet5"} <= set(MODELS)
+    assert type(cnn.get_model("resnet18", 10)) is type(get_model("resnet18", num_outputs=10))
+
+
+def test_bad_names_options_and_sizes_say_what_is_valid():
+    with pytest.raises(ValueError, match="unknown model 'lstm'; valid: alexnet"):
+        get_model("lstm", 10)
+    with pytest.raises(ValueError, match="model 'many_to_one' takes no option 'hiden_size'; valid"):
+        get_model("many_to_one", 1, hiden_size=8)
+    with pytest.raises(ValueError, match="num_outputs must be a positive integer, got 0"):
+        get_model("resnet18", 0)
+    with pytest.raises(ValueError, match="unknown cell 'lstn'; valid: gru, irnn, lstm, tanh"):
+        get_model("many_to_one", 1, cell="lstn")
+    assert model_options("many_to_one") == [
+        "cell",
+        "hidden_size",
+        "num_layers",
+        "bidirectional",
+        "unroll",
+        "remat",
+        "implementation",
+        "num_tokens",
+    ]
+
+
+@pytest.mark.parametrize(
+    "name, options, shape",
+    [
+        ("lenet5", {}, (32, 32, 1)),
+        ("cifar_resnet20", {}, (32, 32, 3)),
+        ("mnist1d_mlp", {}, (40,)),
+        ("mnist1d_gru", {}, (40,)),
+        ("many_to_one", {"hidden_size": 4}, (9, 2)),
+        ("many_to_many", {"hidden_size": 4}, (9, 2)),
+    ],
+)
+def test_every_family_is_called_the_same_way(name, options, shape):
+    model = get_model(name, num_outputs=3, **options)
+    x = jnp.ones((2, *shape))
+    variables = model.init(jax.random.key(0), x)
+    evaluation = model.apply(variables, x, train=False)
+    mutable = ["batch_stats"] if "batch_stats" in variables else False
+    training = model.apply(variables, x, train=True, mutable=mutable)
+    training = training[0] if mutable else training
+    assert evaluation.shape == training.shape and evaluation.shape[-1] == 3
+
+
+def test_sequence_heads_take_every_recurrent_option_and_honour_padding():
+    """A right-padded sequence gives what the sequence alone gives, through two bidirectional
+    layers (the backward direction starts at each sequence's own last step)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 7, 3)).astype(np.float32)
+    lengths = np.array([7, 4])
+    for name in ("many_to_one", "many_to_many"):
+        model = get_model(
+            name, 2, cell="gru", hidden_size=5, num_layers=2, bidirectional=True, unroll=2
+        )
+        variables = model.init(jax.random.key(1), x)
+        padded = model.apply(variables, x, lengths)
+        alone = model.apply(variables, x[1:, :4])
+        got = padded[1] if name == "many_to_one" else padded[1, :4]
+        np.testing.assert_allclose(got, alone[0], rtol=1e-5, atol=1e-6)
+        # the padding's values do not matter
+        noisy = x.copy()
+        noisy[1, 4:] = 100.0
+        np.testing.assert_allclose(model.apply(variables, noisy, lengths), padded, atol=1e-6)
+
+
+def test_remat_leaves_the_head_unchanged():
+    x = jnp.ones((2, 6, 3))
+    plain = get_model("many_to_one", 1, cell="lstm", hidden_size=4)
+    remat = get_model("many_to_one", 1, cell="lstm", hidden_size=4, remat=True)
+    variables = plain.init(jax.random.key(0), x)
+    np.testing.assert_allclose(plain.apply(variables, x), remat.apply(variables, x), rtol=1e-6)
+    assert isinstance(plain.cell, LSTMCell)  # nets.gradients reads the cell of the head
