@@ -28,7 +28,6 @@ MAP_LAYERS = ("conv1_output", "pool1_output", "conv2_output", "pool2_output")
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
-    validate_training(config, jax.device_count())
     if config.model.name != "lenet5":
         name = config.model.name
         raise ValueError(
@@ -36,6 +35,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         )
     if config.example_index < 0:
         raise ValueError(f"config.example_index must be >= 0, got {config.example_index}")
+    validate_training(config, jax.device_count())
 
 
 def filters_figure(params):

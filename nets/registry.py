@@ -13,14 +13,20 @@ import flax.linen as nn
 
 from nets.checks import check_choice, check_positive
 
-# Flax's own constructor arguments, which no config should set.
-_FLAX_FIELDS = ("parent", "name")
+# not options: the outputs are their own argument; parent and name are Flax's own
+_NOT_OPTIONS = ("num_outputs", "parent", "name")
+
+
+def option_defaults(builder: Callable) -> dict:
+    """The keyword options ``builder`` takes besides ``num_outputs``, with their defaults
+    (``inspect.Parameter.empty`` where there is none)."""
+    parameters = inspect.signature(builder).parameters
+    return {name: p.default for name, p in parameters.items() if name not in _NOT_OPTIONS}
 
 
 def options_of(builder: Callable) -> list[str]:
     """The keyword options ``builder`` takes besides ``num_outputs``."""
-    parameters = inspect.signature(builder).parameters
-    return [p for p in parameters if p not in ("num_outputs", *_FLAX_FIELDS)]
+    return list(option_defaults(builder))
 
 
 def build(registry: Mapping[str, Callable], name: str, num_outputs: int, options) -> nn.Module:

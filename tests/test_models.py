@@ -25,7 +25,7 @@ def test_bad_names_options_and_sizes_say_what_is_valid():
         get_model("resnet18", 0)
     with pytest.raises(ValueError, match="unknown cell 'lstn'; valid: gru, irnn, lstm, tanh"):
         get_model("many_to_one", 1, cell="lstn")
-    assert model_options("many_to_one") == [
+    assert list(model_options("many_to_one")) == [
         "cell",
         "hidden_size",
         "num_layers",

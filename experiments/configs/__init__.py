@@ -1,10 +1,8 @@
 """Experiment configurations: ``get_config(profile)`` in each file, loaded by ml_collections."""
 
-import inspect
-
 import ml_collections
 
-from nets.models import MODELS, model_options
+from nets.models import model_options
 
 PROFILES = ("quick", "full", "tiny")
 
@@ -37,9 +35,7 @@ def model_config(name: str, **options) -> ml_collections.ConfigDict:
     can be overridden, ``--config.model.hidden_size=64``), ``options`` set. Options the data
     decide (``num_tokens``) and non-scalar ones (``dtype``) are left to the code."""
     config = ml_collections.ConfigDict({"name": name})
-    parameters = inspect.signature(MODELS[name]).parameters
-    for option in model_options(name):
-        default = parameters[option].default
+    for option, default in model_options(name).items():
         if option != "num_tokens" and isinstance(default, bool | int | float | str):
             config[option] = default
     config.update(options)

@@ -20,7 +20,7 @@ from nets.cnn.zoo import MODELS as CNN_MODELS
 from nets.models.mnist1d import MODELS as MNIST1D_MODELS
 from nets.models.sequence import MODELS as SEQUENCE_MODELS
 from nets.models.sequence import ManyToMany, ManyToOne, SequenceHead
-from nets.registry import build, options_of
+from nets.registry import build, option_defaults
 
 MODELS: dict[str, Callable[..., nn.Module]] = {**CNN_MODELS, **MNIST1D_MODELS, **SEQUENCE_MODELS}
 
@@ -45,10 +45,10 @@ def model_names() -> list[str]:
     return sorted(MODELS)
 
 
-def model_options(name: str) -> list[str]:
-    """The options ``get_model(name, ...)`` takes besides ``num_outputs``."""
+def model_options(name: str) -> dict:
+    """The options ``get_model(name, ...)`` takes besides ``num_outputs``, with their defaults."""
     check_choice("model", name, MODELS)
-    return options_of(MODELS[name])
+    return option_defaults(MODELS[name])
 
 
 __all__ = [
