@@ -1,20 +1,21 @@
-"""The training loop behind ``python -m experiments.train``: data, model, steps, checkpoints.
+"""The run driver behind ``python -m experiments.train``: data, model, steps, checkpoints.
 
-``train(config, workdir)`` reads a prepared data set (``nets.data.loader``), builds the model and
-optimiser the config names, and runs ``config.num_steps`` data-parallel steps
-(``nets.training.parallel``), resuming from the latest checkpoint in ``workdir/checkpoints`` if
-there is one. Every ``config.log_every`` steps it appends the interval's mean metrics (loss,
-accuracy, global gradient norm, steps/s) as one JSON line to ``workdir/metrics.jsonl``; every
-``config.checkpoint_every`` steps and at the end it saves a checkpoint. A non-finite loss or
-gradient norm stops the run before anything after it is saved (NonFiniteError names the step
-and the last good checkpoint, which is kept). The final evaluation on the test split is returned.
+Three phases: ``start`` (check the config, read the prepared data set, build the model and
+optimiser, resume from the latest checkpoint in ``workdir/checkpoints``), ``train_steps`` (the
+shared train step on every device, ``nets.training.parallel``, up to ``config.num_steps``) and
+``evaluate`` (the whole test split); ``train`` runs them in order. Every ``config.log_every``
+steps the interval's mean metrics (loss, accuracy, global gradient norm, steps/s) are appended
+as one JSON line to ``workdir/metrics.jsonl``; every ``config.checkpoint_every`` steps and at
+the end a checkpoint is saved. A non-finite loss or gradient norm stops the run before anything
+after it is saved (NonFiniteError names the step and the last good checkpoint, which is kept).
 """
 
+import dataclasses
 import json
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
@@ -58,17 +59,29 @@ def evaluate(state: TrainState, arrays: dict, loss_fn, batch_size: int) -> dict[
     return {name: total / count for name, total in totals.items()}
 
 
-def train(
-    config: ml_collections.ConfigDict,
-    workdir,
-    *,
-    on_step: Callable[[int], None] | None = None,
-) -> dict:
-    """Train as ``config`` says, in ``workdir`` (created); returns the test metrics, the run's
-    facts and the final state.
+@dataclasses.dataclass
+class Run:
+    """A run ready to take its next step: its data, its state and where it is saved."""
 
-    ``on_step(step)`` is called after each step (and its checkpoint, if any).
-    """
+    config: ml_collections.ConfigDict
+    workdir: Path
+    loss_fn: Callable
+    train_set: dict
+    test_set: dict
+    state: TrainState
+    batches: Iterator
+    checkpoints: Checkpoints
+    resumed_from: int | None
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.workdir / METRICS_FILE
+
+
+def start(config: ml_collections.ConfigDict, workdir) -> Run:
+    """Check the config, read the data, build the model and optimiser, and restore the latest
+    checkpoint of ``workdir`` if there is one (trimming the metrics log to it). Nothing is
+    written before the data and the model are known to fit."""
     validate_training(config, jax.device_count())
     loss_fn = get_objective(dataset_spec(config.data.name).loss)
     data_dir = config.data.data_dir or None
@@ -77,7 +90,7 @@ def train(
     optimizer = build_optimizer(config.optimizer, config.num_steps)
     # the model meets its input here (a wrong shape is an error naming the expected one)
     state = TrainState.create(build_model(config), optimizer, train_set["inputs"][:1], config.seed)
-    workdir = prepare_workdir(workdir)  # only once data and model fit: a failed start leaves none
+    workdir = prepare_workdir(workdir)
     batches = train_batches(train_set, config.batch_size // jax.process_count(), config.seed)
     checkpoints = Checkpoints(workdir / "checkpoints", config.keep_checkpoints)
     restored = checkpoints.restore_latest(jax.device_get(state))
@@ -85,33 +98,32 @@ def train(
         state, data_state = restored
         if int(state.step) > config.num_steps:
             raise ValueError(
-                f"the checkpoint in {checkpoints.directory} is at step "
-                f"{int(state.step)}, beyond config.num_steps "
-                f"{config.num_steps}"
+                f"the checkpoint in {checkpoints.directory} is at step {int(state.step)}, beyond "
+                f"config.num_steps {config.num_steps}"
             )
         batches.set_state(data_state)
         log.warning("resuming from %s", checkpoints.path(int(state.step)))
-    start_step = int(state.step)
-
-    parallel = DataParallel(partial(train_step, loss_fn=loss_fn), config.parallel)
-    metrics_path = workdir / METRICS_FILE
-    lines = _read_metrics(metrics_path, start_step)
+    resumed = int(state.step) if restored is not None else None
+    run = Run(config, workdir, loss_fn, train_set, test_set, state, batches, checkpoints, resumed)
+    lines = _read_metrics(run.metrics_path, int(state.step))
     if jax.process_index() == 0:
         write_outputs(workdir, {METRICS_FILE: "".join(f"{line}\n" for line in lines).encode()})
+    return run
 
-    device_state = parallel.put_state(state)
+
+def train_steps(run: Run, on_step: Callable[[int], None] | None = None) -> tuple[TrainState, list]:
+    """Run the steps from the restored one to ``config.num_steps`` on every device; log each
+    interval and save each checkpoint. Returns the final state (host copy) and the logged
+    steps/s of each interval."""
+    config, start_step = run.config, int(run.state.step)
+    parallel = DataParallel(partial(train_step, loss_fn=run.loss_fn), config.parallel)
+    device_state = parallel.put_state(run.state)
     pending, rates = [], []
     interval_start, step = time.perf_counter(), start_step
-    with tqdm(
-        total=config.num_steps,
-        initial=start_step,
-        desc="training",
-        unit="step",
-        file=sys.stderr,
-        disable=jax.process_index() != 0,
-    ) as bar:
+    with progress_bar(config.num_steps, start_step) as bar:
         while step < config.num_steps:
-            device_state, metrics = parallel.step(device_state, parallel.put_batch(next(batches)))
+            batch = parallel.put_batch(next(run.batches))
+            device_state, metrics = parallel.step(device_state, batch)
             step += 1
             pending.append(metrics)
             bar.update()
@@ -119,33 +131,62 @@ def train(
             saving = step % config.checkpoint_every == 0 or step == config.num_steps
             if logged or saving:  # nothing after a non-finite step is logged or saved
                 pending = jax.device_get(pending)
-                _check_finite(pending, step - len(pending) + 1, checkpoints)
+                _check_finite(pending, step - len(pending) + 1, run.checkpoints)
             if logged:
-                seconds = time.perf_counter() - interval_start
-                row = _metrics_row(pending, step, seconds)
+                row = _metrics_row(pending, step, time.perf_counter() - interval_start)
+                _log(run, row)
                 rates.append(row["steps_per_s"])
                 bar.set_postfix(loss=f"{row['loss']:.4g}")
-                if jax.process_index() == 0:
-                    with metrics_path.open("a") as f:
-                        f.write(json.dumps(row) + "\n")
                 pending, interval_start = [], time.perf_counter()
             if saving:
-                checkpoints.save(step, parallel.get_state(device_state), batches.get_state())
+                state = parallel.get_state(device_state)
+                run.checkpoints.save(step, state, run.batches.get_state())
             if on_step is not None:
                 on_step(step)
-    state = parallel.get_state(device_state) if step > start_step else state
-    checkpoints.close()
-    test = evaluate(state, test_set, loss_fn, config.eval_batch_size)
+    state = parallel.get_state(device_state) if step > start_step else run.state
+    return state, rates
+
+
+def train(
+    config: ml_collections.ConfigDict,
+    workdir,
+    *,
+    on_step: Callable[[int], None] | None = None,
+) -> dict:
+    """Train as ``config`` says, in ``workdir``; returns the test metrics, the run's facts and
+    the final state. ``on_step(step)`` is called after each step (and its checkpoint, if any)."""
+    run = start(config, workdir)
+    state, rates = train_steps(run, on_step)
+    run.checkpoints.close()
     return {
-        "test": test,
+        "test": evaluate(state, run.test_set, run.loss_fn, config.eval_batch_size),
         "steps": config.num_steps,
-        "resumed_from_step": start_step if restored is not None else None,
+        "resumed_from_step": run.resumed_from,
         # the first interval includes compilation; the rest is the steady rate
         "steps_per_s": float(np.median(rates[1:] if len(rates) > 1 else rates)) if rates else None,
-        "devices": len(parallel.devices),
+        "devices": jax.device_count(),
         "parallel": config.parallel,
         "state": state,
     }
+
+
+def progress_bar(total: int, initial: int):
+    """A tqdm bar on stderr, shown by process 0 only."""
+    return tqdm(
+        total=total,
+        initial=initial,
+        desc="training",
+        unit="step",
+        file=sys.stderr,
+        disable=jax.process_index() != 0,
+    )
+
+
+def _log(run: Run, row: dict) -> None:
+    """Append one interval's metrics to metrics.jsonl (process 0 writes)."""
+    if jax.process_index() == 0:
+        with run.metrics_path.open("a") as f:
+            f.write(json.dumps(row) + "\n")
 
 
 def _check_finite(metrics: list[dict], first_step: int, checkpoints: Checkpoints) -> None:
