@@ -6,6 +6,9 @@ in the compiled step.
 
 from collections.abc import Sequence
 
+import jax
+import numpy as np
+
 
 def check_positive(name: str, value) -> None:
     """Raise ValueError unless ``value`` is a positive integer (a size, a count, a length)."""
@@ -25,6 +28,14 @@ def check_choice(name: str, value: str, choices: Sequence[str]) -> None:
     """Raise ValueError unless ``value`` is one of ``choices``, listing the valid ones."""
     if value not in choices:
         raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(sorted(choices))}")
+
+
+def concrete(x) -> np.ndarray | None:
+    """``x`` as a numpy array when its values are known (not traced under ``jit``/``grad``),
+    else None: values are checked where they are known and handled safely where they are not."""
+    if x is None or any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(x)):
+        return None
+    return np.asarray(x)
 
 
 def check_image(name: str, x) -> None:

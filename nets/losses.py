@@ -32,8 +32,9 @@ where=mask)`` with logits [batch, time, classes], labels and mask [batch, time].
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from nets.checks import check_choice
+from nets.checks import check_choice, concrete
 
 EPSILON = 1e-7  # Keras's clip for probabilities: log(1e-7) = -16.1 bounds the loss per unit.
 REDUCTIONS = ("mean", "sum", "none")
@@ -69,6 +70,27 @@ def reduce(terms: jax.Array, reduction: str = "mean", where: jax.Array | None = 
         return total
     count = terms.size if where is None else jnp.sum(where)
     return total / count
+
+
+def _labelled(log_p: jax.Array, labels: jax.Array, where) -> jax.Array:
+    """-log p of each integer label. A label outside 0..classes-1 is an error where the labels
+    are known (unless ``where`` masks it out) and a NaN term where they are traced: never
+    silently another class (a plain gather would score -1 as the last class)."""
+    classes = log_p.shape[-1]
+    known, keep = concrete(labels), concrete(where)
+    if known is not None:
+        outside = (known < 0) | (known >= classes)
+        if keep is not None:
+            keep = keep.reshape(keep.shape + (1,) * (known.ndim - keep.ndim)).astype(bool)
+            outside &= np.broadcast_to(keep, known.shape)
+        if outside.any():
+            raise ValueError(
+                f"integer labels must be in 0..{classes - 1} (the predictions' classes), got "
+                f"{known[outside].flat[0]}"
+            )
+    index = jnp.clip(labels, 0, classes - 1)[..., None]
+    terms = -jnp.take_along_axis(log_p, index, axis=-1)[..., 0]
+    return jnp.where((labels >= 0) & (labels < classes), terms, jnp.nan)
 
 
 def mse(predictions, targets, *, reduction="mean", where=None) -> jax.Array:
@@ -156,7 +178,7 @@ def categorical_cross_entropy(
     if target_shape == pred_shape:
         terms = -jnp.sum(targets * log_p, axis=-1)
     elif target_shape == pred_shape[:-1] and jnp.issubdtype(jnp.result_type(targets), jnp.integer):
-        terms = -jnp.take_along_axis(log_p, jnp.expand_dims(targets, -1), axis=-1)[..., 0]
+        terms = _labelled(log_p, targets, where)
     else:
         raise ValueError(
             f"targets must be one-hot with the predictions' shape {pred_shape} or integer labels "

@@ -16,9 +16,10 @@ from typing import Any, ClassVar
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from nets.activations import get_activation
-from nets.checks import check_choice, check_positive, check_rank
+from nets.checks import check_choice, check_positive, check_rank, concrete
 
 Carry = Any  # a cell's recurrent state: an array, or a tuple of arrays (the LSTM's (C, h))
 Initializer = Callable[..., jax.Array]
@@ -293,6 +294,25 @@ def reverse_sequences(x: jax.Array, seq_lengths: jax.Array | None) -> jax.Array:
     return jnp.take_along_axis(x, source, axis=0)
 
 
+def check_lengths(seq_lengths, batch: int, time: int) -> jax.Array:
+    """``seq_lengths`` [batch] as int32: known values must be integers in 1..``time``; traced
+    ones are clipped to 0..``time`` (a wrong length then cannot read past the sequence)."""
+    if jnp.shape(seq_lengths) != (batch,):
+        raise ValueError(
+            f"seq_lengths must have shape ({batch},) for a batch of {batch} sequences of "
+            f"length {time}, got shape {jnp.shape(seq_lengths)}"
+        )
+    values = concrete(seq_lengths)
+    if values is not None:
+        bad = np.flatnonzero((values < 1) | (values > time) | (values != np.round(values)))
+        if len(bad):
+            raise ValueError(
+                f"seq_lengths must be integers in 1..{time} (the input's time axis), got "
+                f"{values[bad[0]].item()} for sequence {bad[0]}"
+            )
+    return jnp.clip(jnp.asarray(seq_lengths).astype(jnp.int32), 0, time)
+
+
 def _scan_step(cell, carry, step_inputs, return_carries: bool):
     """One step of the scan: the recurrent update, the perturbation, the padding mask."""
     projected, mask, perturbation = step_inputs
@@ -323,7 +343,10 @@ class Recurrent(nn.Module):
     Call arguments:
       seq_lengths [batch] (int): true lengths of right-padded sequences. Steps t >= length leave
         the carry unchanged and output zeros, so each sequence ends in the state it would reach
-        alone; the backward direction starts at each sequence's last valid step.
+        alone; the backward direction starts at each sequence's last valid step. Known values
+        must be integers in 1..T (a ValueError names the first bad one); traced values (under
+        ``jit``) are cast to int32 and clipped to 0..T, so they never index outside the input
+        (a length of 0 keeps the initial state and outputs zeros).
       initial_carry: the starting state (zeros by default), with the structure of final_carry.
       carry_perturbations: a pytree like the carry with a time axis, [batch, time, hidden] per
         leaf, added to carry_t as step t computes it (single layer, one direction). Pass zeros
@@ -362,11 +385,8 @@ class Recurrent(nn.Module):
         batch, time = shape[:2]
         if time < 1 or batch < 1:
             raise ValueError(f"Recurrent input needs batch >= 1 and time >= 1, got shape {shape}")
-        if seq_lengths is not None and jnp.shape(seq_lengths) != (batch,):
-            raise ValueError(
-                f"seq_lengths must have shape ({batch},) for input {shape}, "
-                f"got {jnp.shape(seq_lengths)}"
-            )
+        if seq_lengths is not None:
+            seq_lengths = check_lengths(seq_lengths, batch, time)
         single = len(self.cells) == 1
         if not single and (carry_perturbations is not None or return_carries):
             raise ValueError(

@@ -196,3 +196,21 @@ def test_bad_reduction_and_mask_shape_say_what_is_valid():
         losses.mse(PRED, TARGET, reduction="avg")
     with pytest.raises(ValueError, match=r"leading part of it, got \(5,\)"):
         losses.mse(PRED, TARGET, where=np.ones(5, bool))
+
+
+def test_labels_outside_the_classes_are_never_scored_as_another_class():
+    logits = np.zeros((3, 4), np.float32)
+    cce = losses.categorical_cross_entropy
+    for labels, bad in (([0, 1, 4], 4), ([0, -1, 2], -1)):
+        with pytest.raises(ValueError, match=rf"labels must be in 0..3 .*, got {bad}"):
+            cce(logits, np.array(labels), from_logits=True)
+    # traced (inside jit): a NaN loss, which the run driver's non-finite guard stops on
+    traced = jax.jit(lambda t: cce(logits, t, from_logits=True))(np.array([0, -1, 2]))
+    assert np.isnan(traced)
+    # a masked-out label may be anything (the padding of a sequence): it counts for nothing
+    mask = np.array([True, False, True])
+    np.testing.assert_allclose(
+        cce(logits, np.array([0, -1, 2]), from_logits=True, where=mask), np.log(4), rtol=1e-6
+    )
+    grad = jax.jit(jax.grad(lambda z: cce(z, np.array([0, -1, 2]), from_logits=True, where=mask)))
+    assert np.all(np.isfinite(grad(logits))) and np.all(grad(logits)[1] == 0)

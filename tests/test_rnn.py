@@ -224,6 +224,21 @@ def test_bad_input_names_what_was_expected():
         Recurrent(GRUCell(H), num_layers=0).init(jax.random.key(0), random_inputs())
 
 
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_lengths_are_checked_where_known_and_clipped_where_traced(bidirectional):
+    model = Recurrent(GRUCell(H), bidirectional=bidirectional)
+    x = random_inputs()  # [3, 9, 5]
+    variables = model.init(jax.random.key(0), x)
+    for bad in (10, 0, -1, 2.5):
+        with pytest.raises(ValueError, match=rf"integers in 1..9 .*, got {bad} for sequence 1"):
+            model.apply(variables, x, np.array([9, bad, 2]))
+    # under jit the values are unknown: a length beyond T reads as T, never NaN
+    outputs = jax.jit(lambda lengths: model.apply(variables, x, lengths)[1])
+    too_long = outputs(np.array([9, 12, 2]))
+    assert np.all(np.isfinite(too_long))
+    np.testing.assert_allclose(too_long, outputs(np.array([9, 9, 2])), rtol=1e-6)
+
+
 @pytest.mark.parametrize("cell", [LSTMCell(H), GRUCell(H)], ids=type)
 def test_remat_gives_the_same_gradients_and_rematerialises(cell):
     inputs = random_inputs(8)
