@@ -26,6 +26,25 @@ def fast_compilation(enabled: bool):
         jax.config.update("jax_disable_most_optimizations", previous)
 
 
+def last_line(error: BaseException) -> str:
+    """The line of an error that says what is wrong: absl and ml_collections wrap a config
+    file's own error (a missing file, a syntax error, an unknown profile) in a traceback."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[-1] if lines else type(error).__name__
+
+
+def parse_or_exit(flag_values, argv) -> None:
+    """Parse the command line and load the config (its file, profile and overrides), or exit
+    with one line, ``error: ...``, and status 1, before anything is written."""
+    try:
+        flag_values(argv)
+        flag_values.config.to_dict()  # a file that failed to load raises here
+    except Exception as error:  # absl, ml_collections and the file itself raise many types
+        sys.exit(f"error: {last_line(error)}")
+    if not flag_values.workdir.strip():
+        sys.exit("error: --workdir must name a directory, got ''")
+
+
 def main(run: Callable, config_file: str, default_workdir: str) -> None:
     """``python -m experiments.<name> [--config file.py[:profile]] [--config.x=y] --workdir d``.
 
@@ -34,8 +53,15 @@ def main(run: Callable, config_file: str, default_workdir: str) -> None:
     from absl import app, flags, logging
     from ml_collections import config_flags
 
-    config_flags.DEFINE_config_file("config", config_file, "configuration file[:profile]")
+    try:  # defining the config flag already reads the overrides on the command line
+        config_flags.DEFINE_config_file("config", config_file, "configuration file[:profile]")
+    except (AttributeError, KeyError) as error:
+        field = last_line(error).strip("\"'")
+        sys.exit(f"error: the config has no field {field!r}; --config.FIELD=VALUE overrides one")
+    except Exception as error:  # absl, ml_collections and the file itself raise many types
+        sys.exit(f"error: {last_line(error)}")
     flags.DEFINE_string("workdir", default_workdir, "where results.json and the figures go")
+    parse_or_exit(flags.FLAGS, sys.argv)
 
     def run_from_flags(argv):
         logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint step at INFO

@@ -326,3 +326,33 @@ def test_a_dataset_that_is_not_prepared_says_how_to_prepare_it(tmp_path):
 )
 def test_multihost_jobs_are_recognised_from_the_environment(env, multihost):
     assert describes_multihost(env) is multihost
+
+
+def test_command_line_errors_are_one_line_and_leave_nothing(tmp_path):
+    """What absl and ml_collections would print as tracebacks is one line, exit status 1."""
+    (tmp_path / "broken.py").write_text("def get_config(:\n")
+    cases = {
+        "--config.nonexistent=1": "the config has no field 'nonexistent'",
+        "--config=experiments/configs/nope.py": "No such file or directory",
+        "--config=experiments/configs/lenet5_digits.py:huge": "unknown profile 'huge'",
+        f"--config={tmp_path / 'broken.py'}": "invalid syntax",
+        "--config.num_steps=abc": "--config.num_steps=abc: invalid literal",
+        "--workdir=": "--workdir must name a directory, got ''",
+    }
+    runs = {
+        arg: subprocess.Popen(
+            [sys.executable, "-m", "experiments.train", f"--workdir={tmp_path / 'run'}", arg],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for arg in cases
+    }
+    for arg, process in runs.items():
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode == 1, (arg, stderr[-500:])
+        lines = stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), (arg, stderr[-500:])
+        assert cases[arg] in lines[0], (arg, lines[0])
+    assert not (tmp_path / "run").exists() and not (ROOT / "results.json").exists()
