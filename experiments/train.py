@@ -42,7 +42,22 @@ def curves_figure(rows: list[dict], title: str):
     return figure
 
 
+def finished(workdir: Path, config: ml_collections.ConfigDict) -> dict | None:
+    """The results of a run in ``workdir`` that already finished ``config.num_steps``, or
+    None. A finished run is left untouched: rerunning its command does not overwrite them."""
+    path = workdir / "results.json"
+    if not path.exists():
+        return None
+    results = json.loads(path.read_text())
+    return results if results.get("steps") == config.num_steps else None
+
+
 def run(config: ml_collections.ConfigDict, workdir: str, *, on_step=None) -> dict:
+    done = finished(Path(workdir), config)
+    if done is not None:
+        print(f"the run in {workdir} is complete ({config.num_steps} steps); its results.json is")
+        print("left as it is (delete it to evaluate again)")
+        return done
     initialize_if_multihost()
     start = time.perf_counter()
     outcome = train(config, workdir, on_step=on_step)

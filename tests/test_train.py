@@ -142,6 +142,23 @@ def test_a_config_trains_end_to_end_and_logs(tmp_path, data_dir):
     assert saved["devices"] == 8 and (tmp_path / "curves.png").stat().st_size > 0
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["2", "4"]
 
+    # the same command again: the run is complete, and its results are left untouched
+    before = (tmp_path / "results.json").read_bytes()
+    assert train_cli.run(config, str(tmp_path))["test"] == saved["test"]
+    assert (tmp_path / "results.json").read_bytes() == before
+
+    # a crash mid-write cut the last line short: the resumed run drops it and goes on
+    metrics = tmp_path / "metrics.jsonl"
+    metrics.write_text(metrics.read_text() + '{"step": 5, "lo')
+    config.num_steps = 6
+    train_cli.run(config, str(tmp_path))
+    assert [json.loads(line)["step"] for line in metrics.read_text().splitlines()] == [2, 4, 6]
+    # a broken line before the last one is an error that names the file
+    metrics.write_text("not json\n" + metrics.read_text())
+    config.num_steps = 8
+    with pytest.raises(ValueError, match=r"metrics.jsonl line 1 is not a metrics record"):
+        train_cli.run(config, str(tmp_path))
+
 
 def test_cifar10_resnet20_trains_through_tfds_under_mock_data(tmp_path):
     config = tiny(cifar10_resnet20.get_config, str(tmp_path / "data"))

@@ -43,11 +43,23 @@ class NonFiniteError(ValueError):
 
 def _read_metrics(path: Path, up_to_step: int) -> list[str]:
     """The JSON lines of ``path`` logged at or before ``up_to_step`` (a resumed run redoes the
-    steps after its checkpoint, so their lines are logged again)."""
+    steps after its checkpoint, so their lines are logged again). A last line cut short (a
+    crash mid-write) is dropped; any other line that is not JSON is an error naming the file."""
     if not path.exists():
         return []
-    lines = path.read_text().splitlines()
-    return [line for line in lines if line and json.loads(line)["step"] <= up_to_step]
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    kept = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            step = json.loads(line)["step"]
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            if number == len(lines):
+                log.warning("dropping the cut-short last line of %s", path)
+                break
+            raise ValueError(f"{path} line {number} is not a metrics record ({error})") from None
+        if step <= up_to_step:
+            kept.append(line)
+    return kept
 
 
 def evaluate(state: TrainState, arrays: dict, loss_fn, batch_size: int) -> dict[str, float]:
