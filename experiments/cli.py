@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 import jax
 
+from nets.training.preemption import Preempted
+
 
 @contextlib.contextmanager
 def fast_compilation(enabled: bool):
@@ -33,16 +35,18 @@ def last_line(error: BaseException) -> str:
     return lines[-1] if lines else type(error).__name__
 
 
-def parse_or_exit(flag_values, argv) -> None:
+def parse_or_exit(flag_values, argv) -> list[str]:
     """Parse the command line and load the config (its file, profile and overrides), or exit
-    with one line, ``error: ...``, and status 1, before anything is written."""
+    with one line, ``error: ...``, and status 1, before anything is written. Returns the
+    arguments that are not flags."""
     try:
-        flag_values(argv)
+        remaining = flag_values(argv)
         flag_values.config.to_dict()  # a file that failed to load raises here
     except Exception as error:  # absl, ml_collections and the file itself raise many types
         sys.exit(f"error: {last_line(error)}")
     if not flag_values.workdir.strip():
         sys.exit("error: --workdir must name a directory, got ''")
+    return remaining
 
 
 def main(run: Callable, config_file: str, default_workdir: str) -> None:
@@ -61,7 +65,7 @@ def main(run: Callable, config_file: str, default_workdir: str) -> None:
     except Exception as error:  # absl, ml_collections and the file itself raise many types
         sys.exit(f"error: {last_line(error)}")
     flags.DEFINE_string("workdir", default_workdir, "where results.json and the figures go")
-    parse_or_exit(flags.FLAGS, sys.argv)
+    remaining = parse_or_exit(flags.FLAGS, sys.argv)
 
     def run_from_flags(argv):
         logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint step at INFO
@@ -71,8 +75,11 @@ def main(run: Callable, config_file: str, default_workdir: str) -> None:
             run(flags.FLAGS.config, flags.FLAGS.workdir)
         except ValueError as error:
             sys.exit(f"error: {error}")
+        except Preempted as stopped:
+            print(f"stopped: {stopped}", file=sys.stderr)
+            sys.exit(stopped.exit_status)
         except KeyboardInterrupt:
             print("interrupted; every file written is complete", file=sys.stderr)
             sys.exit(130)
 
-    app.run(run_from_flags)
+    app.run(run_from_flags, flags_parser=lambda _: remaining)  # parsed once, above

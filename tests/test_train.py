@@ -171,15 +171,20 @@ def test_cifar10_resnet20_trains_through_tfds_under_mock_data(tmp_path):
 KILLABLE_RUN = """
 import os, signal, sys
 from experiments.configs.lenet5_digits import get_config
+from nets.training.preemption import Preempted
 from nets.training.trainer import train
-workdir, data_dir, kill_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
+workdir, data_dir, kill_at, how = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 config = get_config("tiny")
 config.update(dict(num_steps=60, checkpoint_every=10, log_every=5))
 config.data.data_dir = data_dir
 def on_step(step):
     if step == kill_at:
-        os.kill(os.getpid(), signal.SIGKILL)
-train(config, workdir, on_step=on_step)  # the loop itself: no figures to draw at the end
+        os.kill(os.getpid(), getattr(signal, how))
+try:
+    train(config, workdir, on_step=on_step)  # the loop itself: no figures to draw at the end
+except Preempted as stopped:
+    print(stopped, file=sys.stderr)
+    sys.exit(stopped.exit_status)
 """
 
 
@@ -189,29 +194,35 @@ def final_state(workdir: Path):
     return state
 
 
-def test_a_run_killed_after_step_30_resumes_to_a_bit_identical_result(tmp_path, data_dir):
+def test_a_run_preempted_then_killed_resumes_to_a_bit_identical_result(tmp_path, data_dir):
+    """SIGTERM at step 25 (between checkpoints): the step is saved and the process exits 143;
+    resumed, then SIGKILL at 35: it continues from 30. The end equals an uninterrupted run."""
     loader.load_split("digits32", "train", data_dir)  # prepared before two processes race to it
     env = {**os.environ, "JAX_DISABLE_MOST_OPTIMIZATIONS": "1"}  # compile faster; same in all
 
-    def launch(workdir, kill_at=0):
+    def launch(workdir, kill_at=0, how="SIGKILL"):
         return subprocess.Popen(
-            [sys.executable, "-c", KILLABLE_RUN, str(workdir), data_dir, str(kill_at)],
+            [sys.executable, "-c", KILLABLE_RUN, str(workdir), data_dir, str(kill_at), how],
             cwd=ROOT,
             env=env,
             stderr=subprocess.PIPE,
             text=True,
         )
 
-    straight, killed = launch(tmp_path / "straight"), launch(tmp_path / "resumed", kill_at=35)
+    def checkpoints():
+        return sorted(p.name for p in (tmp_path / "resumed" / "checkpoints").iterdir())
+
+    straight, preempted = launch(tmp_path / "straight"), launch(tmp_path / "resumed", 25, "SIGTERM")
     _, straight_log = straight.communicate(timeout=300)  # read as it runs: a full pipe blocks
-    killed.communicate(timeout=300)
+    _, preempted_log = preempted.communicate(timeout=300)
     assert straight.returncode == 0, straight_log[-2000:]
+    assert preempted.returncode == 128 + signal.SIGTERM, preempted_log[-2000:]
+    assert "SIGTERM at step 25: saved" in preempted_log and "checkpoints/25" in preempted_log
+    assert checkpoints() == ["10", "20", "25"]  # every folder whole: no orbax temporaries
+    killed = launch(tmp_path / "resumed", kill_at=35)
+    killed.communicate(timeout=300)
     assert killed.returncode == -signal.SIGKILL
-    assert sorted(int(p.name) for p in (tmp_path / "resumed" / "checkpoints").iterdir()) == [
-        10,
-        20,
-        30,
-    ]
+    assert checkpoints() == ["20", "25", "30"]
     resumed = launch(tmp_path / "resumed")
     _, stderr = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, stderr[-2000:]
@@ -245,6 +256,7 @@ def test_a_corrupt_or_incompatible_checkpoint_stops_the_run_naming_it(tmp_path, 
     for path in (tmp_path / "checkpoints" / "3" / "state").rglob("*"):
         if path.is_file():
             path.write_bytes(b"garbage")
+    config.num_steps = 5  # more steps than the finished run: it must restore checkpoint 3
     with pytest.raises(CheckpointError, match=message):
         train_cli.run(config, str(tmp_path))
     assert (tmp_path / "checkpoints" / "3").is_dir()  # kept for inspection, never overwritten

@@ -29,6 +29,7 @@ from nets.training.checkpoint import Checkpoints
 from nets.training.config import build_model, build_optimizer, validate_training
 from nets.training.objectives import get_objective
 from nets.training.parallel import DataParallel
+from nets.training.preemption import Preempted, stop_requests
 from nets.training.state import TrainState, eval_step, train_step
 from nets.training.workdir import prepare_workdir, write_outputs
 
@@ -132,29 +133,35 @@ def train_steps(run: Run, on_step: Callable[[int], None] | None = None) -> tuple
     device_state = parallel.put_state(run.state)
     pending, rates = [], []
     interval_start, step = time.perf_counter(), start_step
-    with progress_bar(config.num_steps, start_step) as bar:
+
+    def save():  # nothing after a non-finite step is saved
+        _check_finite(jax.device_get(pending), step - len(pending) + 1, run.checkpoints)
+        run.checkpoints.save(step, parallel.get_state(device_state), run.batches.get_state())
+
+    with progress_bar(config.num_steps, start_step) as bar, stop_requests() as stop:
         while step < config.num_steps:
             batch = parallel.put_batch(next(run.batches))
             device_state, metrics = parallel.step(device_state, batch)
             step += 1
             pending.append(metrics)
             bar.update()
-            logged = step % config.log_every == 0 or step == config.num_steps
             saving = step % config.checkpoint_every == 0 or step == config.num_steps
-            if logged or saving:  # nothing after a non-finite step is logged or saved
+            if step % config.log_every == 0 or step == config.num_steps:
                 pending = jax.device_get(pending)
                 _check_finite(pending, step - len(pending) + 1, run.checkpoints)
-            if logged:
                 row = _metrics_row(pending, step, time.perf_counter() - interval_start)
                 _log(run, row)
                 rates.append(row["steps_per_s"])
                 bar.set_postfix(loss=f"{row['loss']:.4g}")
                 pending, interval_start = [], time.perf_counter()
             if saving:
-                state = parallel.get_state(device_state)
-                run.checkpoints.save(step, state, run.batches.get_state())
+                save()
             if on_step is not None:
                 on_step(step)
+            if stop and step < config.num_steps:  # SIGTERM or Ctrl-C: save this step, then go
+                if not saving:
+                    save()
+                raise Preempted(stop[0], step, run.checkpoints.path(step))
     state = parallel.get_state(device_state) if step > start_step else run.state
     return state, rates
 
