@@ -10,6 +10,7 @@ the end a checkpoint is saved. A non-finite loss or gradient norm stops the run 
 after it is saved (NonFiniteError names the step and the last good checkpoint, which is kept).
 """
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -31,15 +32,58 @@ from nets.training.objectives import get_objective
 from nets.training.parallel import DataParallel
 from nets.training.preemption import Preempted, stop_requests
 from nets.training.state import TrainState, eval_step, train_step
-from nets.training.workdir import prepare_workdir, write_outputs
+from nets.training.workdir import exclusive, json_bytes, prepare_workdir, write_outputs
 
 log = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.jsonl"
+CONFIG_FILE = "config.json"  # the config of the run the checkpoints belong to
+# fields that leave the trajectory as it is: a resumed run may change them freely
+UNTRACKED = (
+    "log_every",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "eval_batch_size",
+    "data.data_dir",
+    "parallel",
+    "resume_anyway",
+)
 
 
 class NonFiniteError(ValueError):
     """The loss or the gradient became NaN or infinite."""
+
+
+def check_resumable(saved: Path, config: ml_collections.ConfigDict) -> None:
+    """Raise ValueError naming every field that differs from the config the checkpoints were
+    written with and alters the trajectory (batch, seed, learning rate, model, data, ...), unless
+    ``config.resume_anyway``. More steps are allowed under a constant schedule (a cosine one
+    decays over num_steps, so it would change the steps already taken)."""
+    if not saved.exists() or config.get("resume_anyway", False):
+        return
+    before = _flatten(json.loads(saved.read_text()))
+    after = _flatten(json.loads(json_bytes(config.to_dict())))
+    ignored = set(UNTRACKED)
+    if config.optimizer.schedule == "constant":
+        ignored.add("num_steps")
+    fields = (before.keys() | after.keys()) - ignored
+    changed = sorted(k for k in fields if before.get(k) != after.get(k))
+    if changed:
+        listed = ", ".join(f"{k} {before.get(k)!r} -> {after.get(k)!r}" for k in changed)
+        raise ValueError(
+            f"resuming {saved.parent} with a config that changes its run ({listed}); use another "
+            f"--workdir, or --config.resume_anyway=True to continue with the new values"
+        )
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def _read_metrics(path: Path, up_to_step: int) -> list[str]:
@@ -91,10 +135,11 @@ class Run:
         return self.workdir / METRICS_FILE
 
 
-def start(config: ml_collections.ConfigDict, workdir) -> Run:
-    """Check the config, read the data, build the model and optimiser, and restore the latest
-    checkpoint of ``workdir`` if there is one (trimming the metrics log to it). Nothing is
-    written before the data and the model are known to fit."""
+def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStack) -> Run:
+    """Check the config, read the data, build the model and optimiser, lock ``workdir`` for
+    the run (released when ``stack`` closes) and restore its latest checkpoint if there is one
+    (trimming the metrics log to it and checking that the config still describes the same
+    run). Nothing is written before the data and the model are known to fit."""
     validate_training(config, jax.device_count())
     loss_fn = get_objective(dataset_spec(config.data.name).loss)
     data_dir = config.data.data_dir or None
@@ -104,6 +149,7 @@ def start(config: ml_collections.ConfigDict, workdir) -> Run:
     # the model meets its input here (a wrong shape is an error naming the expected one)
     state = TrainState.create(build_model(config), optimizer, train_set["inputs"][:1], config.seed)
     workdir = prepare_workdir(workdir)
+    stack.enter_context(exclusive(workdir))
     batches = train_batches(train_set, config.batch_size // jax.process_count(), config.seed)
     checkpoints = Checkpoints(workdir / "checkpoints", config.keep_checkpoints)
     restored = checkpoints.restore_latest(jax.device_get(state))
@@ -114,8 +160,11 @@ def start(config: ml_collections.ConfigDict, workdir) -> Run:
                 f"the checkpoint in {checkpoints.directory} is at step {int(state.step)}, beyond "
                 f"config.num_steps {config.num_steps}"
             )
+        check_resumable(workdir / CONFIG_FILE, config)
         batches.set_state(data_state)
         log.warning("resuming from %s", checkpoints.path(int(state.step)))
+    if jax.process_index() == 0:
+        write_outputs(workdir, {CONFIG_FILE: json_bytes(config.to_dict())})
     resumed = int(state.step) if restored is not None else None
     run = Run(config, workdir, loss_fn, train_set, test_set, state, batches, checkpoints, resumed)
     lines = _read_metrics(run.metrics_path, int(state.step))
@@ -174,9 +223,10 @@ def train(
 ) -> dict:
     """Train as ``config`` says, in ``workdir``; returns the test metrics, the run's facts and
     the final state. ``on_step(step)`` is called after each step (and its checkpoint, if any)."""
-    run = start(config, workdir)
-    state, rates = train_steps(run, on_step)
-    run.checkpoints.close()
+    with contextlib.ExitStack() as stack:
+        run = start(config, workdir, stack)
+        state, rates = train_steps(run, on_step)
+        run.checkpoints.close()
     return {
         "test": evaluate(state, run.test_set, run.loss_fn, config.eval_batch_size),
         "steps": config.num_steps,

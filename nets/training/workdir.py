@@ -6,9 +6,11 @@ never sees a half-written file, and a run that fails before the end leaves nothi
 driver writes metrics.jsonl and results.json here; the experiments add their figures.
 """
 
+import contextlib
 import json
 import os
 import platform
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -46,6 +48,59 @@ def prepare_workdir(workdir: str | os.PathLike) -> Path:
     except OSError as error:
         raise ValueError(f"workdir {str(path)!r} is not writable: {error.strerror}") from None
     return path
+
+
+LOCK_FILE = ".lock"
+
+
+class WorkdirLocked(ValueError):
+    """Another live process is running in the work directory."""
+
+
+@contextlib.contextmanager
+def exclusive(workdir: Path):
+    """Hold ``workdir/.lock`` (it names the host and the process) for the block, so that a
+    second run on the same work directory is refused with one line instead of interleaving
+    its steps with the first. A lock left by a process that is gone (killed on this host) is
+    stale and taken over; one held on another host is honoured (delete it by hand if that host
+    is gone). Only process 0 of a multi-process job takes it."""
+    if jax.process_index() != 0:
+        yield
+        return
+    path, mine = workdir / LOCK_FILE, f"{socket.gethostname()} {os.getpid()}"
+    while True:
+        try:
+            handle = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = path.read_text().split() if path.exists() else []
+            if len(holder) == 2 and _gone(*holder):
+                path.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            who = f"process {holder[1]} on {holder[0]}" if len(holder) == 2 else "another run"
+            raise WorkdirLocked(
+                f"workdir {workdir} is in use by {who} ({path}); wait for it to finish or use "
+                f"another --workdir"
+            ) from None
+        with os.fdopen(handle, "w") as f:
+            f.write(mine)
+        break
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _gone(host: str, pid: str) -> bool:
+    """Whether the lock holder ``pid`` on ``host`` is known to have exited (this host only)."""
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def json_bytes(data) -> bytes:
