@@ -404,3 +404,22 @@ def test_command_line_errors_are_one_line_and_leave_nothing(tmp_path):
         assert len(lines) == 1 and lines[0].startswith("error: "), (arg, stderr[-500:])
         assert cases[arg] in lines[0], (arg, lines[0])
     assert not (tmp_path / "run").exists() and not (ROOT / "results.json").exists()
+
+
+def test_a_save_that_fails_is_one_error_naming_the_path_and_keeps_the_earlier_ones(
+    tmp_path, monkeypatch
+):
+    checkpoints = Checkpoints(tmp_path / "checkpoints", keep=3)
+    state = {"w": np.arange(3.0)}
+    checkpoints.save(1, state, {"epoch": 0})
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(checkpoints.manager, "save", disk_full)
+    with pytest.raises(CheckpointError) as error:
+        checkpoints.save(2, state, {"epoch": 0})
+    message = str(error.value)
+    assert message.startswith(f"saving checkpoint {tmp_path}/checkpoints/2 failed (OSError: ")
+    assert "No space left on device" in message and "\n" not in message
+    assert checkpoints.latest_step() == 1 and (tmp_path / "checkpoints" / "1").is_dir()

@@ -41,6 +41,10 @@ def sigint_deferred():
         raise KeyboardInterrupt
 
 
+def _first_line(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}".splitlines()[0][:200]
+
+
 def _shapes(tree) -> list:
     return [(np.shape(x), np.asarray(x).dtype.name) for x in jax.tree.leaves(tree)]
 
@@ -68,7 +72,14 @@ class Checkpoints:
             state=ocp.args.StandardSave(state), data=ocp.args.JsonSave(data_state)
         )
         with sigint_deferred():
-            self.manager.save(step, args=args, force=True)
+            try:
+                self.manager.save(step, args=args, force=True)
+            except Exception as error:  # a full disk or a lost mount surface as many types
+                raise CheckpointError(
+                    f"saving checkpoint {self.path(step)} failed ({_first_line(error)}); the "
+                    f"earlier checkpoints are kept: free space under {self.directory} (or point "
+                    f"--workdir elsewhere) and run the same command to resume"
+                ) from error
 
     def restore_latest(self, template):
         """``(state, data_state)`` of the latest checkpoint, or None when there is none.
@@ -91,9 +102,8 @@ class Checkpoints:
             if _shapes(restored.state) != _shapes(template):
                 raise ValueError("its arrays have other shapes than this run's")
         except Exception as error:  # orbax raises many types for unreadable or foreign files
-            detail = f"{type(error).__name__}: {error}".splitlines()[0]
             raise CheckpointError(
-                f"checkpoint {path} cannot be restored into this run ({detail[:200]}); it is "
+                f"checkpoint {path} cannot be restored into this run ({_first_line(error)}); it is "
                 f"kept: delete it or use another --workdir"
             ) from error
         return restored.state, restored.data
