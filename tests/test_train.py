@@ -377,32 +377,37 @@ def test_multihost_jobs_are_recognised_from_the_environment(env, multihost):
 
 
 def test_command_line_errors_are_one_line_and_leave_nothing(tmp_path):
-    """What absl and ml_collections would print as tracebacks is one line, exit status 1."""
+    """What absl and ml_collections would print as tracebacks is one line, exit status 1, for
+    every experiment (they share experiments.cli)."""
     (tmp_path / "broken.py").write_text("def get_config(:\n")
-    cases = {
-        "--config.nonexistent=1": "the config has no field 'nonexistent'",
-        "--config=experiments/configs/nope.py": "No such file or directory",
-        "--config=experiments/configs/lenet5_digits.py:huge": "unknown profile 'huge'",
-        f"--config={tmp_path / 'broken.py'}": "invalid syntax",
-        "--config.num_steps=abc": "--config.num_steps=abc: invalid literal",
-        "--workdir=": "--workdir must name a directory, got ''",
-    }
-    runs = {
-        arg: subprocess.Popen(
-            [sys.executable, "-m", "experiments.train", f"--workdir={tmp_path / 'run'}", arg],
+    (tmp_path / "a_file").write_text("")
+    train, vanishing = "experiments.train", "experiments.vanishing_gradients"
+    cases = [  # (experiment, argument, what the one line says)
+        (train, "--config.nonexistent=1", "the config has no field 'nonexistent'"),
+        (train, "--config=experiments/configs/nope.py", "No such file or directory"),
+        (train, "--config=experiments/configs/lenet5_digits.py:huge", "unknown profile 'huge'"),
+        (train, f"--config={tmp_path / 'broken.py'}", "invalid syntax"),
+        (train, "--config.num_steps=abc", "--config.num_steps=abc: invalid literal"),
+        (train, "--workdir=", "--workdir must name a directory, got ''"),
+        (vanishing, "--config.lengths=(5,-3)", "sequence length T must be an integer >= 2"),
+        (vanishing, f"--workdir={tmp_path / 'a_file' / 'run'}", "is not writable"),
+    ]
+    runs = [  # all at once: most of each is starting Python and importing JAX
+        subprocess.Popen(
+            [sys.executable, "-m", experiment, f"--workdir={tmp_path / 'run'}", argument],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for arg in cases
-    }
-    for arg, process in runs.items():
+        for experiment, argument, _ in cases
+    ]
+    for (_, argument, expected), process in zip(cases, runs, strict=True):
         _, stderr = process.communicate(timeout=120)
-        assert process.returncode == 1, (arg, stderr[-500:])
+        assert process.returncode == 1, (argument, stderr[-500:])
         lines = stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("error: "), (arg, stderr[-500:])
-        assert cases[arg] in lines[0], (arg, lines[0])
+        assert len(lines) == 1 and lines[0].startswith("error: "), (argument, stderr[-500:])
+        assert expected in lines[0], (argument, lines[0])
     assert not (tmp_path / "run").exists() and not (ROOT / "results.json").exists()
 
 
