@@ -1,20 +1,26 @@
 """The contract: a model and a data set of your own, registered in a few lines, train through
 both drivers (the sweep and the run) with no change to any trainer."""
 
+import os
+import socket
+import subprocess
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 
 import nets.data.loader
 import nets.models
-from experiments.configs import training_config
+from experiments.configs import shrink_for_tests, training_config
 from nets.data.loader import DatasetSpec, dataset_spec, register_dataset
 from nets.models import get_model, register_model
 from nets.training.objectives import get_objective
 from nets.training.sweep import sample_rows, sweep
 from nets.training.trainer import train
+from nets.training.workdir import WorkdirLocked
 
 TRUE_WEIGHTS = np.array([1.5, -2.0, 0.5], np.float32)
 
@@ -36,14 +42,17 @@ def linear_data(name, split, data_dir):
     return {"inputs": x.astype(np.float32), "targets": (x @ TRUE_WEIGHTS).astype(np.float32)}
 
 
-def test_a_registered_model_and_data_set_train_through_both_drivers(tmp_path, monkeypatch):
-    # registries of this test's own, so that nothing leaks into other tests
+@pytest.fixture
+def registered(monkeypatch):
+    """The toy model and data set, in registries of the test's own (nothing leaks out)."""
     monkeypatch.setattr(nets.models, "MODELS", dict(nets.models.MODELS))
     monkeypatch.setattr(nets.data.loader, "DATASETS", dict(nets.data.loader.DATASETS))
 
     register_model("linear", Linear)
     register_dataset("linear_data", DatasetSpec(loss="mse", num_outputs=1, load=linear_data))
 
+
+def test_a_registered_model_and_data_set_train_through_both_drivers(tmp_path, registered):
     # the run driver, from a config naming them: checkpoints, metrics and 8 devices included
     config = training_config("tiny", "linear_data", "linear")
     config.update(num_steps=60, batch_size=32, log_every=20, checkpoint_every=30)
@@ -75,3 +84,27 @@ def test_a_registered_model_and_data_set_train_through_both_drivers(tmp_path, mo
     assert test_loss.shape == (2, 3)
     assert np.all(test_loss[:, -1] < 0.01 * baseline) and np.all(test_loss[:, 0] > 0.1 * baseline)
     assert result["train"]["grad_norm"].shape == (1, 2, 60)  # every step's metrics, per seed
+
+
+def test_a_resumed_run_must_be_the_same_run_and_the_only_one(tmp_path, registered):
+    config = shrink_for_tests(training_config("tiny", "linear_data", "linear"))  # 4 steps, batch 16
+    train(config, tmp_path)
+    lock = tmp_path / ".lock"
+    assert not lock.exists()  # released when the run ended
+
+    # more steps resume; a change that alters the run is refused, naming each field
+    changed = shrink_for_tests(training_config("tiny", "linear_data", "linear"))
+    changed.update(num_steps=6, batch_size=32, seed=3)
+    with pytest.raises(ValueError, match=r"changes its run \(batch_size 16 -> 32, seed 0 -> 3\)"):
+        train(changed, tmp_path)
+
+    # asked for, it goes on; but not while another live process holds the work directory
+    changed.resume_anyway = True
+    lock.write_text(f"{socket.gethostname()} {os.getpid()}")  # this test's process: alive
+    with pytest.raises(WorkdirLocked, match=rf"in use by process {os.getpid()} on "):
+        train(changed, tmp_path)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    lock.write_text(f"{socket.gethostname()} {gone.pid}")  # a holder that has exited: stale
+    assert train(changed, tmp_path)["resumed_from_step"] == 4
+    assert not lock.exists()
