@@ -18,7 +18,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from experiments import train as train_cli
-from experiments.configs import cifar10_resnet20, lenet5_digits, mnist1d_gru
+from experiments.configs import cifar10_resnet20, lenet5_digits, mnist1d_gru, model_config
 from nets.cnn import LeNet5
 from nets.data import loader
 from nets.training import objectives
@@ -304,6 +304,11 @@ def test_ctrl_c_during_a_save_waits_for_the_save_to_finish():
         ({"optimizer.name": "lion"}, "unknown config.optimizer.name 'lion'; valid: adam, adamw"),
         ({"optimizer.learning_rate": -1.0}, "config.optimizer.learning_rate must be a number >="),
         ({"seed": -1}, "config.seed must be an integer >= 0, got -1"),
+        (
+            {"batch_size": 4000},
+            "a batch of 4000 needs at least that many examples; the data set has 1438",
+        ),
+        ({"model.name": "mnist1d_cnn"}, "model 'mnist1d_cnn' takes no option 'activation'"),
     ],
 )
 def test_bad_configs_are_refused_before_anything_is_written(tmp_path, overrides, message):
@@ -409,3 +414,13 @@ def test_a_save_that_fails_is_one_error_naming_the_path_and_keeps_the_earlier_on
     assert message.startswith(f"saving checkpoint {tmp_path}/checkpoints/2 failed (OSError: ")
     assert "No space left on device" in message and "\n" not in message
     assert checkpoints.latest_step() == 1 and (tmp_path / "checkpoints" / "1").is_dir()
+
+
+def test_a_model_that_cannot_read_the_data_is_refused_before_anything_is_written(
+    tmp_path, data_dir
+):
+    config = tiny(lenet5_digits.get_config, data_dir)
+    config.model = model_config("many_to_one", hidden_size=4)  # sequences, given images
+    with pytest.raises(ValueError, match=r"Recurrent input must have 3 axes .*32, 32, 1\)"):
+        train_cli.run(config, str(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()

@@ -148,9 +148,9 @@ def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStac
     optimizer = build_optimizer(config.optimizer, config.num_steps)
     # the model meets its input here (a wrong shape is an error naming the expected one)
     state = TrainState.create(build_model(config), optimizer, train_set["inputs"][:1], config.seed)
+    batches = train_batches(train_set, config.batch_size // jax.process_count(), config.seed)
     workdir = prepare_workdir(workdir)
     stack.enter_context(exclusive(workdir))
-    batches = train_batches(train_set, config.batch_size // jax.process_count(), config.seed)
     checkpoints = Checkpoints(workdir / "checkpoints", config.keep_checkpoints)
     restored = checkpoints.restore_latest(jax.device_get(state))
     if restored is not None:
