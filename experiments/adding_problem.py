@@ -23,7 +23,7 @@ from nets.models import ManyToOne
 from nets.rnn import make_cell
 from nets.training import objectives
 from nets.training.config import build_optimizer, check_cells, check_lengths, check_positive_fields
-from nets.training.sweep import check_schedule, sweep
+from nets.training.sweep import check_schedule, evaluate_on, sweep
 from nets.training.workdir import prepare_workdir, run_header
 
 
@@ -34,11 +34,6 @@ def validate(config: ml_collections.ConfigDict) -> None:
     check_positive_fields(config.model, ("hidden_size",), "config.model.")
     build_optimizer(config.optimizer, config.num_steps)
     check_schedule(config.num_steps, config.eval_every)
-
-
-def test_error(test_set):
-    """``evaluate(state)``: the mean squared error on the fixed test set."""
-    return lambda state: objectives.mse(state.apply(test_set)[0], test_set)["loss"].mean()
 
 
 def train_cell(cell_name: str, length: int, config, progress=None) -> list:
@@ -53,7 +48,7 @@ def train_cell(cell_name: str, length: int, config, progress=None) -> list:
         build_optimizer(config.optimizer, config.num_steps),
         lambda key, _: adding_problem(key, config.batch_size, length),
         None,
-        test_error(test_set),
+        evaluate_on(test_set, objectives.mse),
         example_input=test_set["inputs"][:1],
         seeds=config.seeds,
         num_steps=config.num_steps,

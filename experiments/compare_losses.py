@@ -35,7 +35,7 @@ from nets.models.mnist1d import MODELS
 from nets.rnn import GRUCell
 from nets.training import objectives
 from nets.training.config import build_optimizer, check_positive_fields
-from nets.training.sweep import check_schedule, sample_rows, sweep
+from nets.training.sweep import check_schedule, evaluate_on, sample_rows, sweep
 from nets.training.workdir import prepare_workdir, run_header
 
 PARTS = ("saturation", "classification", "binary", "multilabel", "regression", "anchor")
@@ -276,7 +276,7 @@ def regression(config, seeds: int, progress) -> list:
             build_optimizer(config.optimizer, config.num_steps),
             sample_rows(config.batch_size),
             train_sets,
-            lambda state: objectives.mse(state.apply(test_set)[0], test_set)["loss"].mean(),
+            evaluate_on(test_set, objectives.mse),
             example_input=test_set["inputs"][:1],
             seeds=seeds,
             num_steps=config.num_steps,

@@ -79,7 +79,7 @@ def gradient_norms(model, config, params, inputs, targets):
 
     def one_seed(params, inputs, targets):
         def loss_fn(predictions):
-            return objectives.mse(predictions, {"targets": targets})["loss"].mean()
+            return objectives.batch_mean(objectives.mse, predictions, {"targets": targets})
 
         norms = hidden_state_gradient_norms(model, params, inputs, loss_fn)
         return {name: n.mean for name, n in norms.items()}

@@ -119,15 +119,11 @@ def norms_setup():
     return model, params, batch
 
 
-def mean_loss(outputs, batch):
-    return objectives.mse(outputs, batch)["loss"].mean()
-
-
 def gradient_norms_step():
     model, params, batch = norms_setup()
     measure = jax.jit(
         lambda p, batch: hidden_state_gradient_norms(
-            model, p, batch["inputs"], lambda outputs: mean_loss(outputs, batch)
+            model, p, batch["inputs"], partial(objectives.batch_mean, objectives.mse, batch=batch)
         )
     )
     return lambda: jax.block_until_ready(measure(params, batch))
@@ -135,7 +131,11 @@ def gradient_norms_step():
 
 def plain_gradient_step():
     model, params, batch = norms_setup()
-    grad = jax.jit(jax.grad(lambda p, batch: mean_loss(model.apply(p, batch["inputs"]), batch)))
+
+    def loss(p, batch):
+        return objectives.batch_mean(objectives.mse, model.apply(p, batch["inputs"]), batch)
+
+    grad = jax.jit(jax.grad(loss))
     return lambda: jax.block_until_ready(grad(params, batch))
 
 

@@ -18,7 +18,7 @@ from experiments.configs import shrink_for_tests, training_config
 from nets.data.loader import DatasetSpec, dataset_spec, register_dataset
 from nets.models import get_model, register_model
 from nets.training.objectives import get_objective
-from nets.training.sweep import sample_rows, sweep
+from nets.training.sweep import evaluate_on, sample_rows, sweep
 from nets.training.trainer import train
 from nets.training.workdir import WorkdirLocked
 
@@ -74,7 +74,7 @@ def test_a_registered_model_and_data_set_train_through_both_drivers(tmp_path, re
         optax.adam(0.1),
         sample_rows(32),
         train_set,
-        lambda state: loss_fn(state.apply(test_set)[0], test_set)["loss"].mean(),
+        evaluate_on(test_set, loss_fn),
         example_input=test_set["inputs"][:1],
         seeds=2,
         num_steps=60,

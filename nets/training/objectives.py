@@ -56,6 +56,11 @@ def mse(predictions: jax.Array, batch: dict) -> dict[str, jax.Array]:
     return {"loss": per_example_mean(terms, step_mask(batch, targets))}
 
 
+def batch_mean(loss_fn: Callable, outputs, batch: dict, metric: str = "loss") -> jax.Array:
+    """The batch mean of one of an objective's metrics: the scalar to differentiate or report."""
+    return jnp.mean(loss_fn(outputs, batch)[metric])
+
+
 OBJECTIVES: dict[str, Callable] = {"cross_entropy": cross_entropy, "mse": mse}
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import optax
 
 from nets.checks import check_positive
+from nets.training.objectives import batch_mean
 from nets.training.state import TrainState, train_step
 
 
@@ -38,6 +39,12 @@ def sample_rows(batch_size: int) -> Callable:
         return jax.tree.map(lambda a: a[index], train_set)
 
     return sample
+
+
+def evaluate_on(test_set: dict, loss_fn: Callable, metric: str = "loss") -> Callable:
+    """``evaluate(state)`` for ``sweep``: the mean of the objective's ``metric`` over an
+    in-memory test set {'inputs', 'targets'}."""
+    return lambda state: batch_mean(loss_fn, state.apply(test_set)[0], test_set, metric)
 
 
 def run_steps(state, data_key, data, *, loss_fn, sample_batch, num_steps):
