@@ -24,18 +24,13 @@ def option_defaults(builder: Callable) -> dict:
     return {name: p.default for name, p in parameters.items() if name not in _NOT_OPTIONS}
 
 
-def options_of(builder: Callable) -> list[str]:
-    """The keyword options ``builder`` takes besides ``num_outputs``."""
-    return list(option_defaults(builder))
-
-
 def build(registry: Mapping[str, Callable], name: str, num_outputs: int, options) -> nn.Module:
     """``registry[name](num_outputs=num_outputs, **options)``, with one-line errors for an unknown
     name, a non-positive ``num_outputs`` and an option the model does not take."""
     check_choice("model", name, registry)
     check_positive("num_outputs", num_outputs)
     builder = registry[name]
-    valid = options_of(builder)
+    valid = list(option_defaults(builder))
     unknown = sorted(set(options) - set(valid))
     if unknown:
         raise ValueError(

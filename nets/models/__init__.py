@@ -41,10 +41,6 @@ def register_model(name: str, builder: Callable[..., nn.Module]) -> None:
     MODELS[name] = builder
 
 
-def model_names() -> list[str]:
-    return sorted(MODELS)
-
-
 def model_options(name: str) -> dict:
     """The options ``get_model(name, ...)`` takes besides ``num_outputs``, with their defaults."""
     check_choice("model", name, MODELS)
@@ -57,7 +53,6 @@ __all__ = [
     "ManyToOne",
     "SequenceHead",
     "get_model",
-    "model_names",
     "model_options",
     "register_model",
 ]
