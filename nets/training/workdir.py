@@ -39,8 +39,11 @@ def environment() -> dict:
 
 
 def prepare_workdir(workdir: str | os.PathLike) -> Path:
-    """Create ``workdir`` and check that it is writable, before any long computation starts."""
+    """Create ``workdir`` and check that it is writable, before any long computation starts.
+    In a multi-process job only process 0 writes (the others read the checkpoints it saves)."""
     path = Path(workdir)
+    if jax.process_index() != 0:
+        return path
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path):
