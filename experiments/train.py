@@ -8,8 +8,9 @@ Configs: lenet5_digits, resnet20_digits, mnist1d_cnn, mnist1d_gru, lstm_adding, 
 beforehand). Any registered model trains on any registered data set (``nets.models``,
 ``nets.data.loader``), with no change here. Run the
 same command again and it resumes from the latest checkpoint in --workdir. Writes
-metrics.jsonl (one line per logging interval), checkpoints/, curves.png and, at the end,
-results.json (test metrics, steps/s, settings, environment).
+metrics.jsonl (one line per logging interval) and TensorBoard event files (``tensorboard
+--logdir runs/`` shows every run), checkpoints/, curves.png and, at the end, results.json (test
+metrics, steps/s, settings, environment).
 """
 
 import json
@@ -22,6 +23,7 @@ import ml_collections
 from experiments import cli
 from experiments.plotting import plt, save_run
 from nets.training.distributed import initialize_if_multihost
+from nets.training.events import EventLog
 from nets.training.trainer import METRICS_FILE, train
 from nets.training.workdir import run_header
 
@@ -74,8 +76,11 @@ def run(config: ml_collections.ConfigDict, workdir: str, *, on_step=None) -> dic
         f"({rate:.1f} steps/s on {devices} device(s))"
     )
     if jax.process_index() == 0:  # one writer in a multi-host job
-        figures = {"curves.png": curves_figure(rows, title)}
-        save_run(workdir, results, figures if rows else {})
+        figures = {"curves.png": curves_figure(rows, title)} if rows else {}
+        with EventLog(workdir) as events:
+            for name, figure in figures.items():
+                events.figure(Path(name).stem, figure, config.num_steps)
+        save_run(workdir, results, figures)
     return results
 
 

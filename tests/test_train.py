@@ -16,6 +16,7 @@ import numpy as np
 import optax
 import pytest
 import tensorflow_datasets as tfds
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from experiments import train as train_cli
 from experiments.configs import cifar10_resnet20, lenet5_digits, mnist1d_gru, model_config
@@ -29,6 +30,21 @@ from nets.training.state import TrainState, eval_step, train_step
 from nets.training.trainer import NonFiniteError
 
 ROOT = Path(__file__).parent.parent
+
+
+def tensorboard_log(workdir: Path) -> tuple[dict, list]:
+    """What TensorBoard itself reads from ``workdir``: ``{tag: [(step, value), ...]}`` of the
+    scalars, and the image tags."""
+    events = EventAccumulator(str(workdir))
+    events.Reload()
+    scalars = {t: [(e.step, e.value) for e in events.Scalars(t)] for t in events.Tags()["scalars"]}
+    return scalars, events.Tags()["images"]
+
+
+def logged(workdir: Path, name: str) -> list[tuple[int, float]]:
+    """``(step, name)`` of each line of metrics.jsonl."""
+    rows = map(json.loads, (workdir / "metrics.jsonl").read_text().splitlines())
+    return [(row["step"], row[name]) for row in rows]
 
 
 class Linear(nn.Module):
@@ -153,6 +169,17 @@ def test_a_config_trains_end_to_end_and_logs(tmp_path, data_dir):
     config.num_steps = 6
     train_cli.run(config, str(tmp_path))
     assert [json.loads(line)["step"] for line in metrics.read_text().splitlines()] == [2, 4, 6]
+    # TensorBoard reads the same numbers from the event files beside metrics.jsonl
+    scalars, images = tensorboard_log(tmp_path)
+    for name in ("loss", "accuracy", "grad_norm", "learning_rate", "steps_per_s"):
+        assert scalars[f"train/{name}"] == [
+            (step, pytest.approx(value, rel=1e-6)) for step, value in logged(tmp_path, name)
+        ]
+    rate = pytest.approx(config.optimizer.learning_rate)
+    assert scalars["train/learning_rate"] == [(2, rate), (4, rate), (6, rate)]
+    assert [step for step, _ in scalars["test/loss"]] == [4, 6]
+    assert scalars["test/loss"][0][1] == pytest.approx(saved["test"]["loss"], rel=1e-6)
+    assert images == ["curves"]
     # a broken line before the last one is an error that names the file
     metrics.write_text("not json\n" + metrics.read_text())
     config.num_steps = 8
@@ -165,6 +192,11 @@ def test_cifar10_resnet20_trains_through_tfds_under_mock_data(tmp_path):
     with tfds.testing.mock_data(num_examples=16):
         results = train_cli.run(config, str(tmp_path / "run"))
     assert results["steps"] == 2 and 0 <= results["test"]["accuracy"] <= 1
+    # a cosine from 0.1 over 2 steps: step k's rate is 0.1 * (1 + cos(pi * (k - 1) / 2)) / 2
+    assert logged(tmp_path / "run", "learning_rate") == [
+        (1, pytest.approx(0.1)),
+        (2, pytest.approx(0.05)),
+    ]
     assert np.isfinite(results["test"]["loss"])
 
 
@@ -244,6 +276,9 @@ def test_a_run_preempted_then_killed_resumes_to_a_bit_identical_result(tmp_path,
         for d in ("straight", "resumed")
     ]
     assert losses[0] == losses[1] and [s for s, _ in losses[0]] == list(range(5, 61, 5))
+    # in TensorBoard too: the resumed run purged what the killed one had logged after step 30
+    curves = [tensorboard_log(tmp_path / d)[0]["train/loss"] for d in ("straight", "resumed")]
+    assert curves[0] == curves[1] == [(s, pytest.approx(v, rel=1e-6)) for s, v in losses[0]]
 
 
 def test_a_corrupt_or_incompatible_checkpoint_stops_the_run_naming_it(tmp_path, data_dir):

@@ -90,6 +90,15 @@ def build_model(config: ml_collections.ConfigDict):
     return get_model(config.model.name, spec.num_outputs, **model_arguments(config, spec))
 
 
+def learning_rate(opt: ml_collections.ConfigDict, num_steps: int) -> optax.ScalarOrSchedule:
+    """``opt.learning_rate``, or, if ``opt.schedule`` is 'cosine', the schedule that decays it to
+    zero over ``num_steps`` (a function of the update's count 0, 1, ...). A constant stays a
+    number: optax then keeps no step count in the optimiser's state."""
+    if opt.schedule == "cosine":
+        return optax.cosine_decay_schedule(opt.learning_rate, num_steps)
+    return opt.learning_rate
+
+
 def build_optimizer(opt: ml_collections.ConfigDict, num_steps: int):
     """The optimiser ``opt`` (a config's optimizer group) describes, at its learning rate, with a
     cosine decay to zero over ``num_steps`` if its schedule is 'cosine', and global-norm
@@ -98,9 +107,7 @@ def build_optimizer(opt: ml_collections.ConfigDict, num_steps: int):
     check_choice("config.optimizer.schedule", opt.schedule, SCHEDULES)
     for field in ("learning_rate", "momentum", "weight_decay", "clip_norm"):
         check_non_negative(f"config.optimizer.{field}", opt[field])
-    rate = opt.learning_rate
-    if opt.schedule == "cosine":
-        rate = optax.cosine_decay_schedule(opt.learning_rate, num_steps)
+    rate = learning_rate(opt, num_steps)
     optimizer = {
         "adam": lambda: optax.adam(rate),
         "adamw": lambda: optax.adamw(rate, weight_decay=opt.weight_decay),

@@ -4,10 +4,12 @@ Three phases: ``start`` (check the config, read the prepared data set, build the
 optimiser, resume from the latest checkpoint in ``workdir/checkpoints``), ``train_steps`` (the
 shared train step on every device, ``nets.training.parallel``, up to ``config.num_steps``) and
 ``evaluate`` (the whole test split); ``train`` runs them in order. Every ``config.log_every``
-steps the interval's mean metrics (loss, accuracy, global gradient norm, steps/s) are appended
-as one JSON line to ``workdir/metrics.jsonl``; every ``config.checkpoint_every`` steps and at
-the end a checkpoint is saved. A non-finite loss or gradient norm stops the run before anything
-after it is saved (NonFiniteError names the step and the last good checkpoint, which is kept).
+steps the interval's mean metrics (loss, accuracy, global gradient norm, steps/s) and the
+learning rate of its last step are appended as one JSON line to ``workdir/metrics.jsonl`` and
+written to TensorBoard event files beside it (``nets.training.events``); every
+``config.checkpoint_every`` steps and at the end a checkpoint is saved. A non-finite loss or
+gradient norm stops the run before anything after it is saved (NonFiniteError names the step
+and the last good checkpoint, which is kept).
 """
 
 import contextlib
@@ -27,7 +29,8 @@ from tqdm import tqdm
 
 from nets.data.loader import dataset_spec, eval_batches, load_split, train_batches
 from nets.training.checkpoint import Checkpoints
-from nets.training.config import build_model, build_optimizer, validate_training
+from nets.training.config import build_model, build_optimizer, learning_rate, validate_training
+from nets.training.events import EventLog
 from nets.training.objectives import get_objective
 from nets.training.parallel import DataParallel
 from nets.training.preemption import Preempted, stop_requests
@@ -129,6 +132,7 @@ class Run:
     batches: Iterator
     checkpoints: Checkpoints
     resumed_from: int | None
+    events: EventLog
 
     @property
     def metrics_path(self) -> Path:
@@ -166,7 +170,10 @@ def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStac
     if jax.process_index() == 0:
         write_outputs(workdir, {CONFIG_FILE: json_bytes(config.to_dict())})
     resumed = int(state.step) if restored is not None else None
-    run = Run(config, workdir, loss_fn, train_set, test_set, state, batches, checkpoints, resumed)
+    events = stack.enter_context(EventLog(workdir, resumed))
+    run = Run(
+        config, workdir, loss_fn, train_set, test_set, state, batches, checkpoints, resumed, events
+    )
     lines = _read_metrics(run.metrics_path, int(state.step))
     if jax.process_index() == 0:
         write_outputs(workdir, {METRICS_FILE: "".join(f"{line}\n" for line in lines).encode()})
@@ -178,6 +185,7 @@ def train_steps(run: Run, on_step: Callable[[int], None] | None = None) -> tuple
     interval and save each checkpoint. Returns the final state (host copy) and the logged
     steps/s of each interval."""
     config, start_step = run.config, int(run.state.step)
+    rate = learning_rate(config.optimizer, config.num_steps)
     parallel = DataParallel(partial(train_step, loss_fn=run.loss_fn), config.parallel)
     device_state = parallel.put_state(run.state)
     pending, rates = [], []
@@ -199,6 +207,7 @@ def train_steps(run: Run, on_step: Callable[[int], None] | None = None) -> tuple
                 pending = jax.device_get(pending)
                 _check_finite(pending, step - len(pending) + 1, run.checkpoints)
                 row = _metrics_row(pending, step, time.perf_counter() - interval_start)
+                row["learning_rate"] = float(rate(step - 1) if callable(rate) else rate)
                 _log(run, row)
                 rates.append(row["steps_per_s"])
                 bar.set_postfix(loss=f"{row['loss']:.4g}")
@@ -227,8 +236,10 @@ def train(
         run = start(config, workdir, stack)
         state, rates = train_steps(run, on_step)
         run.checkpoints.close()
+        test = evaluate(state, run.test_set, run.loss_fn, config.eval_batch_size)
+        run.events.scalars("test", test, config.num_steps)
     return {
-        "test": evaluate(state, run.test_set, run.loss_fn, config.eval_batch_size),
+        "test": test,
         "steps": config.num_steps,
         "resumed_from_step": run.resumed_from,
         # the first interval includes compilation; the rest is the steady rate
@@ -252,7 +263,8 @@ def progress_bar(total: int, initial: int):
 
 
 def _log(run: Run, row: dict) -> None:
-    """Append one interval's metrics to metrics.jsonl (process 0 writes)."""
+    """Append one interval's metrics to metrics.jsonl and the event files (process 0 writes)."""
+    run.events.scalars("train", {k: v for k, v in row.items() if k != "step"}, row["step"])
     if jax.process_index() == 0:
         with run.metrics_path.open("a") as f:
             f.write(json.dumps(row) + "\n")
