@@ -11,6 +11,7 @@ Shapes: inputs [batch, time, features] (batch-major); hidden states [batch, hidd
 """
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any, ClassVar
 
 import flax.linen as nn
@@ -148,13 +149,34 @@ class SimpleRNNCell(RecurrentCell):
         return self.g(self.output_dense(hidden))
 
 
-def _forget_gate_bias(forget_bias: float) -> Initializer:
-    """Bias of the fused gates [f, i, C~, o]: ``forget_bias`` on f, zero elsewhere."""
+def forget_gate_bias(forget_bias: float) -> Initializer:
+    """Bias of the LSTM's fused gates [f, i, C~, o]: ``forget_bias`` on f, zero elsewhere."""
 
     def init(key, shape, dtype=jnp.float32):
         del key
         hidden = shape[0] // 4
         return jnp.zeros(shape, dtype).at[:hidden].set(forget_bias)
+
+    return init
+
+
+def chrono_bias(max_length: int) -> Initializer:
+    """Chrono initialisation (Tallec and Ollivier 2018) of the fused gates [f, i, C~, o]:
+
+        b_f = log(u),  u ~ U[1, T_max - 1],   b_i = -b_f,   b_C = b_o = 0
+
+    With the input gate nearly shut, C_t ~ f C_{t-1} decays with the time constant
+    1 / (1 - sigmoid(b_f)) ~ u steps: the units' memories span 1 to T_max - 1 steps, the range
+    of dependencies the task has (T_max: the longest one).
+    """
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 2:
+        raise ValueError(f"chrono initialisation needs T_max >= 2 (an integer), got {max_length!r}")
+
+    def init(key, shape, dtype=jnp.float32):
+        hidden = shape[0] // 4
+        u = jax.random.uniform(key, (hidden,), jnp.float32, 1.0, max_length - 1.0)
+        forget = jnp.log(u)
+        return jnp.concatenate([forget, -forget, jnp.zeros(2 * hidden)]).astype(dtype)
 
     return init
 
@@ -177,10 +199,19 @@ class LSTMCell(RecurrentCell):
     ``forget_bias`` (default 1.0) initialises b_f so that f_t = sigmoid(1) = 0.73 at the start:
     the cell state is mostly kept, so gradients flow back along C_t through many steps from the
     first update, instead of being halved at every step by f_t = 0.5 (Gers et al. 2000;
-    Jozefowicz et al. 2015).
+    Jozefowicz et al. 2015). ``chrono`` = T_max > 0 replaces it with chrono initialisation
+    (``chrono_bias``): forget biases spread over log(1) .. log(T_max - 1), input biases their
+    negatives.
     """
 
     forget_bias: float = 1.0
+    chrono: int = 0
+
+    def __post_init__(self):
+        if self.chrono:
+            chrono_bias(self.chrono)  # a T_max below 2 is refused when the cell is made
+        super().__post_init__()
+
     kernel_init: Initializer = nn.initializers.lecun_normal()
     recurrent_kernel_init: Initializer = orthogonal()
     carry_names: ClassVar[tuple[str, ...]] = ("c", "h")
@@ -190,7 +221,9 @@ class LSTMCell(RecurrentCell):
             4 * self.hidden_size,
             kernel_init=self.kernel_init,
             param_dtype=self.param_dtype,
-            bias_init=_forget_gate_bias(self.forget_bias),
+            bias_init=chrono_bias(self.chrono)
+            if self.chrono
+            else forget_gate_bias(self.forget_bias),
         )
         self.recurrent_kernel = self.param(
             "recurrent_kernel",
@@ -245,15 +278,20 @@ class GRUCell(RecurrentCell):
         h_t = (1 - z_t) * n_t + z_t * h_{t-1}
 
     The input half [features, 3 * hidden] is projected before the scan; b_hn stays inside
-    because r_t multiplies it.
+    because r_t multiplies it. ``update_bias`` initialises b_z (0 by default): a positive one
+    starts z_t near 1, h_t ~ h_{t-1}, the GRU's counterpart of the LSTM's forget-gate bias.
     """
 
+    update_bias: float = 0.0
     kernel_init: Initializer = nn.initializers.lecun_normal()
     recurrent_kernel_init: Initializer = orthogonal()
 
     def setup(self):
         self.input_dense = nn.Dense(
-            3 * self.hidden_size, kernel_init=self.kernel_init, param_dtype=self.param_dtype
+            3 * self.hidden_size,
+            kernel_init=self.kernel_init,
+            param_dtype=self.param_dtype,
+            bias_init=self._gate_bias,
         )
         self.recurrent_kernel = self.param(
             "recurrent_kernel",
@@ -264,6 +302,12 @@ class GRUCell(RecurrentCell):
         self.candidate_bias = self.param(
             "candidate_bias", nn.initializers.zeros_init(), (self.hidden_size,), self.param_dtype
         )
+
+    def _gate_bias(self, key, shape, dtype=jnp.float32):
+        """[b_r, b_z, b_n]: ``update_bias`` on b_z, zero elsewhere."""
+        del key
+        hidden = shape[0] // 3
+        return jnp.zeros(shape, dtype).at[hidden : 2 * hidden].set(self.update_bias)
 
     def input_projection(self, inputs):
         return self.input_dense(inputs)
@@ -484,17 +528,16 @@ class Recurrent(nn.Module):
         return [initial_carry] if len(self.cells) == 1 else list(initial_carry)
 
 
-CELLS: dict[str, Callable[[int], RecurrentCell]] = {
-    "tanh": lambda hidden: SimpleRNNCell(hidden, activation="tanh"),
-    "irnn": lambda hidden: SimpleRNNCell(
-        hidden, activation="relu", recurrent_kernel_init=identity()
-    ),
-    "lstm": lambda hidden: LSTMCell(hidden),
-    "gru": lambda hidden: GRUCell(hidden),
+CELLS: dict[str, Callable[..., RecurrentCell]] = {
+    "tanh": partial(SimpleRNNCell, activation="tanh"),
+    "irnn": partial(SimpleRNNCell, activation="relu", recurrent_kernel_init=identity()),
+    "lstm": LSTMCell,
+    "gru": GRUCell,
 }
 
 
-def make_cell(name: str, hidden_size: int) -> RecurrentCell:
-    """The experiments' cells by name: 'tanh' RNN, 'irnn' (ReLU, W_h = I), 'lstm', 'gru'."""
+def make_cell(name: str, hidden_size: int, **options) -> RecurrentCell:
+    """The experiments' cells by name: 'tanh' RNN, 'irnn' (ReLU, W_h = I), 'lstm', 'gru';
+    ``options`` are the cell's fields (``forget_bias=3.0``, ``chrono=1000``, ``update_bias``)."""
     check_choice("cell", name, CELLS)
-    return CELLS[name](hidden_size)
+    return CELLS[name](hidden_size, **options)

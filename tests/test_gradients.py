@@ -184,3 +184,31 @@ def test_scaled_norm_survives_where_squaring_underflows():
     x = np.random.default_rng(0).normal(size=(3, 5)).astype(np.float32)
     np.testing.assert_allclose(scaled_norm(x), np.linalg.norm(x, axis=-1), rtol=1e-6)
     np.testing.assert_array_equal(scaled_norm(jnp.zeros((2, 3))), [0.0, 0.0])
+
+
+@pytest.mark.parametrize("bias", [0.0, 1.0, 3.0])
+def test_with_zero_weights_the_cell_state_gradient_decays_as_sigmoid_of_the_forget_bias(bias):
+    """Zero weights: f = sigmoid(b), i = 1/2, C~ = tanh(0) = 0, so C_t = sigmoid(b) C_{t-1} and
+    h_t reaches nothing later (W_h = 0): dL/dC_{T-k} = sigmoid(b)^k dL/dC_T exactly."""
+    zeros = jax.nn.initializers.zeros
+    cell = LSTMCell(H, forget_bias=bias, kernel_init=zeros, recurrent_kernel_init=zeros)
+    model = Recurrent(cell)
+    x = inputs(time=20)
+    norms = hidden_state_gradient_norms(model, model.init(jax.random.key(0), x), x, last_step_loss)
+    k = np.arange(20)[::-1]
+    forget = 1 / (1 + np.exp(-bias))
+    np.testing.assert_allclose(
+        norms["c"].per_example, forget**k * norms["c"].per_example[:, -1:], rtol=1e-5
+    )
+
+
+def test_with_zero_weights_the_gru_state_decays_as_sigmoid_of_the_update_bias():
+    """Zero weights: z = sigmoid(b_z), n = tanh(0) = 0, so h_t = z h_{t-1}: the ratio is z^k."""
+    zeros = jax.nn.initializers.zeros
+    model = Recurrent(GRUCell(H, update_bias=2.0, kernel_init=zeros, recurrent_kernel_init=zeros))
+    x = inputs(time=12)
+    norms = hidden_state_gradient_norms(model, model.init(jax.random.key(0), x), x, last_step_loss)
+    z = 1 / (1 + np.exp(-2.0))
+    np.testing.assert_allclose(
+        norms["h"].per_example, z ** np.arange(12)[::-1] * norms["h"].per_example[:, -1:], rtol=1e-5
+    )

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nets.rnn import GRUCell, LSTMCell, Recurrent, SimpleRNNCell, identity, orthogonal
+from nets.rnn import GRUCell, LSTMCell, Recurrent, SimpleRNNCell, identity, make_cell, orthogonal
 
 B, T, X, H = 3, 9, 5, 4
 
@@ -206,6 +206,33 @@ def test_lstm_forget_gate_bias_starts_at_one():
     np.testing.assert_array_equal(bias[H:], 0.0)
 
 
+@pytest.mark.parametrize("max_length", [2, 100, 1000])
+def test_chrono_forget_biases_lie_in_0_to_log_t_max_and_the_input_biases_are_their_negatives(
+    max_length,
+):
+    cell = make_cell("lstm", 256, chrono=max_length)
+    variables = cell.init(jax.random.key(0), cell.initialize_carry(1), jnp.ones((1, X)))
+    forget, inputs, rest = np.split(
+        np.asarray(variables["params"]["input_dense"]["bias"]), [256, 512]
+    )
+    assert forget.min() >= 0.0 and forget.max() <= np.log(max_length - 1) + 1e-6
+    np.testing.assert_array_equal(inputs, -forget)
+    np.testing.assert_array_equal(rest, 0.0)
+    if max_length > 2:  # u = exp(b_f) is spread over [1, T_max - 1]: not one value
+        u = np.exp(forget)
+        assert u.min() < 1 + 0.05 * (max_length - 2) and u.max() > max_length - 1 - 0.05 * (
+            max_length - 2
+        )
+
+
+def test_the_gru_update_bias_initialises_b_z_only():
+    cell = GRUCell(H, update_bias=-1.5)
+    variables = cell.init(jax.random.key(0), cell.initialize_carry(1), jnp.ones((1, X)))
+    bias = variables["params"]["input_dense"]["bias"]
+    np.testing.assert_array_equal(bias[H : 2 * H], -1.5)
+    np.testing.assert_array_equal(np.delete(bias, np.s_[H : 2 * H]), 0.0)
+
+
 def test_bad_input_names_what_was_expected():
     model = Recurrent(LSTMCell(H))
     with pytest.raises(ValueError, match=r"3 axes \[batch, time, features\], got shape \(9, 5\)"):
@@ -220,6 +247,8 @@ def test_bad_input_names_what_was_expected():
         SimpleRNNCell(-3)
     with pytest.raises(ValueError, match="unknown activation 'sigmod'; valid: "):
         Recurrent(SimpleRNNCell(H, activation="sigmod")).init(jax.random.key(0), random_inputs())
+    with pytest.raises(ValueError, match="chrono initialisation needs T_max >= 2"):
+        make_cell("lstm", H, chrono=1)
     with pytest.raises(ValueError, match="num_layers must be a positive integer, got 0"):
         Recurrent(GRUCell(H), num_layers=0).init(jax.random.key(0), random_inputs())
 
