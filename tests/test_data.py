@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from nets.data import loader
+from nets.data import loader, pixels
 from nets.data.builders import VERSION, AddingProblem, CopyTask, SequenceTaskConfig
 from nets.data.digits import load_digits
 from nets.data.synthetic import COPY_DELIMITER, adding_problem
@@ -58,6 +58,37 @@ def test_download_only_datasets_go_through_the_same_path_under_mock_data(tmp_pat
     assert mnist["inputs"].shape == (12, 32, 32, 1)  # 28x28 padded by 2 for LeNet-5
     assert not mnist["inputs"][:, :2].any() and not mnist["inputs"][:, :, -2:].any()
     assert imdb["inputs"].shape == (12, loader.IMDB_LENGTH) and imdb["inputs"].dtype == np.int32
+
+
+def test_mnist_pixel_tasks_read_each_image_as_784_steps_in_one_fixed_order(tmp_path):
+    with tfds.testing.mock_data(num_examples=6):
+        padded = loader.load_split("mnist", "train", tmp_path)
+        plain = loader.load_split("mnist_pixels", "train", tmp_path)
+        permuted = loader.load_split("mnist_pixels_permuted", "train", tmp_path)
+    assert plain["inputs"].shape == permuted["inputs"].shape == (6, 784, 1)
+    # step 28 r + c is pixel (r, c) of the unpadded image
+    np.testing.assert_array_equal(
+        plain["inputs"], padded["inputs"][:, 2:30, 2:30].reshape(6, 784, 1)
+    )
+    order = pixels.fixed_permutation(784)
+    np.testing.assert_array_equal(permuted["inputs"], plain["inputs"][:, order])
+    np.testing.assert_array_equal(permuted["targets"], plain["targets"])
+
+
+def test_the_pixel_permutation_is_a_true_permutation_fixed_by_its_seed():
+    order = pixels.fixed_permutation(64, seed=3)
+    np.testing.assert_array_equal(np.sort(order), np.arange(64))
+    np.testing.assert_array_equal(order, pixels.fixed_permutation(64, seed=3))
+    assert not np.array_equal(order, pixels.fixed_permutation(64, seed=4))
+    assert not np.array_equal(order, np.arange(64))
+    images = np.arange(2 * 8 * 8, dtype=np.float32).reshape(2, 8, 8, 1)
+    sequences = pixels.pixel_sequences(images, order)
+    assert sequences.shape == (2, 64, 1)
+    np.testing.assert_array_equal(sequences[1, :, 0], images[1].ravel()[order])
+    with pytest.raises(ValueError, match="not a permutation of the 64 pixels"):
+        pixels.pixel_sequences(images, np.zeros(64, int))
+    with pytest.raises(ValueError, match=r"images must be \[N, height, width, channels\]"):
+        pixels.pixel_sequences(images[..., 0])
 
 
 def test_imdb_text_becomes_byte_ids():

@@ -19,7 +19,13 @@ import tensorflow_datasets as tfds
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from experiments import train as train_cli
-from experiments.configs import cifar10_resnet20, lenet5_digits, mnist1d_gru, model_config
+from experiments.configs import (
+    cifar10_resnet20,
+    lenet5_digits,
+    mnist1d_gru,
+    mnist_pixels,
+    model_config,
+)
 from nets.cnn import LeNet5
 from nets.data import loader
 from nets.training import objectives
@@ -142,6 +148,7 @@ def test_every_training_config_and_profile_is_valid(profile):
         "cifar10_resnet20",
         "resnet20_digits",
         "lstm_copy",
+        "mnist_pixels",
     } <= training
     for name in training:
         validate_training(configs[name], device_count=8 if profile == "tiny" else 1)
@@ -198,6 +205,16 @@ def test_cifar10_resnet20_trains_through_tfds_under_mock_data(tmp_path):
         (2, pytest.approx(0.05)),
     ]
     assert np.isfinite(results["test"]["loss"])
+
+
+def test_permuted_sequential_mnist_trains_through_tfds_under_mock_data(tmp_path):
+    """784 steps per example (the data tests check the plain and permuted orders)."""
+    overrides = {"data.name": "mnist_pixels_permuted"}
+    config = tiny(mnist_pixels.get_config, str(tmp_path / "data"), **overrides)
+    with tfds.testing.mock_data(num_examples=16):
+        results = train_cli.run(config, str(tmp_path / "run"))
+    assert results["steps"] == 2 and 0 <= results["test"]["accuracy"] <= 1
+    assert np.isfinite(results["test"]["loss"]) and results["test"]["loss"] > 0
 
 
 KILLABLE_RUN = """

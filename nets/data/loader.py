@@ -22,6 +22,7 @@ import jax
 import numpy as np
 
 from nets.checks import check_choice, check_positive
+from nets.data.pixels import fixed_permutation, pixel_sequences
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +70,13 @@ class DatasetSpec:
     tokens: int = 0
 
 
-def tfds_split(inputs: str, targets: str, transform: Callable = np.asarray, labels=True):
+def tfds_split(
+    inputs: str, targets: str, transform: Callable = np.asarray, labels=True, tfds_name=None
+):
     """``DatasetSpec.load`` for a tfds data set with features ``inputs`` and ``targets``:
     ``transform`` maps the stacked inputs; integer ``labels`` are cast to int32 (tfds decodes
-    them as int64).
+    them as int64). ``tfds_name`` names the tfds data set when the registered name is a view of
+    it ('mnist_pixels' reads 'mnist').
 
     A data set of ``nets.data.builders`` (generated here) that is not prepared yet is generated
     into ``data_dir`` first; a download-only one raises DatasetNotPreparedError naming the
@@ -82,6 +86,7 @@ def tfds_split(inputs: str, targets: str, transform: Callable = np.asarray, labe
     def load(name: str, split: str, data_dir=None) -> dict[str, np.ndarray]:
         from nets.data.builders import OFFLINE_BUILDERS
 
+        name = tfds_name or name
         data = builder(name, data_dir)
         if name.partition("/")[0] in OFFLINE_BUILDERS and not data.is_prepared():
             log.warning("preparing %s into %s (once)", name, data.data_dir)
@@ -103,12 +108,24 @@ def tfds_split(inputs: str, targets: str, transform: Callable = np.asarray, labe
     return load
 
 
+def _pixels(permuted: bool) -> Callable[[np.ndarray], np.ndarray]:
+    """MNIST's bytes as [N, 784, 1] sequences in [0, 1], in a fixed random order if ``permuted``."""
+    order = fixed_permutation(28 * 28) if permuted else None
+    return lambda images: pixel_sequences(_scale_bytes(images), order)
+
+
 DATASETS: dict[str, DatasetSpec] = {
     "mnist1d": DatasetSpec("cross_entropy", 10, tfds_split("x", "label")),
     "digits32": DatasetSpec("cross_entropy", 10, tfds_split("image", "label")),
     "adding_problem": DatasetSpec("mse", 1, tfds_split("x", "target", labels=False)),
     "copy_task": DatasetSpec("cross_entropy", 10, tfds_split("x", "target"), tokens=10),
     "mnist": DatasetSpec("cross_entropy", 10, tfds_split("image", "label", _mnist_images)),
+    "mnist_pixels": DatasetSpec(
+        "cross_entropy", 10, tfds_split("image", "label", _pixels(False), tfds_name="mnist")
+    ),
+    "mnist_pixels_permuted": DatasetSpec(
+        "cross_entropy", 10, tfds_split("image", "label", _pixels(True), tfds_name="mnist")
+    ),
     "cifar10": DatasetSpec("cross_entropy", 10, tfds_split("image", "label", _scale_bytes)),
     "imdb_reviews": DatasetSpec(
         "cross_entropy", 2, tfds_split("text", "label", _text_bytes), tokens=257
