@@ -36,10 +36,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
     check_schedule(config.num_steps, config.eval_every)
 
 
-def train_cell(cell_name: str, length: int, config, progress=None) -> list:
-    """Train one cell at one length from every seed; the test MSE after every ``eval_every``
-    steps is each seed's learning curve."""
-    model = ManyToOne(make_cell(cell_name, config.model.hidden_size), 1, remat=config.model.remat)
+def train_cell(cell_name: str, length: int, config, progress=None, **cell_options) -> list:
+    """Train one cell (``make_cell(cell_name, hidden, **cell_options)``) at one length from
+    every seed; the test MSE after every ``eval_every`` steps is each seed's learning curve."""
+    cell = make_cell(cell_name, config.model.hidden_size, **cell_options)
+    model = ManyToOne(cell, 1, remat=config.model.remat)
     test_set = adding_problem(jax.random.key(10_000 + length), config.test_size, length)
     start = time.perf_counter()
     result = sweep(

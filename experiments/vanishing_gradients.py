@@ -101,8 +101,9 @@ def norm_record(norms: dict) -> dict:
     return records
 
 
-def sweep_cell(cell_name: str, config, progress) -> list:
-    """One cell at every length, all seeds: gradient norms at init and after a short training.
+def sweep_cell(cell_name: str, config, progress, **cell_options) -> list:
+    """One cell (``make_cell(cell_name, hidden, **cell_options)``) at every length, all seeds:
+    gradient norms at init and after a short training.
 
     The parameters do not depend on T, so each seed's network is the same at every length.
     With ``config.train.length`` > 0 it is trained once, at that length, and the trained network
@@ -110,7 +111,8 @@ def sweep_cell(cell_name: str, config, progress) -> list:
     fresh copy is trained at each T. Training is the sweep driver's, from the same
     initialisation as the measurement.
     """
-    model = ManyToOne(make_cell(cell_name, config.model.hidden_size), 1, remat=config.model.remat)
+    cell = make_cell(cell_name, config.model.hidden_size, **cell_options)
+    model = ManyToOne(cell, 1, remat=config.model.remat)
     optimizer = build_optimizer(config.optimizer, config.train.num_steps)
     example = jnp.zeros((config.measure.batch_size, 2, 2), jnp.float32)
 

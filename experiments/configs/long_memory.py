@@ -1,0 +1,113 @@
+"""How far back can each cell learn? Forget-gate initialisation, clipping, and memory length.
+
+    python -m experiments.long_memory --workdir runs/long_memory
+    python -m experiments.long_memory --workdir runs/long_memory_full \
+        --config experiments/configs/long_memory.py:full
+
+Parts (``--config.parts``): 'forget_gate' (gradient ratios at initialisation for each forget /
+update-gate initialisation), 'adding' (the longest adding-problem T each variant solves in a
+fixed step budget), 'clipping' (a tanh RNN with W_h = sigma Q, sigma > 1, trained with and
+without gradient clipping), 'copy' (the copy task at long delays) and 'pixels' (scikit-learn's
+8x8 digits read one pixel per step, plain and permuted). Variants: 'tanh', 'irnn', 'gru',
+'gru_b1' (update-gate bias 1), 'lstm_b0', 'lstm_b1', 'lstm_b3' (forget bias 0, 1, 3) and
+'lstm_chrono' (chrono initialisation with T_max = the part's longest T).
+
+Profiles: 'quick' (default; one seed, short lengths and budgets: about 10 minutes on a 2-core
+CPU), 'full' (three seeds, longer T and budgets: sized for an accelerator), 'tiny' (the tests).
+"""
+
+import ml_collections
+
+from experiments.configs import new_config, optimizer_config
+
+
+def group(**fields) -> ml_collections.ConfigDict:
+    return ml_collections.ConfigDict(fields)
+
+
+def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
+    config = new_config(profile)
+    config.parts = ("forget_gate", "adding", "clipping", "copy", "pixels")
+    # one field for every part: --config.seeds=3 changes them all
+    seeds = ml_collections.FieldReference(1)
+    config.seeds = seeds
+    # d loss / d h_t in one backward pass at initialisation (float64: it underflows float32)
+    config.forget_gate = group(
+        variants=("lstm_b0", "lstm_b1", "lstm_b3", "lstm_chrono", "gru", "gru_b1"),
+        lengths=(10, 30, 100, 300, 1000),
+        seeds=seeds,
+        model=group(hidden_size=32, remat=False),
+        measure=group(batch_size=32, dtype="float64"),
+        train=group(num_steps=0, batch_size=32, length=0),  # at initialisation only
+        optimizer=optimizer_config(),
+    )
+    config.adding = group(
+        variants=("tanh", "irnn", "gru", "lstm_b0", "lstm_b1", "lstm_b3", "lstm_chrono"),
+        lengths=(50, 100, 200),
+        seeds=seeds,
+        model=group(hidden_size=32, remat=False),
+        optimizer=optimizer_config(learning_rate=1e-2, clip_norm=1.0),
+        batch_size=32,
+        num_steps=600,
+        eval_every=100,
+        test_size=500,
+        solved_mse=0.01,
+    )
+    # Pascanu et al. 2013: clip at a threshold near the typical gradient norm. The typical norm
+    # is the median of the unclipped run's norms (its mean is the spikes' own size).
+    config.clipping = group(
+        sigma=2.0,
+        length=50,
+        seeds=3,  # spikes come at different steps in different runs; three runs show them
+        hidden_size=32,
+        optimizer=optimizer_config(name="sgd", learning_rate=0.03, momentum=0.0),
+        threshold_factor=1.0,
+        spike_window=20,  # a spike: a loss twice the median of the 20 steps before it
+        batch_size=32,
+        num_steps=400,
+        eval_every=50,
+        test_size=500,
+    )
+    config.copy = group(
+        cells=("tanh", "irnn", "lstm", "gru"),
+        lengths=(100, 200),
+        seeds=seeds,
+        hidden_size=64,
+        optimizer=optimizer_config(learning_rate=1e-3, clip_norm=1.0),
+        batch_size=32,
+        num_steps=600,
+        eval_every=100,
+        test_size=500,
+    )
+    config.pixels = group(
+        cells=("tanh", "irnn", "lstm", "gru"),
+        seeds=seeds,
+        hidden_size=64,
+        optimizer=optimizer_config(learning_rate=1e-3, clip_norm=1.0),
+        batch_size=64,
+        num_steps=1000,
+        eval_every=100,
+        permutation_seed=0,
+    )
+    if profile == "full":
+        seeds.set(3)
+        config.adding.update(lengths=(50, 100, 200, 400, 800), num_steps=10_000, eval_every=500)
+        config.adding.model.hidden_size = 128
+        config.clipping.num_steps = 2000
+        config.copy.update(num_steps=20_000, eval_every=1000, hidden_size=128)
+        config.pixels.update(num_steps=10_000, eval_every=500, hidden_size=128)
+    elif profile == "tiny":
+        config.forget_gate.update(variants=("lstm_b1", "lstm_chrono"), lengths=(5, 12))
+        config.forget_gate.measure.batch_size = 4
+        config.adding.update(variants=("tanh", "lstm_chrono"), lengths=(6, 10), num_steps=4)
+        config.adding.update(eval_every=2, test_size=16, batch_size=8)
+        config.clipping.update(length=8, num_steps=6, eval_every=3, test_size=16, batch_size=8)
+        config.clipping.update(spike_window=2, seeds=2)
+        config.copy.update(cells=("lstm",), lengths=(3, 5), num_steps=4, eval_every=2)
+        config.copy.update(test_size=16, batch_size=8)
+        config.pixels.update(cells=("tanh",), num_steps=4, eval_every=2, batch_size=8)
+        for part in ("forget_gate", "adding"):
+            config[part].model.hidden_size = 8
+        for part in ("clipping", "copy", "pixels"):
+            config[part].hidden_size = 8
+    return config

@@ -1,0 +1,580 @@
+"""How far back can each cell learn? The lecture's claim that LSTMs solve the vanishing gradient,
+measured (config: experiments/configs/long_memory.py).
+
+    python -m experiments.long_memory --workdir runs/long_memory
+
+1. forget_gate: ||dL/dh_1|| / ||dL/dh_T|| at initialisation (one backward pass, float64) for
+   the LSTM with forget bias b_f = 0, 1, 3 and chrono initialisation (Tallec and Ollivier
+   2018), and the GRU with update-gate bias 0 and 1; the LSTM's is measured on C_t.
+2. adding: the longest adding-problem T each cell and initialisation solves (mean final test
+   MSE < 0.01) within one fixed budget of steps.
+3. clipping: a tanh RNN with W_h = sigma Q (sigma > 1: exploding gradients) trained by SGD
+   without clipping, then with ``optax.clip_by_global_norm`` at the unclipped run's median
+   gradient norm: the gradient norm and the training loss of every step.
+4. copy: the copy task (recall 10 symbols after T blanks) for each cell, against the
+   memoryless baseline 10 ln 8 / (T + 20).
+5. pixels: scikit-learn's 8x8 digits read one pixel per step (T = 64), plain and with a fixed
+   permutation; the sequential-MNIST anchors (T = 784) are printed beside.
+
+Writes results.json and forget_gate.png, adding.png, clipping.png and memory_length.png (each
+cell's test loss over its memoryless baseline against T) into --workdir; prints the tables.
+Every training run is the sweep driver's (seeds in one compiled program).
+"""
+
+import contextlib
+import sys
+import time
+from pathlib import Path
+
+import jax
+import ml_collections
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from tqdm import tqdm
+
+from experiments import adding_problem, cli, vanishing_gradients
+from experiments.plotting import CELL_COLOURS, plt, save_run
+from nets.checks import check_choice
+from nets.data.digits import load_digits
+from nets.data.pixels import fixed_permutation, pixel_sequences
+from nets.data.synthetic import ADDING_BASELINE_MSE, copy_task, copy_task_baseline
+from nets.data.synthetic import adding_problem as adding_batch
+from nets.models import ManyToOne, get_model
+from nets.rnn import CELLS, SimpleRNNCell, orthogonal
+from nets.training import objectives
+from nets.training.config import build_optimizer, check_cells, check_lengths, check_positive_fields
+from nets.training.sweep import check_schedule, evaluate_on, sample_rows, sweep
+from nets.training.workdir import prepare_workdir, run_header
+
+PARTS = ("forget_gate", "adding", "clipping", "copy", "pixels")
+# a variant: a cell and its options; chrono's T_max (None here) is the part's longest T
+VARIANTS = {
+    "tanh": ("tanh", {}),
+    "irnn": ("irnn", {}),
+    "gru": ("gru", {}),
+    "gru_b1": ("gru", {"update_bias": 1.0}),
+    "lstm_b0": ("lstm", {"forget_bias": 0.0}),
+    "lstm_b1": ("lstm", {"forget_bias": 1.0}),
+    "lstm_b3": ("lstm", {"forget_bias": 3.0}),
+    "lstm_chrono": ("lstm", {"chrono": None}),
+}
+LABELS = {
+    "tanh": "tanh RNN",
+    "irnn": "IRNN",
+    "gru": "GRU",
+    "gru_b1": "GRU, b_z = 1",
+    "lstm_b0": "LSTM, b_f = 0",
+    "lstm_b1": "LSTM, b_f = 1",
+    "lstm_b3": "LSTM, b_f = 3",
+    "lstm_chrono": "LSTM, chrono",
+    "lstm": "LSTM",
+}
+COLOURS = {
+    **CELL_COLOURS,
+    "gru_b1": "darkgreen",
+    "lstm_b0": "lightsteelblue",
+    "lstm_b1": CELL_COLOURS["lstm"],
+    "lstm_b3": "navy",
+    "lstm_chrono": "tab:purple",
+}
+# sequential / permuted MNIST test accuracy, %, T = 784 (Le et al. 2015; Cooijmans et al. 2017)
+MNIST_ANCHORS = {"tanh RNN": (35.0, 35.0), "IRNN": (97.0, 82.0), "uRNN": (95.1, 91.4)}
+NUM_SYMBOLS = 10  # the copy task's tokens: blank, 8 symbols, delimiter
+
+
+def variant(name: str, max_length: int) -> tuple[str, dict]:
+    """(cell name, cell options) of a variant, chrono's T_max set to ``max_length``."""
+    cell, options = VARIANTS[name]
+    return cell, {k: max_length if v is None else v for k, v in options.items()}
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+    if not config.parts:
+        raise ValueError(f"no parts to run; valid: {', '.join(PARTS)}")
+    for part in config.parts:
+        check_choice("part", part, PARTS)
+    check_positive_fields(config, ("seeds",))
+    for part in ("forget_gate", "adding"):
+        for name in config[part].variants:
+            check_choice("variant", name, VARIANTS)
+        check_lengths(config[part].lengths, f"config.{part}.lengths")
+        variant(config[part].variants[0], max(config[part].lengths))
+    for part in ("copy", "pixels"):
+        check_cells(config[part].cells)
+    for length in config.copy.lengths:
+        if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+            raise ValueError(
+                f"config.copy.lengths: a delay T must be an integer >= 1, got {length!r}"
+            )
+    clip = config.clipping
+    if not clip.sigma > 0 or not clip.threshold_factor > 0:
+        raise ValueError(
+            f"config.clipping.sigma and threshold_factor must be > 0, got {clip.sigma} and "
+            f"{clip.threshold_factor}"
+        )
+    check_positive_fields(clip, ("spike_window",), "config.clipping.")
+    if clip.spike_window >= clip.num_steps:
+        raise ValueError(
+            f"config.clipping.spike_window {clip.spike_window} must be below its num_steps "
+            f"{clip.num_steps}"
+        )
+    for part in ("adding", "clipping", "copy", "pixels"):
+        check_positive_fields(config[part], ("batch_size",), f"config.{part}.")
+        check_schedule(config[part].num_steps, config[part].eval_every, f"config.{part}.")
+        build_optimizer(config[part].optimizer, config[part].num_steps)
+
+
+def generated(task, **arguments):
+    """``sample_batch`` for a task generated from the key alone."""
+    return lambda key, _: task(key, **arguments)
+
+
+# --- 1. forget-gate initialisation ---------------------------------------------------------------
+
+
+def forget_gate(config, progress) -> list:
+    """Gradient-ratio records (``vanishing_gradients.sweep_cell``) per variant and length."""
+    records = []
+    with jax.enable_x64(config.measure.dtype == "float64"):
+        for name in config.variants:
+            cell, options = variant(name, max(config.lengths))
+            for record in vanishing_gradients.sweep_cell(cell, config, progress, **options):
+                records.append({**record, "variant": name})
+    return records
+
+
+def carried(record: dict) -> str:
+    return "c" if "c" in record["init"] else "h"
+
+
+def forget_gate_figure(records: list):
+    figure, ax = plt.subplots(figsize=(7, 4.5))
+    for name in dict.fromkeys(r["variant"] for r in records):
+        mine = sorted((r for r in records if r["variant"] == name), key=lambda r: r["length"])
+        ratios = [r["init"][carried(r)]["ratio_geometric_mean"] for r in mine]
+        symbol = "C_t" if carried(mine[0]) == "c" else "h_t"
+        ax.plot(
+            [r["length"] for r in mine],
+            np.where(np.asarray(ratios) > 0, ratios, np.nan),
+            marker="o",
+            color=COLOURS.get(name),
+            label=f"{LABELS[name]} ({symbol})",
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("sequence length T")
+    ax.set_ylabel(r"$\|\partial L/\partial s_1\| \,/\, \|\partial L/\partial s_T\|$ at init")
+    ax.set_title("Gradient kept over T steps, by gate initialisation")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    return figure
+
+
+# --- 2. the adding problem within a fixed budget ------------------------------------------------
+
+
+def adding(config, progress) -> dict:
+    """Every variant at every T; the longest T each solves (mean final test MSE < solved_mse)."""
+    runs = []
+    for name in config.variants:
+        cell, options = variant(name, max(config.lengths))
+        for length in config.lengths:
+            trained = adding_problem.train_cell(cell, length, config, progress, **options)
+            runs += [{**run, "variant": name} for run in trained]
+    longest = {}
+    for name in config.variants:
+        solved = [
+            length
+            for length in config.lengths
+            if np.mean(
+                [r["final_test_mse"] for r in runs if (r["variant"], r["length"]) == (name, length)]
+            )
+            < config.solved_mse
+        ]
+        longest[name] = max(solved) if solved else None
+    return {"runs": runs, "longest_solved": longest}
+
+
+def final_means(runs: list, key: str, value: str) -> dict:
+    """{(runs' ``key``, length): mean of ``value`` over seeds}."""
+    groups = {}
+    for r in runs:
+        groups.setdefault((r[key], r["length"]), []).append(r[value])
+    return {group: float(np.mean(values)) for group, values in groups.items()}
+
+
+def adding_figure(result: dict, solved_mse: float):
+    figure, ax = plt.subplots(figsize=(7, 4.5))
+    means = final_means(result["runs"], "variant", "final_test_mse")
+    for name in dict.fromkeys(r["variant"] for r in result["runs"]):
+        lengths = sorted(t for v, t in means if v == name)
+        ax.plot(
+            lengths,
+            [means[name, t] for t in lengths],
+            marker="o",
+            color=COLOURS.get(name),
+            label=LABELS[name],
+        )
+    ax.axhline(ADDING_BASELINE_MSE, color="grey", linestyle="--", label="predict 1 (1/6)")
+    ax.axhline(solved_mse, color="grey", linestyle=":", label="solved")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("sequence length T")
+    ax.set_ylabel("final test MSE (mean over seeds)")
+    ax.set_title("Adding problem within a fixed step budget")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    return figure
+
+
+# --- 3. exploding gradients and clipping ---------------------------------------------------------
+
+
+def loss_spikes(loss: np.ndarray, window: int) -> np.ndarray:
+    """Per run [seeds, steps]: the steps whose loss is not finite or more than twice the median
+    of the ``window`` steps before it."""
+    before = np.median(sliding_window_view(loss, window, axis=1)[:, :-1], axis=-1)
+    later = loss[:, window:]
+    return np.sum(~np.isfinite(later) | (later > 2 * before), axis=1)
+
+
+def clipping(config, progress) -> dict:
+    """The same tanh RNN (W_h = sigma Q) trained without and with clipping, from the same
+    initialisations and batches. The threshold is ``threshold_factor`` times the median norm of
+    the unclipped run's finite gradients: Pascanu et al.'s "average norm", robust to the
+    spikes it is meant to cut."""
+    model = ManyToOne(
+        SimpleRNNCell(config.hidden_size, recurrent_kernel_init=orthogonal(config.sigma)), 1
+    )
+    test_set = adding_batch(jax.random.key(30_000), config.test_size, config.length)
+
+    def train(clip_norm: float) -> dict:
+        optimizer = config.optimizer.copy_and_resolve_references()
+        optimizer.clip_norm = clip_norm
+        result = sweep(
+            model,
+            objectives.mse,
+            build_optimizer(optimizer, config.num_steps),
+            generated(adding_batch, batch_size=config.batch_size, length=config.length),
+            None,
+            evaluate_on(test_set, objectives.mse),
+            example_input=test_set["inputs"][:1],
+            seeds=config.seeds,
+            num_steps=config.num_steps,
+            eval_every=config.eval_every,
+            progress=progress,
+        )
+        loss, norms = result["train"]["loss"][0], result["train"]["grad_norm"][0]
+        return {
+            "clip_norm": clip_norm,
+            "loss": loss,
+            "grad_norm": norms,
+            "steps": result["steps"],
+            "test_mse": result["metric"][0],
+            "final_test_mse_mean": float(result["metric"][0][:, -1].mean()),
+            "max_grad_norm": float(norms.max()),
+            "loss_spikes_mean": float(loss_spikes(loss, config.spike_window).mean()),
+            "max_loss_after_window": float(np.nanmax(loss[:, config.spike_window :])),
+        }
+
+    plain = train(0.0)
+    norms = plain["grad_norm"]
+    threshold = config.threshold_factor * float(np.median(norms[np.isfinite(norms)]))
+    return {
+        "sigma": config.sigma,
+        "length": config.length,
+        "threshold": threshold,
+        "runs": [plain, train(threshold)],
+    }
+
+
+def clipping_figure(result: dict):
+    figure, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    for run, colour in zip(result["runs"], ("tab:red", "tab:blue"), strict=True):
+        label = f"clipped at {run['clip_norm']:.3g}" if run["clip_norm"] else "no clipping"
+        for seed, (norms, loss) in enumerate(zip(run["grad_norm"], run["loss"], strict=True)):
+            axes[0].plot(norms, color=colour, alpha=0.6, lw=0.8, label=label if seed == 0 else None)
+            axes[1].plot(loss, color=colour, alpha=0.6, lw=0.8, label=label if seed == 0 else None)
+    axes[0].axhline(result["threshold"], color="black", linestyle=":", label="threshold")
+    axes[1].axhline(ADDING_BASELINE_MSE, color="grey", linestyle="--", label="predict 1 (1/6)")
+    for ax, name in zip(axes, ("gradient norm (before clipping)", "training loss"), strict=True):
+        ax.set_yscale("log")
+        ax.set_xlabel("training step")
+        ax.set_ylabel(name)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    figure.suptitle(
+        f"tanh RNN, W_h = {result['sigma']} Q, adding problem T = {result['length']}, SGD"
+    )
+    return figure
+
+
+# --- 4. the copy task ----------------------------------------------------------------------------
+
+
+def copy(config, progress) -> list:
+    rows = []
+    for length in config.lengths:
+        test_set = copy_task(jax.random.key(20_000 + length), config.test_size, length)
+        for cell in config.cells:
+            model = get_model(
+                "many_to_many",
+                NUM_SYMBOLS,
+                cell=cell,
+                hidden_size=config.hidden_size,
+                num_tokens=NUM_SYMBOLS,
+            )
+            result = sweep(
+                model,
+                objectives.cross_entropy,
+                build_optimizer(config.optimizer, config.num_steps),
+                generated(copy_task, batch_size=config.batch_size, delay=length),
+                None,
+                evaluate_on(test_set, objectives.cross_entropy),
+                example_input=test_set["inputs"][:1],
+                seeds=config.seeds,
+                num_steps=config.num_steps,
+                eval_every=config.eval_every,
+                progress=progress,
+            )
+            loss = result["metric"][0]
+            rows.append(
+                {
+                    "cell": cell,
+                    "length": length,
+                    "steps": result["steps"],
+                    "test_loss": loss,
+                    "final_test_loss_mean": float(loss[:, -1].mean()),
+                    "baseline": copy_task_baseline(length),
+                }
+            )
+    return rows
+
+
+# --- 5. pixel by pixel ---------------------------------------------------------------------------
+
+
+def pixels(config, progress) -> list:
+    digits = load_digits(size=8)
+    orders = {"plain": None, "permuted": fixed_permutation(64, config.permutation_seed)}
+    rows = []
+    for order_name, order in orders.items():
+        split = {
+            name: {"inputs": pixel_sequences(part["inputs"], order), "targets": part["targets"]}
+            for name, part in digits.items()
+        }
+        for cell in config.cells:
+            model = get_model("many_to_one", 10, cell=cell, hidden_size=config.hidden_size)
+            result = sweep(
+                model,
+                objectives.cross_entropy,
+                build_optimizer(config.optimizer, config.num_steps),
+                sample_rows(config.batch_size),
+                jax.tree.map(lambda a: a[None], split["train"]),
+                evaluate_on(split["test"], objectives.cross_entropy, "accuracy"),
+                example_input=split["test"]["inputs"][:1],
+                seeds=config.seeds,
+                num_steps=config.num_steps,
+                eval_every=config.eval_every,
+                progress=progress,
+            )
+            accuracy = result["metric"][0]
+            rows.append(
+                {
+                    "cell": cell,
+                    "order": order_name,
+                    "length": 64,
+                    "steps": result["steps"],
+                    "test_accuracy": accuracy,
+                    "final_accuracy_mean": float(accuracy[:, -1].mean()),
+                }
+            )
+    return rows
+
+
+# --- the summary figure and the tables -----------------------------------------------------------
+
+
+def memory_length_figure(results: dict):
+    """Each cell's final test loss over its memoryless baseline against T (1 = no memory)."""
+    panels = [p for p in ("adding", "copy", "pixels") if p in results]
+    figure, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
+    for ax, part in zip(axes[0], panels, strict=True):
+        if part == "pixels":
+            cells = list(dict.fromkeys(r["cell"] for r in results[part]))
+            for offset, order in enumerate(("plain", "permuted")):
+                values = [
+                    100
+                    * next(
+                        r["final_accuracy_mean"]
+                        for r in results[part]
+                        if (r["cell"], r["order"]) == (cell, order)
+                    )
+                    for cell in cells
+                ]
+                ax.bar(
+                    np.arange(len(cells)) + 0.4 * offset,
+                    values,
+                    0.4,
+                    label=order,
+                    color=[CELL_COLOURS.get(c) for c in cells],
+                    alpha=1.0 - 0.5 * offset,
+                )
+            ax.axhline(10, color="grey", linestyle="--", label="chance (10%)")
+            ax.set_xticks(np.arange(len(cells)) + 0.2, [LABELS.get(c, c) for c in cells])
+            ax.set_ylabel("test accuracy, % (dark: plain, light: permuted)")
+            ax.set_title("8x8 digits pixel by pixel, T = 64")
+            continue
+        if part == "adding":
+            runs = [
+                r
+                for r in results["adding"]["runs"]
+                if r["variant"] in CELLS or r["variant"] == "lstm_b1"
+            ]
+            means = final_means(runs, "variant", "final_test_mse")
+            baseline = {key: ADDING_BASELINE_MSE for key in means}
+            title, ylabel = "adding problem", "test MSE / 1/6"
+        else:
+            means = final_means(results["copy"], "cell", "final_test_loss_mean")
+            baseline = {(r["cell"], r["length"]): r["baseline"] for r in results["copy"]}
+            title, ylabel = "copy task", "test cross-entropy / 10 ln 8 / (T + 20)"
+        for name in dict.fromkeys(key for key, _ in means):
+            lengths = sorted(t for k, t in means if k == name)
+            ratios = [means[name, t] / baseline[name, t] for t in lengths]
+            ax.plot(
+                lengths, ratios, marker="o", color=COLOURS.get(name), label=LABELS.get(name, name)
+            )
+        ax.axhline(1.0, color="grey", linestyle="--", label="memoryless baseline")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("dependency length T")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+    for ax in axes[0]:
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    figure.suptitle("How far back each cell learns (quick profile: short budgets)")
+    return figure
+
+
+def tables(results: dict) -> str:
+    lines = []
+    if "forget_gate" in results:
+        records = results["forget_gate"]
+        lengths = sorted({r["length"] for r in records})
+        lines.append("forget_gate: ||dL/ds_1|| / ||dL/ds_T|| at init (s = C_t for the LSTM)")
+        lines.append(f"  {'variant':<15}" + "".join(f"{'T=' + str(t):>11}" for t in lengths))
+        for name in dict.fromkeys(r["variant"] for r in records):
+            ratios = {
+                r["length"]: r["init"][carried(r)]["ratio_geometric_mean"]
+                for r in records
+                if r["variant"] == name
+            }
+            lines.append(f"  {LABELS[name]:<15}" + "".join(f"{ratios[t]:>11.2e}" for t in lengths))
+    if "adding" in results:
+        means = final_means(results["adding"]["runs"], "variant", "final_test_mse")
+        lengths = sorted({t for _, t in means})
+        lines.append("\nadding: final test MSE (mean over seeds); longest T solved (< 0.01)")
+        lines.append(
+            f"  {'variant':<15}" + "".join(f"{'T=' + str(t):>9}" for t in lengths) + "  longest"
+        )
+        for name, longest in results["adding"]["longest_solved"].items():
+            lines.append(
+                f"  {LABELS[name]:<15}"
+                + "".join(f"{means[name, t]:>9.4f}" for t in lengths)
+                + f"  {longest or 'none'}"
+            )
+    if "clipping" in results:
+        c = results["clipping"]
+        lines.append(
+            f"\nclipping: tanh RNN, sigma {c['sigma']}, T = {c['length']}, threshold "
+            f"{c['threshold']:.3g} (median unclipped norm)"
+        )
+        for run in c["runs"]:
+            label = "clipped" if run["clip_norm"] else "unclipped"
+            lines.append(
+                f"  {label:<10} max grad norm {run['max_grad_norm']:.3g}, loss spikes "
+                f"{run['loss_spikes_mean']:.1f}, max loss after the first window "
+                f"{run['max_loss_after_window']:.3g}, final test "
+                f"MSE {run['final_test_mse_mean']:.4f}"
+            )
+    if "copy" in results:
+        lines.append("\ncopy: final test cross-entropy per step (memoryless baseline)")
+        for r in results["copy"]:
+            lines.append(
+                f"  T={r['length']:<5} {LABELS.get(r['cell'], r['cell']):<10} "
+                f"{r['final_test_loss_mean']:.4f} ({r['baseline']:.4f})"
+            )
+    if "pixels" in results:
+        lines.append("\npixels: 8x8 digits, T = 64, test accuracy (plain / permuted)")
+        for cell in dict.fromkeys(r["cell"] for r in results["pixels"]):
+            acc = {
+                r["order"]: 100 * r["final_accuracy_mean"]
+                for r in results["pixels"]
+                if r["cell"] == cell
+            }
+            lines.append(
+                f"  {LABELS.get(cell, cell):<10} {acc['plain']:5.1f}% / {acc['permuted']:5.1f}%"
+            )
+        anchors = ", ".join(f"{k} {a} / {b}" for k, (a, b) in MNIST_ANCHORS.items())
+        lines.append(f"  anchors on sequential / permuted MNIST (T = 784): {anchors}")
+    return "\n".join(lines)
+
+
+def planned_steps(config) -> dict:
+    """Training steps (or measurements) per part, for the progress bars."""
+    return {
+        "forget_gate": len(config.forget_gate.variants) * len(config.forget_gate.lengths),
+        "adding": len(config.adding.variants)
+        * len(config.adding.lengths)
+        * config.seeds
+        * config.adding.num_steps,
+        "clipping": 2 * config.clipping.seeds * config.clipping.num_steps,
+        "copy": len(config.copy.cells)
+        * len(config.copy.lengths)
+        * config.seeds
+        * config.copy.num_steps,
+        "pixels": 2 * len(config.pixels.cells) * config.seeds * config.pixels.num_steps,
+    }
+
+
+PART_RUNS = {
+    "forget_gate": forget_gate,
+    "adding": adding,
+    "clipping": clipping,
+    "copy": copy,
+    "pixels": pixels,
+}
+
+
+def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
+    validate(config)
+    workdir = prepare_workdir(workdir)
+    start = time.perf_counter()
+    totals = planned_steps(config)
+    results = {}
+    for part in (p for p in PARTS if p in config.parts):
+        # the gradient measurements are many brief programs: there compiling dominates (the
+        # training parts run 3x slower without XLA's optimisations)
+        with (
+            cli.fast_compilation(True) if part == "forget_gate" else contextlib.nullcontext(),
+            tqdm(total=totals[part], desc=part, file=sys.stderr) as progress,
+        ):
+            results[part] = PART_RUNS[part](config[part], progress)
+    figures = {}
+    if "forget_gate" in results:
+        figures["forget_gate.png"] = forget_gate_figure(results["forget_gate"])
+    if "adding" in results:
+        figures["adding.png"] = adding_figure(results["adding"], config.adding.solved_mse)
+    if "clipping" in results:
+        figures["clipping.png"] = clipping_figure(results["clipping"])
+    if results.keys() & {"adding", "copy", "pixels"}:
+        figures["memory_length.png"] = memory_length_figure(results)
+    results = {**run_header("long_memory", config, start), **results}
+    print(tables(results))
+    save_run(workdir, results, figures)
+    return results
+
+
+if __name__ == "__main__":
+    cli.main(run, str(Path(__file__).parent / "configs" / "long_memory.py"), "runs/long_memory")

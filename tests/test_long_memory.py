@@ -1,0 +1,122 @@
+"""The long-memory experiment on its tiny config (one run shared by the tests), gradient
+clipping against hand arithmetic, and its bad input."""
+
+import json
+import math
+
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import pytest
+
+from experiments import long_memory
+from experiments.configs.long_memory import get_config
+from nets.training.config import build_optimizer
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("long_memory")
+    config = get_config("tiny")
+    long_memory.run(config, str(workdir))
+    return config, workdir, json.loads((workdir / "results.json").read_text())
+
+
+def test_every_part_writes_its_figure(tiny_run):
+    _, workdir, results = tiny_run
+    for name in ("forget_gate", "adding", "clipping", "memory_length"):
+        assert (workdir / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+    assert set(long_memory.PARTS) <= results.keys()
+
+
+def test_chrono_keeps_more_gradient_at_initialisation_than_a_forget_bias_of_one(tiny_run):
+    """Chrono's forget biases are log(u), u ~ U[1, T_max - 1]: mostly above 1, and its input
+    gates start nearly shut, so C_t carries more of the gradient back."""
+    _, _, results = tiny_run
+    longest = {
+        r["variant"]: r["init"]["c"]["ratio_geometric_mean"]
+        for r in results["forget_gate"]
+        if r["length"] == 12
+    }
+    assert longest["lstm_chrono"] > longest["lstm_b1"] > 0
+
+
+def test_the_longest_solved_length_follows_from_the_runs(tiny_run):
+    config, _, results = tiny_run
+    runs = results["adding"]["runs"]
+    for name, longest in results["adding"]["longest_solved"].items():
+        solved = [
+            t
+            for t in config.adding.lengths
+            if np.mean(
+                [r["final_test_mse"] for r in runs if (r["variant"], r["length"]) == (name, t)]
+            )
+            < config.adding.solved_mse
+        ]
+        assert longest == (max(solved) if solved else None)
+    assert {r["variant"] for r in runs} == set(config.adding.variants)
+
+
+def test_clipped_and_unclipped_runs_start_alike_and_clip_at_the_median_norm(tiny_run):
+    config, _, results = tiny_run
+    plain, clipped = results["clipping"]["runs"]
+    norms = np.asarray(plain["grad_norm"])
+    threshold = config.clipping.threshold_factor * np.median(norms)
+    assert results["clipping"]["threshold"] == pytest.approx(threshold)
+    assert (plain["clip_norm"], clipped["clip_norm"]) == (0.0, pytest.approx(threshold))
+    # the same initialisation and first batch: the first gradients are the same
+    np.testing.assert_allclose(np.asarray(clipped["grad_norm"])[:, 0], norms[:, 0], rtol=1e-5)
+    assert np.asarray(plain["loss"]).shape == (config.clipping.seeds, config.clipping.num_steps)
+
+
+def test_copy_rows_carry_the_memoryless_baseline(tiny_run):
+    config, _, results = tiny_run
+    rows = results["copy"]
+    assert [(r["cell"], r["length"]) for r in rows] == [("lstm", 3), ("lstm", 5)]
+    for r in rows:
+        assert r["baseline"] == pytest.approx(10 * math.log(8) / (r["length"] + 20))
+        assert r["final_test_loss_mean"] == pytest.approx(
+            np.mean(np.asarray(r["test_loss"])[:, -1])
+        )
+    pixels = {(r["cell"], r["order"]) for r in results["pixels"]}
+    assert pixels == {("tanh", "plain"), ("tanh", "permuted")}
+
+
+def test_clipping_keeps_small_gradients_and_scales_large_ones_to_the_threshold():
+    group = ml_collections.ConfigDict(
+        dict(
+            name="sgd",
+            learning_rate=1.0,
+            schedule="constant",
+            momentum=0.0,
+            weight_decay=0.0,
+            clip_norm=5.0,
+        )
+    )
+    sgd = build_optimizer(group, num_steps=1)
+    params = {"w": jnp.zeros(2)}
+    small, large = {"w": jnp.array([3.0, 0.0])}, {"w": jnp.array([30.0, 40.0])}  # norms 3, 50
+    step = lambda grads: sgd.update(grads, sgd.init(params), params)[0]["w"]  # noqa: E731
+    np.testing.assert_allclose(step(small), [-3.0, 0.0])  # below 5: the plain SGD step
+    np.testing.assert_allclose(step(large), [-3.0, -4.0], rtol=1e-6)  # 50 -> 5, same direction
+    assert float(optax.global_norm(step(large))) == pytest.approx(5.0)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"adding.variants": ("lstm_b2",)}, "unknown variant 'lstm_b2'; valid: gru, gru_b1, irnn"),
+        ({"copy.lengths": (100, 0)}, "a delay T must be an integer >= 1, got 0"),
+        ({"clipping.threshold_factor": -1.0}, "threshold_factor must be > 0, got 3.0 and -1.0"),
+        ({"forget_gate.lengths": (1, 10)}, "sequence length T must be an integer >= 2, got 1"),
+        ({"parts": ("copy", "memory")}, "unknown part 'memory'"),
+        ({"pixels.optimizer.clip_norm": -1.0}, "config.optimizer.clip_norm must be a number >= 0"),
+    ],
+)
+def test_bad_config_is_one_error_before_anything_is_written(tmp_path, override, message):
+    config = get_config("tiny")
+    config.update_from_flattened_dict(override)
+    with pytest.raises(ValueError, match=message):
+        long_memory.run(config, str(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()
