@@ -111,6 +111,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         check_positive_fields(config[group], ("batch_size",), f"config.{group}.")
         check_schedule(config[group].num_steps, config[group].eval_every, f"config.{group}.")
         build_optimizer(config[group].optimizer, config[group].num_steps)
+    check_positive_fields(config.mnist1d, ("mlp_hidden_size",), "config.mnist1d.")
     check_schedule(config.anchor.num_steps, config.mnist1d.eval_every, "config.anchor.")
 
 
@@ -160,7 +161,8 @@ def classify(model_name, loss_name, targets, test_targets, config, progress, ste
     """Train one model with one loss on MNIST-1D for all seeds; test-accuracy curves."""
     data = load_mnist1d()
     # integer labels [N] -> 10 logits; 0/1 targets [N, units] -> one logit per unit
-    model = MODELS[model_name](num_outputs=10 if targets.ndim == 1 else targets.shape[1])
+    options = {"hidden_size": config.mnist1d.mlp_hidden_size} if model_name == "mnist1d_mlp" else {}
+    model = MODELS[model_name](num_outputs=10 if targets.ndim == 1 else targets.shape[1], **options)
     test_set = {"inputs": jnp.asarray(data["test"]["inputs"]), "targets": jnp.asarray(test_targets)}
     train_set = {"inputs": data["train"]["inputs"][None], "targets": targets[None]}
     num_steps = steps or config.mnist1d.num_steps

@@ -119,6 +119,7 @@ def test_tiny_run_of_each_part(tmp_path, parts):
             r"outlier fraction must be in \[0, 1\), got 1.0",
         ),
         ({"anchor.models": ("resnet",)}, "unknown model 'resnet'; valid: mnist1d_cnn"),
+        ({"mnist1d.mlp_hidden_size": 0}, "config.mnist1d.mlp_hidden_size must be a positive"),
         (
             {"regression.num_steps": 5},
             "config.regression.num_steps 5 must be a multiple of config.regression.eval_every 2",
