@@ -112,6 +112,29 @@ ANCHOR_FULL = (
     "--config.seeds=3",
 )
 
+MLP_256 = ("--config.anchor.models=('mnist1d_mlp',)", "--config.mnist1d.mlp_hidden_size=256")
+
+
+def kept(variant: str, length: int):
+    """The long-memory gradient ratio of ``variant`` at ``length``, at initialisation."""
+
+    def read(runs):
+        (r,) = [
+            r for r in runs[0]["forget_gate"] if (r["variant"], r["length"]) == (variant, length)
+        ]
+        return r["init"]["c" if "c" in r["init"] else "h"]["ratio_geometric_mean"]
+
+    return read
+
+
+def longest(variant: str):
+    return lambda runs: runs[0]["adding"]["longest_solved"][variant] or 0
+
+
+def clipped(index: int, field: str):
+    return lambda runs: runs[0]["clipping"]["runs"][index][field]
+
+
 EXPERIMENTS = (
     Experiment(
         "vanishing_gradients",
@@ -232,6 +255,44 @@ EXPERIMENTS = (
         ),
     ),
     Experiment(
+        "long_memory",
+        (("-m", "experiments.long_memory"),),
+        (
+            Number(
+                "LSTM b_f = 1, T = 1000", "2.5e-61", 2.5e-61, 0.5, kept("lstm_b1", 1000), log=True
+            ),
+            Number(
+                "LSTM chrono, T = 1000", "2.0e-01", 0.2, 0.5, kept("lstm_chrono", 1000), log=True
+            ),
+            Number("GRU, T = 1000", "9.6e-161", 9.6e-161, 0.5, kept("gru", 1000), log=True),
+            # the longest T of 50, 100, 200 solved: one length more or less is a real change
+            Number("LSTM b_f = 1, longest T solved", "100", 100, 0, longest("lstm_b1")),
+            Number("LSTM chrono, longest T solved", "200", 200, 0, longest("lstm_chrono")),
+            Number(
+                "loss spikes per run, unclipped",
+                "12 loss spikes",
+                12,
+                6,
+                clipped(0, "loss_spikes_mean"),
+            ),
+            Number(
+                "final test MSE, clipped", "0.182", 0.182, 0.05, clipped(1, "final_test_mse_mean")
+            ),
+            percent(
+                "tanh RNN, 8x8 digits pixel by pixel",
+                "93.6%",
+                3.0,
+                row("pixels", "cell/order", "tanh/plain", "final_accuracy_mean"),
+            ),
+            percent(
+                "LSTM, 8x8 digits permuted",
+                "81.1%",
+                4.0,
+                row("pixels", "cell/order", "lstm/permuted", "final_accuracy_mean"),
+            ),
+        ),
+    ),
+    Experiment(
         "visualize_filters",
         (("-m", "experiments.visualize_filters"),),
         (percent("LeNet-5 on digits", "98.1%", 1.0, test_metric("accuracy")),),
@@ -289,6 +350,19 @@ EXPERIMENTS = (
                 ("1-D CNN", "94.0 ± 0.9%", 1.8, "mnist1d_cnn"),
                 ("bidirectional GRU", "89.9 ± 1.3%", 2.6, "mnist1d_gru"),
             )
+        ),
+        profile="full",
+    ),
+    Experiment(
+        "mlp_256",
+        (("-m", "experiments.compare_losses", *ANCHOR_FULL, *MLP_256),),
+        (
+            percent(
+                "anchor, MLP of 256 units, full",
+                "67.6 ± 1.5%",
+                3.0,
+                row("anchor", "model", "mnist1d_mlp", "test_accuracy_mean"),
+            ),
         ),
         profile="full",
     ),

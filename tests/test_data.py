@@ -108,6 +108,8 @@ def test_unknown_names_list_the_valid_ones():
         loader.dataset_spec("cifar100")
     with pytest.raises(ValueError, match="unknown adding_problem config 't77'; valid: t100, "):
         loader.builder("adding_problem/t77")
+    with pytest.raises(ValueError, match="unknown copy_task config 't150'; valid: t10, t100, t200"):
+        loader.load_split("copy_task/t150", "train")
 
 
 ARRAYS = {"inputs": np.arange(20)[:, None] * np.ones(3), "targets": np.arange(20)}
