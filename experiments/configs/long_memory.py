@@ -97,13 +97,13 @@ def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
         config.copy.update(num_steps=20_000, eval_every=1000, hidden_size=128)
         config.pixels.update(num_steps=10_000, eval_every=500, hidden_size=128)
     elif profile == "tiny":
-        config.forget_gate.update(variants=("lstm_b1", "lstm_chrono"), lengths=(5, 12))
+        config.forget_gate.update(variants=("lstm_b1", "lstm_chrono"), lengths=(12,))
         config.forget_gate.measure.batch_size = 4
-        config.adding.update(variants=("tanh", "lstm_chrono"), lengths=(6, 10), num_steps=4)
+        config.adding.update(variants=("tanh", "lstm_chrono"), lengths=(6,), num_steps=4)
         config.adding.update(eval_every=2, test_size=16, batch_size=8)
         config.clipping.update(length=8, num_steps=6, eval_every=3, test_size=16, batch_size=8)
         config.clipping.update(spike_window=2, seeds=2)
-        config.copy.update(cells=("lstm",), lengths=(3, 5), num_steps=4, eval_every=2)
+        config.copy.update(cells=("lstm",), lengths=(5,), num_steps=4, eval_every=2)
         config.copy.update(test_size=16, batch_size=8)
         config.pixels.update(cells=("tanh",), num_steps=4, eval_every=2, batch_size=8)
         for part in ("forget_gate", "adding"):
