@@ -23,7 +23,7 @@ from nets.models import ManyToOne
 from nets.rnn import make_cell
 from nets.training import objectives
 from nets.training.config import build_optimizer, check_cells, check_lengths, check_positive_fields
-from nets.training.sweep import check_schedule, evaluate_on, sweep
+from nets.training.sweep import check_schedule, sweep_group
 from nets.training.workdir import prepare_workdir, run_header
 
 
@@ -43,17 +43,13 @@ def train_cell(cell_name: str, length: int, config, progress=None, **cell_option
     model = ManyToOne(cell, 1, remat=config.model.remat)
     test_set = adding_problem(jax.random.key(10_000 + length), config.test_size, length)
     start = time.perf_counter()
-    result = sweep(
+    result = sweep_group(
+        config,
         model,
         objectives.mse,
-        build_optimizer(config.optimizer, config.num_steps),
         lambda key, _: adding_problem(key, config.batch_size, length),
         None,
-        evaluate_on(test_set, objectives.mse),
-        example_input=test_set["inputs"][:1],
-        seeds=config.seeds,
-        num_steps=config.num_steps,
-        eval_every=config.eval_every,
+        test_set,
         progress=progress,
     )
     seconds = (time.perf_counter() - start) / config.seeds

@@ -43,7 +43,7 @@ from nets.models import ManyToOne, get_model
 from nets.rnn import CELLS, SimpleRNNCell, orthogonal
 from nets.training import objectives
 from nets.training.config import build_optimizer, check_cells, check_lengths, check_positive_fields
-from nets.training.sweep import check_schedule, evaluate_on, sample_rows, sweep
+from nets.training.sweep import check_schedule, sample_rows, sweep_group
 from nets.training.workdir import prepare_workdir, run_header
 
 PARTS = ("forget_gate", "adding", "clipping", "copy", "pixels")
@@ -251,17 +251,14 @@ def clipping(config, progress) -> dict:
     def train(clip_norm: float) -> dict:
         optimizer = config.optimizer.copy_and_resolve_references()
         optimizer.clip_norm = clip_norm
-        result = sweep(
+        result = sweep_group(
+            config,
             model,
             objectives.mse,
-            build_optimizer(optimizer, config.num_steps),
             generated(adding_batch, batch_size=config.batch_size, length=config.length),
             None,
-            evaluate_on(test_set, objectives.mse),
-            example_input=test_set["inputs"][:1],
-            seeds=config.seeds,
-            num_steps=config.num_steps,
-            eval_every=config.eval_every,
+            test_set,
+            optimizer=build_optimizer(optimizer, config.num_steps),
             progress=progress,
         )
         loss, norms = result["train"]["loss"][0], result["train"]["grad_norm"][0]
@@ -324,17 +321,13 @@ def copy(config, progress) -> list:
                 hidden_size=config.hidden_size,
                 num_tokens=NUM_SYMBOLS,
             )
-            result = sweep(
+            result = sweep_group(
+                config,
                 model,
                 objectives.cross_entropy,
-                build_optimizer(config.optimizer, config.num_steps),
                 generated(copy_task, batch_size=config.batch_size, delay=length),
                 None,
-                evaluate_on(test_set, objectives.cross_entropy),
-                example_input=test_set["inputs"][:1],
-                seeds=config.seeds,
-                num_steps=config.num_steps,
-                eval_every=config.eval_every,
+                test_set,
                 progress=progress,
             )
             loss = result["metric"][0]
@@ -365,17 +358,14 @@ def pixels(config, progress) -> list:
         }
         for cell in config.cells:
             model = get_model("many_to_one", 10, cell=cell, hidden_size=config.hidden_size)
-            result = sweep(
+            result = sweep_group(
+                config,
                 model,
                 objectives.cross_entropy,
-                build_optimizer(config.optimizer, config.num_steps),
                 sample_rows(config.batch_size),
                 jax.tree.map(lambda a: a[None], split["train"]),
-                evaluate_on(split["test"], objectives.cross_entropy, "accuracy"),
-                example_input=split["test"]["inputs"][:1],
-                seeds=config.seeds,
-                num_steps=config.num_steps,
-                eval_every=config.eval_every,
+                split["test"],
+                metric="accuracy",
                 progress=progress,
             )
             accuracy = result["metric"][0]

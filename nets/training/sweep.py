@@ -127,3 +127,35 @@ def sweep(
     if evaluate_all:
         result["metric"] = np.stack(metrics, axis=-1)
     return result
+
+
+def sweep_group(
+    group,
+    model,
+    loss_fn: Callable,
+    sample_batch: Callable,
+    train_sets,
+    test_set: dict,
+    *,
+    metric: str = "loss",
+    optimizer: optax.GradientTransformation | None = None,
+    progress=None,
+) -> dict:
+    """``sweep`` with an experiment's config group: its ``optimizer`` (built for its
+    ``num_steps``, unless ``optimizer`` is given), ``seeds``, ``num_steps`` and ``eval_every``,
+    evaluated by the objective's ``metric`` on ``test_set``."""
+    from nets.training.config import build_optimizer  # config imports the data registry
+
+    return sweep(
+        model,
+        loss_fn,
+        optimizer or build_optimizer(group.optimizer, group.num_steps),
+        sample_batch,
+        train_sets,
+        evaluate_on(test_set, loss_fn, metric),
+        example_input=test_set["inputs"][:1],
+        seeds=group.seeds,
+        num_steps=group.num_steps,
+        eval_every=group.eval_every,
+        progress=progress,
+    )
