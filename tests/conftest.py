@@ -1,7 +1,13 @@
 """Eight simulated CPU devices for the data-parallel tests, set before JAX initialises."""
 
+import os
+
 import jax
 import pytest
+
+# The experiments keep compiled programs in ~/.cache/nets (experiments.cli); the tests' own
+# command-line runs write nothing outside their temporary directories.
+os.environ["NETS_COMPILATION_CACHE"] = ""
 
 jax.config.update("jax_num_cpu_devices", 8)
 # Compilation dominates these tiny tests; XLA's expensive optimisations do not pay for themselves.
