@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from experiments import adding_problem, cli, vanishing_gradients
 from experiments.plotting import CELL_COLOURS, plt, save_run
-from nets.checks import check_choice
+from nets.checks import check_choice, check_positive
 from nets.data.digits import load_digits
 from nets.data.pixels import fixed_permutation, pixel_sequences
 from nets.data.synthetic import ADDING_BASELINE_MSE, copy_task, copy_task_baseline
@@ -98,14 +98,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
         for name in config[part].variants:
             check_choice("variant", name, VARIANTS)
         check_lengths(config[part].lengths, f"config.{part}.lengths")
-        variant(config[part].variants[0], max(config[part].lengths))
+        check_positive_fields(config[part].model, ("hidden_size",), f"config.{part}.model.")
     for part in ("copy", "pixels"):
         check_cells(config[part].cells)
     for length in config.copy.lengths:
-        if isinstance(length, bool) or not isinstance(length, int) or length < 1:
-            raise ValueError(
-                f"config.copy.lengths: a delay T must be an integer >= 1, got {length!r}"
-            )
+        check_positive("config.copy.lengths: the delay T", length)
     clip = config.clipping
     if not clip.sigma > 0 or not clip.threshold_factor > 0:
         raise ValueError(
@@ -119,7 +116,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
             f"{clip.num_steps}"
         )
     for part in ("adding", "clipping", "copy", "pixels"):
-        check_positive_fields(config[part], ("batch_size",), f"config.{part}.")
+        fields = ("batch_size",) if part == "adding" else ("batch_size", "hidden_size")
+        check_positive_fields(config[part], fields, f"config.{part}.")
         check_schedule(config[part].num_steps, config[part].eval_every, f"config.{part}.")
         build_optimizer(config[part].optimizer, config[part].num_steps)
 
