@@ -117,18 +117,23 @@ def sweep_cell(cell_name: str, config, progress, **cell_options) -> list:
     example = jnp.zeros((config.measure.batch_size, 2, 2), jnp.float32)
 
     def train(length):
-        result = sweep(
-            model,
-            objectives.mse,
-            optimizer,
-            lambda key, _: adding_problem(key, config.train.batch_size, length),
-            None,
-            None,
-            example_input=example,
-            seeds=config.seeds,
-            num_steps=config.train.num_steps,
-            eval_every=config.train.num_steps,
-        )
+        # The measurements are brief programs, compiled without XLA's costly optimisations
+        # (config.fast_compile); the training sweep runs long enough for them to pay: with them
+        # the first run took 59 s instead of 69 s, and a rerun from the cache 25 s instead of 35
+        # (the cache keeps the longer compile).
+        with cli.fast_compilation(False):
+            result = sweep(
+                model,
+                objectives.mse,
+                optimizer,
+                lambda key, _: adding_problem(key, config.train.batch_size, length),
+                None,
+                None,
+                example_input=example,
+                seeds=config.seeds,
+                num_steps=config.train.num_steps,
+                eval_every=config.train.num_steps,
+            )
         params = {"params": jax.tree.map(lambda a: a[0], result["state"].params)}
         return params, result["train"]["loss"][0, :, -10:].mean(axis=1)  # [seeds]
 
