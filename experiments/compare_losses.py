@@ -110,7 +110,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
     for group in ("mnist1d", "regression"):
         check_positive_fields(config[group], ("batch_size",), f"config.{group}.")
         check_schedule(config[group].num_steps, config[group].eval_every, f"config.{group}.")
-        build_optimizer(config[group].optimizer, config[group].num_steps)
+        build_optimizer(
+            config[group].optimizer, config[group].num_steps, f"config.{group}.optimizer"
+        )
     check_positive_fields(config.mnist1d, ("mlp_hidden_size",), "config.mnist1d.")
     check_schedule(config.anchor.num_steps, config.mnist1d.eval_every, "config.anchor.")
 

@@ -119,7 +119,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         fields = ("batch_size",) if part == "adding" else ("batch_size", "hidden_size")
         check_positive_fields(config[part], fields, f"config.{part}.")
         check_schedule(config[part].num_steps, config[part].eval_every, f"config.{part}.")
-        build_optimizer(config[part].optimizer, config[part].num_steps)
+        build_optimizer(config[part].optimizer, config[part].num_steps, f"config.{part}.optimizer")
 
 
 def generated(task, **arguments):

@@ -124,7 +124,10 @@ def test_tiny_run_of_each_part(tmp_path, parts):
             {"regression.num_steps": 5},
             "config.regression.num_steps 5 must be a multiple of config.regression.eval_every 2",
         ),
-        ({"mnist1d.optimizer.learning_rate": -1.0}, "optimizer.learning_rate must be a number"),
+        (
+            {"mnist1d.optimizer.learning_rate": -1.0},
+            "config.mnist1d.optimizer.learning_rate must be",
+        ),
     ],
 )
 def test_bad_config_is_rejected_before_anything_is_written(tmp_path, override, message):

@@ -112,7 +112,10 @@ def test_clipping_keeps_small_gradients_and_scales_large_ones_to_the_threshold()
         ({"clipping.threshold_factor": -1.0}, r"threshold_factor must be > 0, got 2.0 and -1.0"),
         ({"forget_gate.lengths": (1, 10)}, "sequence length T must be an integer >= 2, got 1"),
         ({"parts": ("copy", "memory")}, "unknown part 'memory'"),
-        ({"pixels.optimizer.clip_norm": -1.0}, "config.optimizer.clip_norm must be a number >= 0"),
+        (
+            {"pixels.optimizer.clip_norm": -1.0},
+            "config.pixels.optimizer.clip_norm must be a number >= 0",
+        ),
     ],
 )
 def test_bad_config_is_one_error_before_anything_is_written(tmp_path, override, message):

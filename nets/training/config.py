@@ -99,14 +99,15 @@ def learning_rate(opt: ml_collections.ConfigDict, num_steps: int) -> optax.Scala
     return opt.learning_rate
 
 
-def build_optimizer(opt: ml_collections.ConfigDict, num_steps: int):
+def build_optimizer(opt: ml_collections.ConfigDict, num_steps: int, name: str = "config.optimizer"):
     """The optimiser ``opt`` (a config's optimizer group) describes, at its learning rate, with a
     cosine decay to zero over ``num_steps`` if its schedule is 'cosine', and global-norm
-    clipping at its ``clip_norm`` when positive."""
-    check_choice("config.optimizer.name", opt.name, OPTIMIZERS)
-    check_choice("config.optimizer.schedule", opt.schedule, SCHEDULES)
+    clipping at its ``clip_norm`` when positive. ``name``: where the group sits in the config,
+    for the error a bad field raises ('config.pixels.optimizer', say)."""
+    check_choice(f"{name}.name", opt.name, OPTIMIZERS)
+    check_choice(f"{name}.schedule", opt.schedule, SCHEDULES)
     for field in ("learning_rate", "momentum", "weight_decay", "clip_norm"):
-        check_non_negative(f"config.optimizer.{field}", opt[field])
+        check_non_negative(f"{name}.{field}", opt[field])
     rate = learning_rate(opt, num_steps)
     optimizer = {
         "adam": lambda: optax.adam(rate),
