@@ -71,11 +71,11 @@ def run(config: ml_collections.ConfigDict, workdir: str, *, on_step=None) -> dic
     rate = outcome["steps_per_s"] or 0.0
     title = f"{config.model.name} on {config.data.name}"
     devices = outcome["devices"]
-    print(
-        f"{title}: test {test} after {config.num_steps} steps "
-        f"({rate:.1f} steps/s on {devices} device(s))"
-    )
-    if jax.process_index() == 0:  # one writer in a multi-host job
+    if jax.process_index() == 0:  # one writer (and one report) in a multi-host job
+        print(
+            f"{title}: test {test} after {config.num_steps} steps "
+            f"({rate:.1f} steps/s on {devices} device(s))"
+        )
         figures = {"curves.png": curves_figure(rows, title)} if rows else {}
         with EventLog(workdir) as events:
             for name, figure in figures.items():

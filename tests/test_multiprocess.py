@@ -109,10 +109,15 @@ def job(workdir: Path, data_dir: str, num_steps: int, records: Path) -> list[dic
         )
         for index in range(2)
     ]
+    outputs = []
     for process in processes:
         output, _ = process.communicate(timeout=300)
         assert process.returncode == 0, output[-3000:]
-    return [json.loads((records / f"{index}.json").read_text()) for index in range(2)]
+        outputs.append(output)
+    return [
+        {**json.loads((records / f"{index}.json").read_text()), "output": outputs[index]}
+        for index in range(2)
+    ]
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="gloo collectives over TCP on Linux")
@@ -146,6 +151,8 @@ def test_two_processes_of_four_devices_train_as_one_of_eight(tmp_path, data_dir)
     assert first[1]["writes"] == second[1]["writes"] == []
     assert any("metrics.jsonl" in w for w in second[0]["writes"])
     assert not list(two.rglob("*process_1*"))
+    # and only process 0 reports the result
+    assert "after 4 steps" in second[0]["output"] and "after 4 steps" not in second[1]["output"]
 
     # the same training: each step logged once, the same test metrics and final parameters
     steps = [json.loads(line)["step"] for line in (two / "metrics.jsonl").read_text().splitlines()]
