@@ -179,17 +179,11 @@ def adding(config, progress) -> dict:
         for length in config.lengths:
             trained = adding_problem.train_cell(cell, length, config, progress, **options)
             runs += [{**run, "variant": name} for run in trained]
-    longest = {}
-    for name in config.variants:
-        solved = [
-            length
-            for length in config.lengths
-            if np.mean(
-                [r["final_test_mse"] for r in runs if (r["variant"], r["length"]) == (name, length)]
-            )
-            < config.solved_mse
-        ]
-        longest[name] = max(solved) if solved else None
+    means = final_means(runs, "variant", "final_test_mse")
+    longest = {
+        name: max((t for t in config.lengths if means[name, t] < config.solved_mse), default=None)
+        for name in config.variants
+    }
     return {"runs": runs, "longest_solved": longest}
 
 
