@@ -3,11 +3,11 @@
     python -m experiments.train --config experiments/configs/lenet5_digits.py --workdir runs/x \
         [--config.num_steps=3000 --config.optimizer.learning_rate=3e-4 ...]
 
-Configs: lenet5_digits, resnet20_digits, mnist1d_cnn, mnist1d_gru, lstm_adding, lstm_copy
-(offline data, generated on first use) and cifar10_resnet20 (tfds's CIFAR-10, prepared
-beforehand). Any registered model trains on any registered data set (``nets.models``,
-``nets.data.loader``), with no change here. Run the
-same command again and it resumes from the latest checkpoint in --workdir. Writes
+Configs: lenet5_digits, resnet20_digits, mnist1d_cnn, mnist1d_gru, lstm_adding, lstm_copy,
+sentiment, char_lm (offline data, generated on first use) and cifar10_resnet20, mnist_pixels,
+imdb_lstm, shakespeare_char (tfds downloads, prepared beforehand). Any registered model
+trains on any registered data set (``nets.models``, ``nets.data.loader``), with no change
+here. Run the same command again and it resumes from the latest checkpoint in --workdir. Writes
 metrics.jsonl (one line per logging interval) and TensorBoard event files (``tensorboard
 --logdir runs/`` shows every run), checkpoints/, curves.png and, at the end, results.json (test
 metrics, steps/s, settings, environment).
@@ -29,14 +29,21 @@ from nets.training.workdir import run_header
 
 
 def curves_figure(rows: list[dict], title: str):
-    """Training loss (log scale) and, where logged, accuracy against the step."""
+    """Training loss (log scale) and, where logged, accuracy against the step, with the
+    periodic evaluations where there are some."""
     steps = [row["step"] for row in rows]
     panels = ["loss", *(["accuracy"] if "accuracy" in rows[0] else [])]
     figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
     for ax, name in zip(axes[0], panels, strict=True):
-        ax.plot(steps, [row[name] for row in rows], marker=".")
+        ax.plot(steps, [row[name] for row in rows], marker=".", label="training (interval mean)")
+        for split in ("validation", "test"):  # the periodic evaluation, where eval_every asks
+            evaluated = [row for row in rows if f"{split}_{name}" in row]
+            if evaluated:
+                values = [row[f"{split}_{name}"] for row in evaluated]
+                ax.plot([row["step"] for row in evaluated], values, "o-", label=split)
+                ax.legend()
         ax.set_xlabel("step")
-        ax.set_ylabel(f"training {name} (interval mean)")
+        ax.set_ylabel(name)
         if name == "loss":
             ax.set_yscale("log")
         ax.grid(alpha=0.3)

@@ -91,12 +91,6 @@ def test_the_pixel_permutation_is_a_true_permutation_fixed_by_its_seed():
         pixels.pixel_sequences(images[..., 0])
 
 
-def test_imdb_text_becomes_byte_ids():
-    ids = loader._text_bytes(np.array([b"Hi\xc3\xa9", "ok"], dtype=object))
-    np.testing.assert_array_equal(ids[0, :5], [ord("H") + 1, ord("i") + 1, 0xC3 + 1, 0xA9 + 1, 0])
-    np.testing.assert_array_equal(ids[1, :3], [ord("o") + 1, ord("k") + 1, 0])
-
-
 def test_a_dataset_that_needs_a_download_names_the_command_that_prepares_it(tmp_path):
     with pytest.raises(loader.DatasetNotPreparedError) as error:
         loader.load_split("cifar10", "train", tmp_path)

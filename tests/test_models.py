@@ -34,6 +34,8 @@ def test_bad_names_options_and_sizes_say_what_is_valid():
         "remat",
         "implementation",
         "num_tokens",
+        "embedding_size",
+        "dropout",
     ]
 
 

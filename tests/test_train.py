@@ -346,7 +346,10 @@ def test_ctrl_c_during_a_save_waits_for_the_save_to_finish():
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        ({"model.name": "resnet21"}, "unknown model 'resnet21'; valid: alexnet, cifar_resnet110"),
+        (
+            {"model.name": "resnet21"},
+            "unknown model 'resnet21'; valid: alexnet, bag_of_embeddings, cifar_resnet110",
+        ),
         ({"data.name": "imagenet"}, "unknown dataset 'imagenet'; valid: adding_problem, cifar10"),
         ({"batch_size": 12}, "global batch 12 is not divisible by the device count 8"),
         ({"num_steps": -5}, "config.num_steps must be a positive integer, got -5"),

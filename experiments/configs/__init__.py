@@ -54,6 +54,7 @@ def training_config(profile: str, data: str, model: str, **model_options):
     config.eval_batch_size = 500
     config.num_steps = 1000
     config.log_every = 100
+    config.eval_every = 0  # evaluate the validation (or test) split this often; 0 = at the end
     config.checkpoint_every = 500
     config.keep_checkpoints = 3
     config.parallel = "shard_map"  # or "pmap" (nets.training.parallel); see scripts/README.md

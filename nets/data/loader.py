@@ -16,13 +16,18 @@ iterator state (the index of the next batch) that a checkpoint stores.
 import dataclasses
 import logging
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import grain
 import jax
 import numpy as np
 
 from nets.checks import check_choice, check_positive
+from nets.data.corpus import pydoc_text
 from nets.data.pixels import fixed_permutation, pixel_sequences
+from nets.data.reviews import VOCABULARY as REVIEW_WORDS
+from nets.data.reviews import review_split
+from nets.data.text import CHARACTERS, Vocabulary, pad, windows
 
 log = logging.getLogger(__name__)
 
@@ -40,18 +45,6 @@ def _mnist_images(images: np.ndarray) -> np.ndarray:
     return np.pad(_scale_bytes(images), ((0, 0), (2, 2), (2, 2), (0, 0)))
 
 
-IMDB_LENGTH = 256  # bytes read of each review
-
-
-def _text_bytes(texts: np.ndarray) -> np.ndarray:
-    """Each review's first IMDB_LENGTH UTF-8 bytes as ids 1-256, zero-padded: [N, IMDB_LENGTH]."""
-    ids = np.zeros((len(texts), IMDB_LENGTH), np.int32)
-    for row, text in enumerate(texts):
-        raw = np.frombuffer(text if isinstance(text, bytes) else text.encode(), np.uint8)
-        ids[row, : min(len(raw), IMDB_LENGTH)] = raw[:IMDB_LENGTH].astype(np.int32) + 1
-    return ids
-
-
 @dataclasses.dataclass(frozen=True)
 class DatasetSpec:
     """What a trainer needs to know of a data set, and how to read one split of it.
@@ -62,12 +55,15 @@ class DatasetSpec:
     tokens: the inputs are integer tokens 0..tokens-1 (sequences of symbols), not real values.
     load: ``load(name, split, data_dir) -> {'inputs': [N, ...], 'targets': [N, ...]}`` (plus
       'lengths' for padded sequences); ``tfds_split(...)`` builds one for a tfds data set.
+    validation: the data set has a 'validation' split, which periodic evaluation reads (the
+      test split otherwise).
     """
 
     loss: str | Callable
     num_outputs: int
     load: Callable[[str, str, str | None], dict[str, np.ndarray]]
     tokens: int = 0
+    validation: bool = False
 
 
 def tfds_split(
@@ -76,29 +72,11 @@ def tfds_split(
     """``DatasetSpec.load`` for a tfds data set with features ``inputs`` and ``targets``:
     ``transform`` maps the stacked inputs; integer ``labels`` are cast to int32 (tfds decodes
     them as int64). ``tfds_name`` names the tfds data set when the registered name is a view of
-    it ('mnist_pixels' reads 'mnist').
-
-    A data set of ``nets.data.builders`` (generated here) that is not prepared yet is generated
-    into ``data_dir`` first; a download-only one raises DatasetNotPreparedError naming the
-    command that prepares it.
+    it ('mnist_pixels' reads 'mnist'). The records are read by ``tfds_records``.
     """
 
     def load(name: str, split: str, data_dir=None) -> dict[str, np.ndarray]:
-        from nets.data.builders import OFFLINE_BUILDERS
-
-        name = tfds_name or name
-        data = builder(name, data_dir)
-        if name.partition("/")[0] in OFFLINE_BUILDERS and not data.is_prepared():
-            log.warning("preparing %s into %s (once)", name, data.data_dir)
-            data.download_and_prepare()
-        try:
-            source = data.as_data_source(split)
-        except KeyError:  # tfds: "`splits` is empty ... has not been generated yet"
-            raise DatasetNotPreparedError(
-                f"dataset {name!r} is not prepared in {data.data_dir}; prepare it (needs a "
-                f"download) with: {prepare_command(name, data.data_dir_root)}"
-            ) from None
-        records = [source[index] for index in range(len(source))]
+        records = tfds_records(tfds_name or name, split, data_dir)
         target_values = np.stack([r[targets] for r in records])
         return {
             "inputs": transform(np.stack([r[inputs] for r in records])),
@@ -106,6 +84,92 @@ def tfds_split(
         }
 
     return load
+
+
+def tfds_records(name: str, split: str, data_dir=None) -> list[dict]:
+    """Every record of one split of a tfds data set, decoded. A data set of
+    ``nets.data.builders`` (generated here) that is not prepared yet is generated into
+    ``data_dir`` first; a download-only one raises DatasetNotPreparedError naming the command
+    that prepares it."""
+    from nets.data.builders import OFFLINE_BUILDERS
+
+    data = builder(name, data_dir)
+    if name.partition("/")[0] in OFFLINE_BUILDERS and not data.is_prepared():
+        log.warning("preparing %s into %s (once)", name, data.data_dir)
+        data.download_and_prepare()
+    try:
+        source = data.as_data_source(split)
+    except KeyError:  # tfds: "`splits` is empty ... has not been generated yet"
+        raise DatasetNotPreparedError(
+            f"dataset {name!r} is not prepared in {data.data_dir}; prepare it (needs a "
+            f"download) with: {prepare_command(name, data.data_dir_root)}"
+        ) from None
+    return [source[index] for index in range(len(source))]
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def variant(name: str, default: int) -> int:
+    """The number after the '/' of a data set's name ('reviews/100' -> 100), or ``default``."""
+    _, _, suffix = name.partition("/")
+    if not suffix:
+        return default
+    if not suffix.isdigit() or int(suffix) < 1:
+        raise ValueError(f"dataset {name!r}: the part after '/' must be a positive integer")
+    return int(suffix)
+
+
+REVIEW_DISTANCE = 60  # the generated reviews' longest filler after the deciding clause
+
+
+def _reviews(name: str, split: str, data_dir=None) -> dict[str, np.ndarray]:
+    """The generated reviews (``nets.data.reviews``); 'reviews/D' has filler up to D words."""
+    del data_dir  # generated in memory in a second
+    arrays = review_split(split, variant(name, REVIEW_DISTANCE))
+    return {key: arrays[key] for key in ("inputs", "targets", "lengths")}
+
+
+IMDB_LENGTH, IMDB_VOCABULARY = 256, 20_000  # words read of each review; words known
+
+
+def imdb_vocabulary(data_dir=None) -> Vocabulary:
+    """The ``IMDB_VOCABULARY - 2`` most frequent words of IMDB's training reviews, built once and
+    saved beside the prepared data (``<data_dir>/imdb_reviews/vocabulary.json``)."""
+    root = Path(data_dir or builder("imdb_reviews").data_dir_root)
+    path = root / "imdb_reviews" / "vocabulary.json"
+    if path.exists():
+        return Vocabulary.load(path)
+    texts = [_text(r["text"]) for r in tfds_records("imdb_reviews", "train", data_dir)]
+    vocabulary = Vocabulary.from_texts(texts, "word", IMDB_VOCABULARY)
+    vocabulary.save(path)
+    return vocabulary
+
+
+def _imdb(name: str, split: str, data_dir=None) -> dict[str, np.ndarray]:
+    """IMDB reviews as word ids [N, IMDB_LENGTH] (the first IMDB_LENGTH words, with lengths)."""
+    vocabulary = imdb_vocabulary(data_dir)
+    records = tfds_records(name, split, data_dir)
+    ids, lengths = pad([vocabulary.encode(_text(r["text"])) for r in records], IMDB_LENGTH)
+    labels = np.array([r["label"] for r in records], np.int32)
+    return {"inputs": ids, "targets": labels, "lengths": lengths}
+
+
+CHARACTER_WINDOW = 128  # characters per training example of the character language models
+
+
+def _pydoc_chars(name: str, split: str, data_dir=None) -> dict[str, np.ndarray]:
+    """The pydoc corpus (``nets.data.corpus``) as character windows; 'pydoc_chars/L' sets L."""
+    del data_dir  # ships with Python
+    return windows(CHARACTERS.encode(pydoc_text()[split]), variant(name, CHARACTER_WINDOW))
+
+
+def _shakespeare_chars(name: str, split: str, data_dir=None) -> dict[str, np.ndarray]:
+    """tfds's tiny_shakespeare (one text per split, its records joined if there are more) as
+    character windows; 'tiny_shakespeare/L' sets L."""
+    text = "".join(_text(r["text"]) for r in tfds_records("tiny_shakespeare", split, data_dir))
+    return windows(CHARACTERS.encode(text), variant(name, CHARACTER_WINDOW))
 
 
 def _pixels(permuted: bool) -> Callable[[np.ndarray], np.ndarray]:
@@ -127,11 +191,21 @@ DATASETS: dict[str, DatasetSpec] = {
         "cross_entropy", 10, tfds_split("image", "label", _pixels(True), tfds_name="mnist")
     ),
     "cifar10": DatasetSpec("cross_entropy", 10, tfds_split("image", "label", _scale_bytes)),
-    "imdb_reviews": DatasetSpec(
-        "cross_entropy", 2, tfds_split("text", "label", _text_bytes), tokens=257
+    "reviews": DatasetSpec("binary_cross_entropy", 1, _reviews, tokens=len(REVIEW_WORDS)),
+    "imdb_reviews": DatasetSpec("binary_cross_entropy", 1, _imdb, tokens=IMDB_VOCABULARY),
+    "pydoc_chars": DatasetSpec(
+        "cross_entropy", len(CHARACTERS), _pydoc_chars, len(CHARACTERS), validation=True
+    ),
+    "tiny_shakespeare": DatasetSpec(
+        "cross_entropy", len(CHARACTERS), _shakespeare_chars, len(CHARACTERS), validation=True
     ),
 }
-DOWNLOADED = ("mnist", "cifar10", "imdb_reviews")  # tfds's own builders: prepared by download
+DOWNLOADED = (
+    "mnist",
+    "cifar10",
+    "imdb_reviews",
+    "tiny_shakespeare",
+)  # tfds's own builders: prepared by download
 
 
 def register_dataset(name: str, spec: DatasetSpec) -> None:
@@ -170,11 +244,14 @@ def builder(name: str, data_dir=None):
     return builder_class(config=configs.get(config), data_dir=data_dir, file_format="array_record")
 
 
+SPLITS = ("train", "test")
+
+
 def load_split(name: str, split: str, data_dir=None) -> dict[str, np.ndarray]:
     """{'inputs': [N, ...], 'targets': [N, ...]} (and 'lengths' where sequences are padded) of
     one split of a registered data set."""
     spec = dataset_spec(name)
-    check_choice("split", split, ("train", "test"))
+    check_choice("split", split, ("train", "validation", "test") if spec.validation else SPLITS)
     return spec.load(name, split, data_dir)
 
 

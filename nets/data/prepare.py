@@ -4,7 +4,8 @@
     python -m nets.data.prepare cifar10 --data_dir DIR           # tfds downloads it (online)
 
 Valid names: mnist1d, digits32, adding_problem/t{50,100,200,400}, copy_task/t{10,50,100,200}
-(generated on this machine) and tfds's mnist, cifar10, imdb_reviews (downloaded by tfds).
+(generated on this machine) and tfds's mnist, cifar10, imdb_reviews, tiny_shakespeare
+(downloaded by tfds).
 """
 
 import argparse

@@ -5,11 +5,14 @@ Both take every option of ``nets.rnn.Recurrent`` (``num_layers``, ``bidirectiona
 
     model.apply(variables, inputs, seq_lengths=None, *, train=False, **recurrent_kwargs)
 
-with inputs [batch, time, features], or integer tokens [batch, time] read as one-hot vectors of
-``num_tokens`` symbols. ``seq_lengths`` [batch] marks right-padded sequences: padded steps leave
-the state unchanged and output zeros. Extra keyword arguments (``carry_perturbations``) go to
-the ``Recurrent``, so ``nets.gradients`` measures d loss / d h_t through the whole model.
-Neither has dropout or BatchNorm yet: ``train`` is accepted and ignored.
+with inputs [batch, time, features], or integer tokens [batch, time] of ``num_tokens`` symbols,
+read as one-hot vectors or, with ``embedding_size``, through a learned embedding (a lookup
+table [num_tokens, embedding_size]). ``seq_lengths`` [batch] marks right-padded sequences:
+padded steps leave the state unchanged and output zeros. ``dropout`` (in training only) drops
+units of the recurrent network's input and of what the head reads. Extra keyword arguments
+(``initial_carry``, ``carry_perturbations``) go to the ``Recurrent``, so ``nets.gradients``
+measures d loss / d h_t through the whole model. ``BagOfEmbeddings`` is the order-blind
+baseline of the token heads.
 """
 
 import inspect
@@ -33,12 +36,14 @@ class SequenceHead(nn.Module):
     remat: bool = False
     implementation: str = "scan"
     num_tokens: int = 0
+    embedding_size: int = 0
+    dropout: float = 0.0
 
-    def read(self, inputs, seq_lengths, recurrent_kwargs):
+    def read(self, inputs, seq_lengths, train, recurrent_kwargs):
         """``(final_carry, outputs)`` of the Recurrent over ``inputs``."""
         if self.num_tokens:
-            check_rank(f"{type(self).__name__} token input", jnp.shape(inputs), 2, "[batch, time]")
-            inputs = jax.nn.one_hot(inputs, self.num_tokens)
+            inputs = embed_tokens(self, inputs)
+        inputs = self.drop(inputs, train)
         recurrent = Recurrent(
             self.cell,
             num_layers=self.num_layers,
@@ -49,6 +54,21 @@ class SequenceHead(nn.Module):
             name="recurrent",
         )
         return recurrent(inputs, seq_lengths, **recurrent_kwargs)
+
+    def drop(self, x, train: bool):
+        """Dropout at rate ``dropout`` in training; the identity otherwise."""
+        if not self.dropout:
+            return x
+        return nn.Dropout(self.dropout, deterministic=not train)(x)
+
+
+def embed_tokens(module: nn.Module, tokens):
+    """Integer tokens [batch, time] as vectors: a learned embedding [num_tokens,
+    embedding_size] when ``module.embedding_size`` is set, else one-hot vectors."""
+    check_rank(f"{type(module).__name__} token input", jnp.shape(tokens), 2, "[batch, time]")
+    if module.embedding_size:
+        return nn.Embed(module.num_tokens, module.embedding_size, name="embedding")(tokens)
+    return jax.nn.one_hot(tokens, module.num_tokens)
 
 
 class ManyToOne(SequenceHead):
@@ -63,14 +83,13 @@ class ManyToOne(SequenceHead):
 
     @nn.compact
     def __call__(self, inputs, seq_lengths=None, *, train: bool = False, **recurrent_kwargs):
-        del train  # no dropout or BatchNorm
-        final_carry, _ = self.read(inputs, seq_lengths, recurrent_kwargs)
+        final_carry, _ = self.read(inputs, seq_lengths, train, recurrent_kwargs)
         if self.num_layers == 1 and not self.bidirectional:
             hidden = self.cell.hidden_state(final_carry)
         else:  # one carry per layer and direction; the top layer's are last
             top = final_carry[-2:] if self.bidirectional else final_carry[-1:]
             hidden = jnp.concatenate([self.cell.hidden_state(c) for c in top], axis=-1)
-        return nn.Dense(self.num_outputs, name="head")(hidden)
+        return nn.Dense(self.num_outputs, name="head")(self.drop(hidden, train))
 
 
 class ManyToMany(SequenceHead):
@@ -79,13 +98,50 @@ class ManyToMany(SequenceHead):
         y_t = W h_t + b   for t = 1..T
 
     Shapes: [batch, time, num_outputs]; padded steps (t >= length) output the bias alone.
+    With ``return_carry`` the call returns ``(outputs, final_carry)``: a language model's
+    sampler passes the carry back in as ``initial_carry`` to read one more step.
     """
 
     @nn.compact
-    def __call__(self, inputs, seq_lengths=None, *, train: bool = False, **recurrent_kwargs):
+    def __call__(
+        self,
+        inputs,
+        seq_lengths=None,
+        *,
+        train: bool = False,
+        return_carry: bool = False,
+        **recurrent_kwargs,
+    ):
+        final_carry, outputs = self.read(inputs, seq_lengths, train, recurrent_kwargs)
+        outputs = nn.Dense(self.num_outputs, name="head")(self.drop(outputs, train))
+        return (outputs, final_carry) if return_carry else outputs
+
+
+class BagOfEmbeddings(nn.Module):
+    """The order-blind baseline of a token classifier: the mean of a sequence's token embeddings
+    (its valid steps only), then a dense layer.
+
+        y = W (1/L sum_{t<L} E[x_t]) + b,   E [num_tokens, embedding_size]
+
+    It sees which tokens occur and how often, never in what order. Shapes: tokens [batch,
+    time] -> [batch, num_outputs].
+    """
+
+    num_outputs: int
+    num_tokens: int = 0
+    embedding_size: int = 64
+
+    @nn.compact
+    def __call__(self, inputs, seq_lengths=None, *, train: bool = False):
         del train  # no dropout or BatchNorm
-        _, outputs = self.read(inputs, seq_lengths, recurrent_kwargs)
-        return nn.Dense(self.num_outputs, name="head")(outputs)
+        if not self.num_tokens:
+            raise ValueError("BagOfEmbeddings reads integer tokens: give it num_tokens")
+        vectors = embed_tokens(self, inputs)
+        time = vectors.shape[1]
+        lengths = jnp.full(vectors.shape[:1], time) if seq_lengths is None else seq_lengths
+        valid = (jnp.arange(time)[None, :] < lengths[:, None])[..., None]
+        mean = jnp.sum(vectors * valid, axis=1) / jnp.maximum(lengths, 1)[:, None]
+        return nn.Dense(self.num_outputs, name="head")(mean)
 
 
 def cell_by_name(head: type[SequenceHead]):
@@ -106,4 +162,8 @@ def cell_by_name(head: type[SequenceHead]):
     return builder
 
 
-MODELS = {"many_to_one": cell_by_name(ManyToOne), "many_to_many": cell_by_name(ManyToMany)}
+MODELS = {
+    "many_to_one": cell_by_name(ManyToOne),
+    "many_to_many": cell_by_name(ManyToMany),
+    "bag_of_embeddings": BagOfEmbeddings,
+}

@@ -6,8 +6,8 @@ A training config (``experiments/configs/*.py``) is grouped by part, one name pe
     config.data        name ('digits32', 'adding_problem/t100', ...), data_dir
     config.optimizer   name ('adam', 'adamw', 'sgd'), learning_rate, schedule, momentum,
                        weight_decay, clip_norm
-    num_steps, batch_size (global), eval_batch_size, log_every, checkpoint_every,
-    keep_checkpoints, parallel ('shard_map' or 'pmap'), seed
+    num_steps, batch_size (global), eval_batch_size, log_every, eval_every (0 or a multiple
+    of log_every), checkpoint_every, keep_checkpoints, parallel ('shard_map' or 'pmap'), seed
 
 Every check raises ValueError with one line that names the field (``config.optimizer.name``)
 and what is valid; the command line prints it as ``error: ...`` before anything is written.
@@ -129,6 +129,14 @@ def validate_training(config: ml_collections.ConfigDict, device_count: int) -> N
     build_model(config)
     build_optimizer(config.optimizer, config.num_steps)
     check_choice("config.parallel", config.parallel, MODES)
+    every = config.get("eval_every", 0)
+    if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+        raise ValueError(f"config.eval_every must be an integer >= 0, got {every!r}")
+    if every % config.log_every:
+        raise ValueError(
+            f"config.eval_every ({every}) must be a multiple of config.log_every "
+            f"({config.log_every}): evaluations join the logged lines"
+        )
     if isinstance(config.seed, bool) or not isinstance(config.seed, int) or config.seed < 0:
         raise ValueError(f"config.seed must be an integer >= 0, got {config.seed!r}")
     check_divisible(config.batch_size, device_count)

@@ -47,6 +47,16 @@ def cross_entropy(logits: jax.Array, batch: dict) -> dict[str, jax.Array]:
     return {"loss": per_example_mean(loss, where), "accuracy": per_example_mean(correct, where)}
 
 
+def binary_cross_entropy(logits: jax.Array, batch: dict) -> dict[str, jax.Array]:
+    """Binary cross-entropy of a one-logit head [batch, 1] (p = sigmoid(z)) against labels 0/1
+    [batch], and the fraction of predictions on the right side of p = 1/2 (z = 0)."""
+    targets = batch["targets"].astype(jnp.float32)
+    logits = logits.reshape(targets.shape)
+    loss = losses.binary_cross_entropy(logits, targets, from_logits=True, reduction="none")
+    correct = ((logits > 0) == (targets > 0.5)).astype(jnp.float32)
+    return {"loss": loss, "accuracy": correct}
+
+
 def mse(predictions: jax.Array, batch: dict) -> dict[str, jax.Array]:
     """Mean squared error of real targets; a scalar target [batch] is read from predictions
     [batch, 1] (a one-output head)."""
@@ -61,7 +71,11 @@ def batch_mean(loss_fn: Callable, outputs, batch: dict, metric: str = "loss") ->
     return jnp.mean(loss_fn(outputs, batch)[metric])
 
 
-OBJECTIVES: dict[str, Callable] = {"cross_entropy": cross_entropy, "mse": mse}
+OBJECTIVES: dict[str, Callable] = {
+    "cross_entropy": cross_entropy,
+    "binary_cross_entropy": binary_cross_entropy,
+    "mse": mse,
+}
 
 
 def get_objective(loss: str | Callable) -> Callable:

@@ -7,6 +7,9 @@ shared train step on every device, ``nets.training.parallel``, up to ``config.nu
 steps the interval's mean metrics (loss, accuracy, global gradient norm, steps/s) and the
 learning rate of its last step are appended as one JSON line to ``workdir/metrics.jsonl`` and
 written to TensorBoard event files beside it (``nets.training.events``); every
+``config.eval_every`` steps (a multiple of log_every; 0 = never) the whole validation split
+(the test split where the data set has none) is evaluated and joins that line as
+``validation_loss``, ``validation_accuracy`` (``test_...``); every
 ``config.checkpoint_every`` steps and at the end a checkpoint is saved. A non-finite loss or
 gradient norm stops the run before anything after it is saved (NonFiniteError names the step
 and the last good checkpoint, which is kept).
@@ -14,6 +17,7 @@ and the last good checkpoint, which is kept).
 
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import sys
@@ -47,6 +51,7 @@ UNTRACKED = (
     "checkpoint_every",
     "keep_checkpoints",
     "eval_batch_size",
+    "eval_every",
     "data.data_dir",
     "parallel",
     "resume_anyway",
@@ -110,9 +115,14 @@ def _read_metrics(path: Path, up_to_step: int) -> list[str]:
     return kept
 
 
+@functools.cache
+def _compiled_eval_step(loss_fn: Callable):
+    return jax.jit(partial(eval_step, loss_fn=loss_fn))  # one per objective, compiled once
+
+
 def evaluate(state: TrainState, arrays: dict, loss_fn, batch_size: int) -> dict[str, float]:
     """Mean loss (and the objective's other metrics) over a whole split."""
-    step = jax.jit(partial(eval_step, loss_fn=loss_fn))
+    step = _compiled_eval_step(loss_fn)
     sums = [step(state, batch) for batch in eval_batches(arrays, batch_size)]
     totals = jax.tree.map(lambda *s: float(np.sum(s)), *sums)
     count = totals.pop("count")
@@ -128,6 +138,8 @@ class Run:
     loss_fn: Callable
     train_set: dict
     test_set: dict
+    eval_split: str  # what periodic evaluation reads: 'validation', or 'test' where there is none
+    eval_set: dict | None  # that split, if config.eval_every asks for it
     state: TrainState
     batches: Iterator
     checkpoints: Checkpoints
@@ -145,10 +157,15 @@ def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStac
     (trimming the metrics log to it and checking that the config still describes the same
     run). Nothing is written before the data and the model are known to fit."""
     validate_training(config, jax.device_count())
-    loss_fn = get_objective(dataset_spec(config.data.name).loss)
+    spec = dataset_spec(config.data.name)
+    loss_fn = get_objective(spec.loss)
     data_dir = config.data.data_dir or None
     train_set = load_split(config.data.name, "train", data_dir)
     test_set = load_split(config.data.name, "test", data_dir)
+    eval_split = "validation" if spec.validation else "test"
+    eval_set = test_set if eval_split == "test" else None
+    if config.get("eval_every", 0) and eval_set is None:
+        eval_set = load_split(config.data.name, eval_split, data_dir)
     optimizer = build_optimizer(config.optimizer, config.num_steps)
     # the model meets its input here (a wrong shape is an error naming the expected one)
     state = TrainState.create(build_model(config), optimizer, train_set["inputs"][:1], config.seed)
@@ -172,7 +189,18 @@ def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStac
     resumed = int(state.step) if restored is not None else None
     events = stack.enter_context(EventLog(workdir, resumed))
     run = Run(
-        config, workdir, loss_fn, train_set, test_set, state, batches, checkpoints, resumed, events
+        config,
+        workdir,
+        loss_fn,
+        train_set,
+        test_set,
+        eval_split,
+        eval_set,
+        state,
+        batches,
+        checkpoints,
+        resumed,
+        events,
     )
     lines = _read_metrics(run.metrics_path, int(state.step))
     if jax.process_index() == 0:
@@ -208,6 +236,10 @@ def train_steps(run: Run, on_step: Callable[[int], None] | None = None) -> tuple
                 _check_finite(pending, step - len(pending) + 1, run.checkpoints)
                 row = _metrics_row(pending, step, time.perf_counter() - interval_start)
                 row["learning_rate"] = float(rate(step - 1) if callable(rate) else rate)
+                if config.get("eval_every", 0) and step % config.eval_every == 0:
+                    state = parallel.get_state(device_state)
+                    scores = evaluate(state, run.eval_set, run.loss_fn, config.eval_batch_size)
+                    row.update({f"{run.eval_split}_{k}": v for k, v in scores.items()})
                 _log(run, row)
                 rates.append(row["steps_per_s"])
                 bar.set_postfix(loss=f"{row['loss']:.4g}")
@@ -264,7 +296,12 @@ def progress_bar(total: int, initial: int):
 
 def _log(run: Run, row: dict) -> None:
     """Append one interval's metrics to metrics.jsonl and the event files (process 0 writes)."""
-    run.events.scalars("train", {k: v for k, v in row.items() if k != "step"}, row["step"])
+    prefix = f"{run.eval_split}_"  # the periodic evaluation's metrics, logged as their split's
+    evaluated = {k.removeprefix(prefix): v for k, v in row.items() if k.startswith(prefix)}
+    trained = {k: v for k, v in row.items() if k != "step" and not k.startswith(prefix)}
+    run.events.scalars("train", trained, row["step"])
+    if evaluated:
+        run.events.scalars(run.eval_split, evaluated, row["step"])
     if jax.process_index() == 0:
         with run.metrics_path.open("a") as f:
             f.write(json.dumps(row) + "\n")

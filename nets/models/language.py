@@ -1,0 +1,70 @@
+"""Sampling from a language model: one compiled scan that carries the recurrent state.
+
+    tokens = generate(model, variables, prompt_ids, length=200, temperature=0.8, key=key)
+    text = sample_text(model, variables, CHARACTERS, "def ", length=200, temperature=0.8, key=key)
+
+``model`` is a ``ManyToMany`` over ``num_tokens`` symbols (``get_model('many_to_many',
+num_outputs=V, num_tokens=V, ...)``). The prompt is read once, in one scan; then each step
+draws x_{t+1} ~ softmax(z_t / temperature) and feeds it back with the carry,
+
+    z_t = W h_t + b,   (C_{t+1}, h_{t+1}) = cell((C_t, h_t), embed(x_{t+1})),
+
+inside ``lax.scan``: no Python loop over characters, and the prompt is never read again.
+Temperature < 1 sharpens the distribution towards the most likely symbol, > 1 flattens it.
+"""
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nets.checks import check_positive, check_rank
+from nets.data.text import Vocabulary
+
+
+@partial(jax.jit, static_argnames=("model", "length"))
+def _generate(model, variables, prompt, length, temperature, key):
+    logits, carry = model.apply(variables, prompt, return_carry=True)
+
+    def step(state, key):
+        carry, logits = state
+        token = jax.random.categorical(key, logits / temperature)  # [batch]
+        logits, carry = model.apply(
+            variables, token[:, None], initial_carry=carry, return_carry=True
+        )
+        return (carry, logits[:, -1]), token
+
+    _, tokens = jax.lax.scan(step, (carry, logits[:, -1]), jax.random.split(key, length))
+    return tokens.T
+
+
+def generate(model, variables, prompt, length: int, *, temperature: float = 1.0, key):
+    """[batch, length] token ids sampled after ``prompt`` [batch, P] (P >= 1), the same for
+    the same ``key``."""
+    prompt = jnp.asarray(prompt)
+    check_rank("prompt", prompt.shape, 2, "[batch, time]")
+    if prompt.shape[1] < 1:
+        raise ValueError("the prompt needs at least one token to start from")
+    check_positive("length", length)
+    if not isinstance(temperature, int | float) or not temperature > 0:
+        raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
+    return _generate(model, variables, prompt, length, float(temperature), key)
+
+
+def sample_text(model, variables, vocabulary: Vocabulary, prompt: str, length: int, **kwargs):
+    """``prompt`` continued by ``length`` sampled tokens, as text. The prompt must be written
+    in the vocabulary (an unseen character is an error naming it, not a silent OOV), and the
+    vocabulary must be the one the model was trained with (same size)."""
+    if len(vocabulary) != model.num_tokens:
+        raise ValueError(
+            f"the vocabulary has {len(vocabulary)} tokens but the model reads "
+            f"{model.num_tokens}: not the vocabulary it was trained with"
+        )
+    if not prompt:
+        raise ValueError("the prompt is empty; give at least one character to start from")
+    unseen = sorted({c for c in prompt if c not in vocabulary.ids})
+    if unseen:
+        raise ValueError(f"the prompt has characters outside the vocabulary: {unseen}")
+    ids = generate(model, variables, vocabulary.encode(prompt)[None], length, **kwargs)
+    return prompt + vocabulary.decode(np.asarray(ids[0]))
