@@ -97,6 +97,11 @@ def test_metric(name: str, scale: float = 100.0):
     return lambda runs: scale * sum(r["test"][name] for r in runs) / len(runs)
 
 
+def sentiment_accuracy(model: str, distance: int):
+    """A model's test accuracy (%) at one longest filler D (experiments.sentiment)."""
+    return lambda runs: 100 * runs[0]["models"][model][str(distance)]["accuracy"]
+
+
 def train(config: str, *overrides: str) -> tuple[str, ...]:
     return ("-m", "experiments.train", "--config", f"experiments/configs/{config}.py", *overrides)
 
@@ -252,6 +257,42 @@ EXPERIMENTS = (
                 1.5,
                 row("anchor", "model", "mnist1d_gru", "test_accuracy_mean"),
             ),
+        ),
+    ),
+    Experiment(
+        "sentiment",
+        (("-m", "experiments.sentiment"),),
+        (
+            percent("LSTM, D = 40", "100.0%", 1.0, sentiment_accuracy("lstm", 40)),
+            percent("tanh RNN, D = 20", "100.0%", 2.0, sentiment_accuracy("tanh", 20)),
+            percent("tanh RNN, D = 40", "49.8%", 5.0, sentiment_accuracy("tanh", 40)),
+            percent(
+                "bag of embeddings, D = 40",
+                "50.0%",
+                5.0,
+                sentiment_accuracy("bag_of_embeddings", 40),
+            ),
+        ),
+    ),
+    Experiment(
+        "char_lm",
+        (("-m", "experiments.char_lm"),),
+        (
+            Number(
+                "unigram bpc",
+                "4.728",
+                4.728,
+                0.01,
+                lambda runs: runs[0]["baselines"]["rows"][0]["test"],
+            ),
+            Number(
+                "best n-gram bpc",
+                "1.939",
+                1.939,
+                0.01,
+                lambda runs: runs[0]["baselines"]["best"]["test"],
+            ),
+            Number("LSTM bpc", "2.198", 2.198, 0.05, lambda runs: runs[0]["lstm"]["test"]),
         ),
     ),
     Experiment(

@@ -1,0 +1,49 @@
+"""Sentiment analysis on the generated reviews (``nets.data.reviews``): token ids -> embedding ->
+LSTM -> the hidden state after each review's last real word -> dense -> sigmoid, trained with
+binary cross-entropy from the logit.
+
+    python -m experiments.train --config experiments/configs/sentiment.py --workdir runs/lstm
+    python -m experiments.sentiment --workdir runs/sentiment   # LSTM, tanh RNN, bag of embeddings
+
+The second command trains ``config.compare``'s models on the same reviews and plots accuracy
+against the distance from the deciding clause to the end of the review. The longest filler is
+set by the data set's name ('reviews/100' for 100 words). Profiles: 'quick' (default, a few
+minutes on a 2-core CPU), 'full' (longer filler and training), 'tiny' (the tests).
+"""
+
+import ml_collections
+
+from experiments.configs import model_config, shrink_for_tests, training_config
+
+
+def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
+    recurrent = dict(embedding_size=32, hidden_size=64)
+    config = training_config(profile, "reviews", "many_to_one", cell="lstm", **recurrent)
+    config.optimizer.learning_rate = 2e-3
+    config.optimizer.clip_norm = 1.0
+    config.num_steps = 1500
+    config.log_every = 100
+    config.eval_every = 500
+    # the sentiment experiment trains every model at each longest filler D ('reviews/D')
+    config.distances = (5, 10, 20, 40)
+    config.checkpoint_every = 500
+    # the sentiment experiment's models, each a model group trained on the same data
+    config.compare = ml_collections.ConfigDict(
+        {
+            "lstm": config.model,
+            "tanh": model_config("many_to_one", cell="tanh", **recurrent),
+            "bag_of_embeddings": model_config("bag_of_embeddings", embedding_size=32),
+        }
+    )
+    if profile == "full":
+        config.distances = (5, 10, 20, 40, 60, 80)
+        config.num_steps = 4000
+    elif profile == "tiny":
+        shrink_for_tests(config, eval_every=2)
+        config.data.name = "reviews/6"
+        config.distances = (6,)
+        for model in config.compare.values():
+            model.embedding_size = 4
+            if "hidden_size" in model:
+                model.hidden_size = 4
+    return config

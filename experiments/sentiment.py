@@ -1,0 +1,147 @@
+"""Sentiment analysis (the lecture's "Think & Apply 2"): which models read negation, contrast and
+long reviews?
+
+    python -m experiments.sentiment --workdir runs/sentiment
+
+Trains each model of ``config.compare`` (an LSTM, a tanh RNN, and the bag-of-embeddings baseline
+that sees the same words but not their order) on the generated reviews of
+``nets.data.reviews`` with the run driver (each in --workdir/<model>/, checkpointed and
+resumable), then measures test accuracy overall, on the contrast reviews, and against the
+distance between the deciding clause and the end of the review. Writes results.json and
+accuracy_vs_distance.png, and prints a table with the published IMDB anchors beside it (another
+data set: they say what an LSTM reaches on real reviews, not on these).
+"""
+
+import sys
+import time
+from pathlib import Path
+
+import jax
+import ml_collections
+import numpy as np
+
+from experiments import cli
+from experiments.plotting import plt, save_run
+from nets.checks import check_positive
+from nets.data.reviews import review_split
+from nets.training.config import validate_training
+from nets.training.trainer import train
+from nets.training.workdir import prepare_workdir, run_header
+
+# published IMDB accuracies (%), printed beside ours (DESIGN.md)
+ANCHORS = {
+    "Maas et al. 2011 (IMDB)": 88.89,
+    "Keras 2-layer BiLSTM(64) (IMDB)": 87.8,
+    "flax SST-2 BiLSTM example (SST-2)": 85.4,
+}
+LABELS = {
+    "lstm": "LSTM",
+    "tanh": "tanh RNN",
+    "gru": "GRU",
+    "bag_of_embeddings": "bag of embeddings",
+}
+
+
+def model_run(config: ml_collections.ConfigDict, name: str, distance: int):
+    """The training config of one compared model at one longest filler: ``config`` with
+    ``config.compare[name]`` as its model and 'reviews/<distance>' as its data."""
+    fields = {k: v for k, v in config.to_dict().items() if k not in ("compare", "distances")}
+    single = ml_collections.ConfigDict({**fields, "model": config.compare[name].to_dict()})
+    single.data.name = f"reviews/{distance}"
+    return single
+
+
+def predictions(state, arrays: dict, batch_size: int = 500) -> np.ndarray:
+    """[N] booleans: the model says positive (logit > 0)."""
+    apply = jax.jit(lambda batch: state.apply(batch)[0][:, 0] > 0)
+    rows = len(arrays["targets"])
+    return np.concatenate(
+        [
+            np.asarray(apply({k: v[i : i + batch_size] for k, v in arrays.items()}))
+            for i in range(0, rows, batch_size)
+        ]
+    )[:rows]
+
+
+def by_distance(correct: np.ndarray, distances: np.ndarray, bins: int = 8) -> list[dict]:
+    """Accuracy in ``bins`` equal ranges of the distance (words after the deciding clause)."""
+    edges = np.linspace(0, distances.max() + 1, bins + 1).astype(int)
+    rows = []
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
+        inside = (distances >= low) & (distances < high)
+        if inside.any():
+            rows.append(
+                {
+                    "low": int(low),
+                    "high": int(high - 1),
+                    "accuracy": float(correct[inside].mean()),
+                    "count": int(inside.sum()),
+                }
+            )
+    return rows
+
+
+def accuracy_figure(results: dict, distances: list[int]):
+    """Left: test accuracy against the longest filler D the model was trained and tested with.
+    Right: at the largest D, accuracy against each review's own distance."""
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for name, runs in results.items():
+        label = LABELS.get(name, name)
+        left.plot(distances, [100 * runs[str(d)]["accuracy"] for d in distances], "o-", label=label)
+        rows = runs[str(distances[-1])]["by_distance"]
+        middles = [(r["low"] + r["high"]) / 2 for r in rows]
+        right.plot(middles, [100 * r["accuracy"] for r in rows], "o-", label=label)
+    left.set_xlabel("longest filler after the deciding clause, D (words)")
+    right.set_xlabel(f"words after the deciding clause (reviews with D = {distances[-1]})")
+    for ax in (left, right):
+        ax.axhline(50, color="grey", linestyle=":", label="chance")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_ylim(40, 102)
+        ax.grid(alpha=0.3)
+    left.legend()
+    figure.suptitle("sentiment of generated reviews: who reads negation and contrast, how far")
+    return figure
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+    if not config.get("compare"):
+        raise ValueError("config.compare names no model to train")
+    if not config.get("distances"):
+        raise ValueError("empty sweep: config.distances needs at least one longest filler")
+    for distance in config.distances:
+        check_positive("config.distances entry", distance)
+    for name in config.compare:  # every model and option is known before anything is trained
+        validate_training(model_run(config, name, config.distances[0]), jax.device_count())
+
+
+def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
+    validate(config)
+    start = time.perf_counter()
+    workdir = prepare_workdir(workdir)
+    distances = list(config.distances)
+    results = {name: {} for name in config.compare}
+    for distance in distances:
+        test = review_split("test", distance)
+        for name in config.compare:
+            print(f"training {LABELS.get(name, name)} with D = {distance}", file=sys.stderr)
+            outcome = train(model_run(config, name, distance), workdir / f"{name}_d{distance}")
+            correct = predictions(outcome["state"], test) == (test["targets"] == 1)
+            results[name][str(distance)] = {
+                "accuracy": float(correct.mean()),
+                "by_distance": by_distance(correct, test["distances"]),
+                "steps_per_s": outcome["steps_per_s"],
+            }
+    print(f"\ntest accuracy (%) on {len(test['targets'])} generated reviews, by longest filler D")
+    print(f"  {'model':<20}" + "".join(f"{f'D={d}':>8}" for d in distances))
+    for name, runs in results.items():
+        cells = "".join(f"{100 * runs[str(d)]['accuracy']:8.1f}" for d in distances)
+        print(f"  {LABELS.get(name, name):<20}{cells}")
+    for label, value in ANCHORS.items():
+        print(f"  published: {label:<36} {value:5.2f}")
+    summary = {**run_header("sentiment", config, start), "models": results, "anchors": ANCHORS}
+    save_run(workdir, summary, {"accuracy_vs_distance.png": accuracy_figure(results, distances)})
+    return summary
+
+
+if __name__ == "__main__":
+    cli.main(run, str(Path(__file__).parent / "configs" / "sentiment.py"), "runs/sentiment")
