@@ -25,11 +25,12 @@ import ml_collections
 import numpy as np
 
 from experiments import cli
+from experiments.configs import without
 from experiments.plotting import plt, save_run
 from nets.checks import check_positive
 from nets.data.corpus import pydoc_text
 from nets.data.text import CHARACTERS
-from nets.models.language import sample_text
+from nets.models.language import check_temperature, sample_text
 from nets.ngram import KneserNey, unigram_bits
 from nets.training.config import validate_training
 from nets.training.trainer import METRICS_FILE, train
@@ -46,8 +47,7 @@ LN2 = math.log(2)
 
 def training_part(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     """The run driver's config: ``config`` without this experiment's own groups."""
-    own = ("ngram_orders", "sample")
-    return ml_collections.ConfigDict({k: v for k, v in config.to_dict().items() if k not in own})
+    return without(config, "ngram_orders", "sample")
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -59,8 +59,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         check_positive("config.ngram_orders entry", order)
     check_positive("config.sample.length", config.sample.length)
     for temperature in config.sample.temperatures:
-        if not isinstance(temperature, int | float) or temperature <= 0:
-            raise ValueError(f"config.sample.temperatures must be > 0, got {temperature!r}")
+        check_temperature("config.sample.temperatures entry", temperature)
     validate_training(training_part(config), jax.device_count())
 
 

@@ -5,9 +5,10 @@ long reviews?
 
 Trains each model of ``config.compare`` (an LSTM, a tanh RNN, and the bag-of-embeddings baseline
 that sees the same words but not their order) on the generated reviews of
-``nets.data.reviews`` with the run driver (each in --workdir/<model>/, checkpointed and
-resumable), then measures test accuracy overall, on the contrast reviews, and against the
-distance between the deciding clause and the end of the review. Writes results.json and
+``nets.data.reviews`` at each longest filler D of ``config.distances``, with the run driver
+(each in --workdir/<model>_d<D>/, checkpointed and resumable), then measures test accuracy at
+each D and, within each, against the distance between the deciding clause and the end of the
+review. Writes results.json and
 accuracy_vs_distance.png, and prints a table with the published IMDB anchors beside it (another
 data set: they say what an LSTM reaches on real reviews, not on these).
 """
@@ -21,8 +22,10 @@ import ml_collections
 import numpy as np
 
 from experiments import cli
+from experiments.configs import without
 from experiments.plotting import plt, save_run
 from nets.checks import check_positive
+from nets.data.loader import eval_batches
 from nets.data.reviews import review_split
 from nets.training.config import validate_training
 from nets.training.trainer import train
@@ -45,8 +48,8 @@ LABELS = {
 def model_run(config: ml_collections.ConfigDict, name: str, distance: int):
     """The training config of one compared model at one longest filler: ``config`` with
     ``config.compare[name]`` as its model and 'reviews/<distance>' as its data."""
-    fields = {k: v for k, v in config.to_dict().items() if k not in ("compare", "distances")}
-    single = ml_collections.ConfigDict({**fields, "model": config.compare[name].to_dict()})
+    single = without(config, "compare", "distances")
+    single.model = config.compare[name].to_dict()
     single.data.name = f"reviews/{distance}"
     return single
 
@@ -54,13 +57,8 @@ def model_run(config: ml_collections.ConfigDict, name: str, distance: int):
 def predictions(state, arrays: dict, batch_size: int = 500) -> np.ndarray:
     """[N] booleans: the model says positive (logit > 0)."""
     apply = jax.jit(lambda batch: state.apply(batch)[0][:, 0] > 0)
-    rows = len(arrays["targets"])
-    return np.concatenate(
-        [
-            np.asarray(apply({k: v[i : i + batch_size] for k, v in arrays.items()}))
-            for i in range(0, rows, batch_size)
-        ]
-    )[:rows]
+    batches = eval_batches(arrays, batch_size)  # the last one padded, its extra rows cut below
+    return np.concatenate([np.asarray(apply(batch)) for batch in batches])[: len(arrays["targets"])]
 
 
 def by_distance(correct: np.ndarray, distances: np.ndarray, bins: int = 8) -> list[dict]:

@@ -64,6 +64,13 @@ def training_config(profile: str, data: str, model: str, **model_options):
     return config
 
 
+def without(config: ml_collections.ConfigDict, *fields: str) -> ml_collections.ConfigDict:
+    """A copy of ``config`` without ``fields``: an experiment's own groups taken out of the
+    training config it hands to the run driver."""
+    kept = {k: v for k, v in config.to_dict().items() if k not in fields}
+    return ml_collections.ConfigDict(kept)
+
+
 def shrink_for_tests(config: ml_collections.ConfigDict, **fields) -> ml_collections.ConfigDict:
     """The 'tiny' profile of a training config: a few small steps, logged and saved every 2
     (``fields`` override these)."""

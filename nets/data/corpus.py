@@ -26,16 +26,14 @@ def split_documents(documents: dict[str, str], seed: int = 0) -> dict[str, str]:
     names = list(documents)
     order = np.random.default_rng(seed).permutation(len(names))
     total = sum(len(text) for text in documents.values())
+    bounds = np.cumsum(list(SPLITS.values())) * total  # where each split's share ends
     parts = {split: [] for split in SPLITS}
-    splits, filled, bound = iter(SPLITS.items()), 0, 0.0
-    split, share = next(splits)
-    bound += share
+    filled = 0
     for index in order:
         text = documents[names[index]]
-        while filled >= bound * total and split != "test":
-            split, share = next(splits)
-            bound += share
-        parts[split].append(text)
+        # the first split whose share is not yet filled (the last takes whatever remains)
+        which = min(int(np.searchsorted(bounds, filled, side="right")), len(SPLITS) - 1)
+        parts[list(SPLITS)[which]].append(text)
         filled += len(text)
     return {split: SEPARATOR.join(texts) for split, texts in parts.items()}
 

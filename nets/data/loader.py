@@ -200,12 +200,8 @@ DATASETS: dict[str, DatasetSpec] = {
         "cross_entropy", len(CHARACTERS), _shakespeare_chars, len(CHARACTERS), validation=True
     ),
 }
-DOWNLOADED = (
-    "mnist",
-    "cifar10",
-    "imdb_reviews",
-    "tiny_shakespeare",
-)  # tfds's own builders: prepared by download
+# tfds's own builders: prepared by download
+DOWNLOADED = ("mnist", "cifar10", "imdb_reviews", "tiny_shakespeare")
 
 
 def register_dataset(name: str, spec: DatasetSpec) -> None:

@@ -19,15 +19,14 @@ characters), and ``decode(encode(t)) == t`` for any ASCII text.
 
 import collections
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from nets.checks import check_choice, check_positive
+from nets.files import write_whole
 
 PAD, OOV = 0, 1
 RESERVED = ("<pad>", "<oov>")
@@ -86,19 +85,11 @@ class Vocabulary:
         return (" " if self.level == "word" else "").join(tokens)
 
     def save(self, path: Path) -> None:
-        """Write the vocabulary as JSON, atomically (a temporary file renamed into place), so a
-        reader never sees half of it."""
+        """Write the vocabulary as JSON, whole (``nets.files.write_whole``)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        content = json.dumps({"level": self.level, "tokens": self.tokens[len(RESERVED) :]})
-        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w") as f:
-                f.write(content)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        tokens = self.tokens[len(RESERVED) :]
+        write_whole(path, json.dumps({"level": self.level, "tokens": tokens}).encode())
 
     @classmethod
     def load(cls, path: Path) -> "Vocabulary":

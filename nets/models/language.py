@@ -39,6 +39,15 @@ def _generate(model, variables, prompt, length, temperature, key):
     return tokens.T
 
 
+def check_temperature(name: str, temperature) -> None:
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, int | float)
+        or temperature <= 0
+    ):
+        raise ValueError(f"{name} must be a number > 0, got {temperature!r}")
+
+
 def generate(model, variables, prompt, length: int, *, temperature: float = 1.0, key):
     """[batch, length] token ids sampled after ``prompt`` [batch, P] (P >= 1), the same for
     the same ``key``."""
@@ -47,8 +56,7 @@ def generate(model, variables, prompt, length: int, *, temperature: float = 1.0,
     if prompt.shape[1] < 1:
         raise ValueError("the prompt needs at least one token to start from")
     check_positive("length", length)
-    if not isinstance(temperature, int | float) or not temperature > 0:
-        raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
+    check_temperature("temperature", temperature)
     return _generate(model, variables, prompt, length, float(temperature), key)
 
 

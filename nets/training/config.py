@@ -48,6 +48,12 @@ def check_non_negative(name: str, value) -> None:
         raise ValueError(f"{name} must be a number >= 0, got {value!r}")
 
 
+def check_count(name: str, value) -> None:
+    """An integer >= 0 (a seed, an interval where 0 means never)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+
+
 def check_cells(cells) -> None:
     """A non-empty sweep of known cells."""
     if not cells:
@@ -130,13 +136,11 @@ def validate_training(config: ml_collections.ConfigDict, device_count: int) -> N
     build_optimizer(config.optimizer, config.num_steps)
     check_choice("config.parallel", config.parallel, MODES)
     every = config.get("eval_every", 0)
-    if isinstance(every, bool) or not isinstance(every, int) or every < 0:
-        raise ValueError(f"config.eval_every must be an integer >= 0, got {every!r}")
+    check_count("config.eval_every", every)
     if every % config.log_every:
         raise ValueError(
             f"config.eval_every ({every}) must be a multiple of config.log_every "
             f"({config.log_every}): evaluations join the logged lines"
         )
-    if isinstance(config.seed, bool) or not isinstance(config.seed, int) or config.seed < 0:
-        raise ValueError(f"config.seed must be an integer >= 0, got {config.seed!r}")
+    check_count("config.seed", config.seed)
     check_divisible(config.batch_size, device_count)

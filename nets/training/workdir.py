@@ -18,6 +18,8 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from nets.files import write_whole
+
 
 def environment() -> dict:
     """Library versions and the device, so a number can be traced to what produced it."""
@@ -119,28 +121,9 @@ def json_bytes(data) -> bytes:
     return json.dumps(data, indent=1, default=default, allow_nan=True).encode()
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_outputs(workdir: Path, files: dict[str, bytes]) -> list[Path]:
     """Write each ``name -> content`` into ``workdir`` atomically (temporary file, then rename)."""
-    written = []
-    for name, content in files.items():
-        target = workdir / name
-        handle, temporary = tempfile.mkstemp(dir=workdir, prefix=f".{name}.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as f:
-                f.write(content)
-            os.chmod(temporary, 0o666 & ~_umask())  # mkstemp's 0600 would hide results
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        written.append(target)
-    return written
+    return [write_whole(workdir / name, content) for name, content in files.items()]
 
 
 def run_header(experiment: str, config, start: float) -> dict:
