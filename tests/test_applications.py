@@ -19,7 +19,6 @@ from experiments.configs import imdb_lstm, shakespeare_char
 from experiments.configs import sentiment as sentiment_config
 from nets.data import loader
 from nets.data.text import CHARACTERS
-from nets.training.checkpoint import Checkpoints
 from nets.training.preemption import Preempted
 from nets.training.trainer import train
 
@@ -68,24 +67,26 @@ def test_char_lm_scores_the_lstm_beside_the_ngrams_and_samples(language_run):
     assert (workdir / "learning_curves.png").stat().st_size > 10_000
 
 
-def test_a_language_model_run_resumes_after_sigterm_to_the_same_result(language_run, tmp_path):
-    """SIGTERM at step 3 saves that step; the rerun continues to step 4 and ends where the
-    uninterrupted run of the experiment ended."""
-    straight, _ = language_run
+def test_a_stateful_language_model_resumes_after_sigterm_with_its_carry(tmp_path):
+    """Truncated BPTT with the carry passed between chunks: SIGTERM at step 3 saves that step
+    (the carry and the stream position with it); the rerun ends where an uninterrupted run
+    ends, parameters and carry bit for bit."""
     config = char_lm.training_part(char_lm_config.get_config("tiny"))
+    config.stateful = True
 
     def on_step(step):
         if step == 3:
             os.kill(os.getpid(), signal.SIGTERM)
 
+    straight = train(config, tmp_path / "straight")
     with pytest.raises(Preempted, match="SIGTERM at step 3"):
-        train(config, tmp_path, on_step=on_step)
-    resumed = train(config, tmp_path)
+        train(config, tmp_path / "resumed", on_step=on_step)
+    resumed = train(config, tmp_path / "resumed")
     assert resumed["resumed_from_step"] == 3
-    template = jax.device_get(resumed["state"])
-    a, _ = Checkpoints(straight / "model" / "checkpoints", 3).restore_latest(template)
-    b, _ = Checkpoints(tmp_path / "checkpoints", 3).restore_latest(template)
-    for x, y in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params), strict=True):
+    a, b = straight["state"], resumed["state"]
+    assert jax.tree.leaves(a.carry) and np.abs(jax.tree.leaves(a.carry)[0]).max() > 0
+    leaves = [jax.tree.leaves((state.params, state.carry)) for state in (a, b)]
+    for x, y in zip(*leaves, strict=True):
         np.testing.assert_array_equal(x, y)
 
 

@@ -4,12 +4,15 @@ binary objective and the sampler."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
-from nets.data.text import CHARACTERS
+from nets.data.loader import stream_batches
+from nets.data.text import CHARACTERS, windows
 from nets.models import get_model
 from nets.models.language import generate, sample_text
 from nets.training import objectives
+from nets.training.state import TrainState, initial_carry
 
 
 def padded_and_alone(model, objective, tokens, lengths, targets):
@@ -165,3 +168,35 @@ def test_sampling_refuses_bad_prompts_temperatures_and_vocabularies(language_mod
         sample_text(characters, weights, CHARACTERS, "", 3, key=key)
     text = sample_text(characters, weights, CHARACTERS, "ab", 5, key=key)
     assert text.startswith("ab") and len(text) > 2
+
+
+def test_stream_batches_continue_each_row_where_the_last_batch_stopped():
+    arrays = windows(np.arange(2, 103), 4)  # 25 windows of the stream 2, 3, ..., 102
+    batches = stream_batches(arrays, 3, shard_index=0, shard_count=1)  # 3 streams of 8 windows
+    seen = [next(batches) for _ in range(9)]
+    np.testing.assert_array_equal(seen[0]["inputs"][:, 0], [2, 2 + 32, 2 + 64])
+    for before, after in zip(seen[:7], seen[1:8], strict=True):
+        np.testing.assert_array_equal(after["inputs"][:, 0], before["targets"][:, -1])
+        assert not after["reset"].any()
+    assert seen[0]["reset"].all() and seen[8]["reset"].all()  # the streams start over
+    np.testing.assert_array_equal(seen[8]["inputs"], seen[0]["inputs"])
+    resumed = stream_batches(arrays, 3, shard_index=0, shard_count=1)
+    resumed.set_state(batches.get_state())
+    np.testing.assert_array_equal(next(resumed)["inputs"], next(batches)["inputs"])
+
+
+def test_a_carried_state_reads_two_chunks_as_one_sequence(language_model):
+    model, variables = language_model
+    state = TrainState.create(model, optax.sgd(0.1), jnp.zeros((2, 3), jnp.int32), 0)
+    state = state.replace(params=variables["params"])
+    tokens = jnp.array([[2, 3, 4, 1, 0, 2], [4, 4, 3, 2, 1, 0]])
+    whole = model.apply(variables, tokens)
+    zeros = initial_carry(model, variables, tokens[:, :3])
+    first, reset = {"inputs": tokens[:, :3], "reset": jnp.array([True, True])}, jnp.array([0, 1])
+    (outputs, carry), _ = state.apply(first, carry=zeros)
+    np.testing.assert_allclose(outputs, whole[:, :3], rtol=1e-5, atol=1e-6)
+    second = {"inputs": tokens[:, 3:], "reset": reset.astype(bool)}
+    (outputs, _), _ = state.apply(second, carry=carry)
+    np.testing.assert_allclose(outputs[0], whole[0, 3:], rtol=1e-5, atol=1e-6)  # carried on
+    alone = model.apply(variables, tokens[1:, 3:])  # row 1 was reset: it reads from zeros
+    np.testing.assert_allclose(outputs[1], alone[0], rtol=1e-5, atol=1e-6)

@@ -9,7 +9,9 @@ import numpy as np
 import optax
 import pytest
 
-from nets.models import ManyToOne
+from nets.data.loader import stream_batches
+from nets.data.text import windows
+from nets.models import ManyToMany, ManyToOne
 from nets.models.mnist1d import ConvNet1D
 from nets.rnn import LSTMCell
 from nets.training import objectives
@@ -19,8 +21,8 @@ from nets.training.state import TrainState, train_step
 CPUS = jax.devices("cpu")  # the 8 simulated devices, also on a machine with a GPU
 
 
-def train(model, batches, mode, devices, example):
-    state = TrainState.create(model, optax.adam(1e-2), example, seed=0)
+def train(model, batches, mode, devices, example, carry=()):
+    state = TrainState.create(model, optax.adam(1e-2), example, seed=0, carry=carry)
     parallel = DataParallel(partial(train_step, loss_fn=objectives.cross_entropy), mode, devices)
     state = parallel.put_state(state)
     for batch in batches:
@@ -97,3 +99,27 @@ def test_a_batch_the_devices_do_not_divide_is_refused(mode):
     with pytest.raises(ValueError, match="unknown data-parallel mode 'pjit'; valid: pmap, shard"):
         DataParallel(train_step, "pjit")
     assert shard(np.ones((8, 3)), 8).shape == (8, 1, 3)
+
+
+def test_a_stateful_run_shards_its_carry_and_trains_as_one_device():
+    """Truncated BPTT on 8 devices: each device carries the rows of its own examples, and the
+    parameters and carry equal one device's after 3 consecutive chunks."""
+    model = ManyToMany(LSTMCell(4), 5, num_tokens=5)
+    stream = stream_batches(windows(np.arange(200) % 5, 3), 16, shard_index=0, shard_count=1)
+    batches = [next(stream) for _ in range(3)]
+    zeros = jax.tree.map(lambda c: np.zeros((16, 4), np.float32), LSTMCell(4).initialize_carry(1))
+    runs = [
+        train(model, batches, "shard_map", devices, batches[0]["inputs"][:1], zeros)[0]
+        for devices in (CPUS[:1], CPUS)
+    ]
+    one, eight = runs
+    assert np.abs(one.carry[1]).max() > 0
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6),
+        (eight.params, eight.carry),
+        (one.params, one.carry),
+    )
+    with pytest.raises(ValueError, match="needs parallel='shard_map'"):
+        DataParallel(partial(train_step, loss_fn=objectives.cross_entropy), "pmap").put_state(
+            TrainState.create(model, optax.sgd(0.1), batches[0]["inputs"][:1], 0, carry=zeros)
+        )

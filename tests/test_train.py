@@ -359,6 +359,8 @@ def test_ctrl_c_during_a_save_waits_for_the_save_to_finish():
         ({"optimizer.name": "lion"}, "unknown config.optimizer.name 'lion'; valid: adam, adamw"),
         ({"optimizer.learning_rate": -1.0}, "config.optimizer.learning_rate must be a number >="),
         ({"seed": -1}, "config.seed must be an integer >= 0, got -1"),
+        ({"eval_every": 3}, "config.eval_every \\(3\\) must be a multiple of config.log_every"),
+        ({"stateful": True}, "config.stateful passes a many_to_many model's carry between chunks"),
         (
             {"batch_size": 4000},
             "a batch of 4000 needs at least that many examples; the data set has 1438",

@@ -59,6 +59,8 @@ def training_config(profile: str, data: str, model: str, **model_options):
     config.keep_checkpoints = 3
     config.parallel = "shard_map"  # or "pmap" (nets.training.parallel); see scripts/README.md
     config.seed = 0
+    # truncated BPTT: consecutive chunks of a text, the carry passed on (many_to_many only)
+    config.stateful = False
     # resume even if the config now changes the run (nets.training.trainer.check_resumable)
     config.resume_anyway = False
     return config

@@ -287,6 +287,45 @@ def train_batches(
     return iter(batches.map(_take(arrays)).to_iter_dataset(options))
 
 
+def stream_batches(
+    arrays: dict[str, np.ndarray],
+    batch_size: int,
+    *,
+    shard_index: int | None = None,
+    shard_count: int | None = None,
+    prefetch: int = 2,
+) -> Iterator[dict[str, np.ndarray]]:
+    """An endless grain iterator of consecutive chunks, for truncated backpropagation through
+    time with the carry passed on (a stateful run).
+
+    The N windows of ``arrays`` (in text order: ``nets.data.text.windows``) are cut into
+    B = batch_size * shard_count streams of S = N // B consecutive windows. Batch k holds
+    window k mod S of each of this process's streams, so row b of batch k + 1 continues the
+    text where row b of batch k stopped; 'reset' [batch] is true when the streams start over
+    (k mod S = 0) and the carry must start from zeros. No shuffling: order is the point.
+    ``get_state`` / ``set_state`` as for ``train_batches``.
+    """
+    check_positive("batch_size", batch_size)
+    shard_index = jax.process_index() if shard_index is None else shard_index
+    shard_count = jax.process_count() if shard_count is None else shard_count
+    streams = batch_size * shard_count
+    length = len(jax.tree.leaves(arrays)[0]) // streams
+    if length < 1:
+        raise ValueError(
+            f"{streams} streams need at least that many windows; the data set has "
+            f"{len(jax.tree.leaves(arrays)[0])}"
+        )
+    starts = np.arange(shard_index, streams, shard_count) * length  # this process's streams
+
+    def chunk(k: int) -> dict[str, np.ndarray]:
+        batch = _take(arrays)(starts + k)
+        return {**batch, "reset": np.full(batch_size, k == 0)}
+
+    chunks = grain.MapDataset.range(length).repeat(None).map(chunk)
+    options = grain.ReadOptions(num_threads=1, prefetch_buffer_size=prefetch)
+    return iter(chunks.to_iter_dataset(options))
+
+
 def eval_batches(arrays: dict[str, np.ndarray], batch_size: int):
     """The whole split in order, in batches of exactly ``batch_size`` (one compiled shape): each
     batch has 'valid' [batch_size], 0 on the rows that pad the last batch."""

@@ -7,7 +7,8 @@ A training config (``experiments/configs/*.py``) is grouped by part, one name pe
     config.optimizer   name ('adam', 'adamw', 'sgd'), learning_rate, schedule, momentum,
                        weight_decay, clip_norm
     num_steps, batch_size (global), eval_batch_size, log_every, eval_every (0 or a multiple
-    of log_every), checkpoint_every, keep_checkpoints, parallel ('shard_map' or 'pmap'), seed
+    of log_every), checkpoint_every, keep_checkpoints, parallel ('shard_map' or 'pmap'), seed,
+    stateful (truncated BPTT: the carry passes between consecutive chunks)
 
 Every check raises ValueError with one line that names the field (``config.optimizer.name``)
 and what is valid; the command line prints it as ``error: ...`` before anything is written.
@@ -21,7 +22,7 @@ import optax
 
 from nets.checks import check_choice, check_positive
 from nets.data.loader import DatasetSpec, dataset_spec
-from nets.models import get_model, model_options
+from nets.models import ManyToMany, get_model, model_options
 from nets.rnn import CELLS
 from nets.training.parallel import MODES, check_divisible
 
@@ -135,6 +136,13 @@ def validate_training(config: ml_collections.ConfigDict, device_count: int) -> N
     build_model(config)
     build_optimizer(config.optimizer, config.num_steps)
     check_choice("config.parallel", config.parallel, MODES)
+    if config.get("stateful", False):
+        if not isinstance(build_model(config), ManyToMany) or config.parallel != "shard_map":
+            raise ValueError(
+                "config.stateful passes a many_to_many model's carry between chunks: it needs "
+                f"model many_to_many and parallel 'shard_map', got {config.model.name!r} and "
+                f"{config.parallel!r}"
+            )
     every = config.get("eval_every", 0)
     check_count("config.eval_every", every)
     if every % config.log_every:

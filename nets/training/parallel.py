@@ -56,7 +56,8 @@ class DataParallel:
     process's local devices and ``lax.pmean`` spans all processes' devices). The state lives
     on the devices between steps: ``put_state`` once, ``get_state`` for a host copy (to save or
     evaluate). ``put_batch`` takes this process's part of the global batch. The step donates
-    the state it is given.
+    the state it is given; in 'shard_map' mode it is compiled for the state ``put_state`` was
+    given (call that first).
     """
 
     def __init__(self, body: Callable, mode: str = "pmap", devices=None):
@@ -67,24 +68,42 @@ class DataParallel:
         if mode == "pmap":
             self._step = jax.pmap(body, AXIS, devices=devices, donate_argnums=(0,))
             return
-        mesh = Mesh(np.array(self.devices), (AXIS,))
-        self._replicated = NamedSharding(mesh, PartitionSpec())
-        self._sharded = NamedSharding(mesh, PartitionSpec(AXIS))
-        specs = dict(in_specs=(PartitionSpec(), PartitionSpec(AXIS)), out_specs=PartitionSpec())
-        # check_vma=False: with it, the gradient of the replicated parameters would already be
-        # psum-ed by the transpose of their implicit broadcast, and the body's pmean (written
-        # for pmap's per-device gradients) would then leave the sum, devices times too large
-        step = jax.shard_map(body, mesh=mesh, check_vma=False, **specs)
-        self._step = jax.jit(step, donate_argnums=(0,))
+        self._body, self._mesh = body, Mesh(np.array(self.devices), (AXIS,))
+        self._sharded = NamedSharding(self._mesh, PartitionSpec(AXIS))
 
     @property
     def local_devices(self) -> list:
         return [d for d in self.devices if d.process_index == jax.process_index()]
 
     def put_state(self, state):
+        """The state on the devices: replicated, except a stateful run's carry, which holds one
+        row per example and is sharded along the batch like the data (shard_map only)."""
+        stateful = getattr(state, "stateful", False)
         if self.mode == "pmap":
+            if stateful:
+                raise ValueError("a stateful run (carried state) needs parallel='shard_map'")
             return jax_utils.replicate(state, self.local_devices)
-        return jax.device_put(state, self._replicated)
+        specs = PartitionSpec()  # everything replicated
+        if stateful:
+            carry = jax.tree.map(lambda _: PartitionSpec(AXIS), state.carry)
+            specs = jax.tree.map(lambda _: PartitionSpec(), state).replace(carry=carry)
+        # check_vma=False: with it, the gradient of the replicated parameters would already be
+        # psum-ed by the transpose of their implicit broadcast, and the body's pmean (written
+        # for pmap's per-device gradients) would then leave the sum, devices times too large
+        step = jax.shard_map(
+            self._body,
+            mesh=self._mesh,
+            in_specs=(specs, PartitionSpec(AXIS)),
+            out_specs=(specs, PartitionSpec()),
+            check_vma=False,
+        )
+        self._step = jax.jit(step, donate_argnums=(0,))
+        shardings = jax.tree.map(
+            lambda spec: NamedSharding(self._mesh, spec),
+            specs,
+            is_leaf=lambda x: isinstance(x, PartitionSpec),
+        )
+        return jax.device_put(state, shardings)
 
     def get_state(self, state):
         """The state as host numpy arrays (one copy; every device holds the same)."""

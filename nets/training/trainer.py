@@ -10,7 +10,10 @@ written to TensorBoard event files beside it (``nets.training.events``); every
 ``config.eval_every`` steps (a multiple of log_every; 0 = never) the whole validation split
 (the test split where the data set has none) is evaluated and joins that line as
 ``validation_loss``, ``validation_accuracy`` (``test_...``); every
-``config.checkpoint_every`` steps and at the end a checkpoint is saved. A non-finite loss or
+``config.checkpoint_every`` steps and at the end a checkpoint is saved. With
+``config.stateful`` the batches are consecutive chunks of the text (``stream_batches``) and the
+recurrent carry passes from each chunk to the next inside the state (truncated BPTT), so a
+checkpoint holds the carry too and a resumed run continues mid-text. A non-finite loss or
 gradient norm stops the run before anything after it is saved (NonFiniteError names the step
 and the last good checkpoint, which is kept).
 """
@@ -31,14 +34,20 @@ import ml_collections
 import numpy as np
 from tqdm import tqdm
 
-from nets.data.loader import dataset_spec, eval_batches, load_split, train_batches
+from nets.data.loader import (
+    dataset_spec,
+    eval_batches,
+    load_split,
+    stream_batches,
+    train_batches,
+)
 from nets.training.checkpoint import Checkpoints
 from nets.training.config import build_model, build_optimizer, learning_rate, validate_training
 from nets.training.events import EventLog
 from nets.training.objectives import get_objective
 from nets.training.parallel import DataParallel
 from nets.training.preemption import Preempted, stop_requests
-from nets.training.state import TrainState, eval_step, train_step
+from nets.training.state import TrainState, eval_step, initial_carry, train_step
 from nets.training.workdir import exclusive, json_bytes, prepare_workdir, write_outputs
 
 log = logging.getLogger(__name__)
@@ -169,7 +178,15 @@ def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStac
     optimizer = build_optimizer(config.optimizer, config.num_steps)
     # the model meets its input here (a wrong shape is an error naming the expected one)
     state = TrainState.create(build_model(config), optimizer, train_set["inputs"][:1], config.seed)
-    batches = train_batches(train_set, config.batch_size // jax.process_count(), config.seed)
+    local_batch = config.batch_size // jax.process_count()
+    if config.get("stateful", False):
+        if jax.process_count() > 1:
+            raise ValueError("config.stateful runs in one process only (its carry is gathered)")
+        inputs = train_set["inputs"][: config.batch_size]
+        state = state.replace(carry=initial_carry(state.model, state.variables, inputs))
+        batches = stream_batches(train_set, local_batch)
+    else:
+        batches = train_batches(train_set, local_batch, config.seed)
     workdir = prepare_workdir(workdir)
     stack.enter_context(exclusive(workdir))
     checkpoints = Checkpoints(workdir / "checkpoints", config.keep_checkpoints)
