@@ -6,7 +6,9 @@ cross-entropy; results in nats and bits per character (bpc = nats / ln 2).
     python -m experiments.char_lm --workdir runs/char_lm       # with the n-gram baselines, samples
 
 Training reads shuffled windows of ``CHARACTER_WINDOW`` characters ('pydoc_chars/L' for L) and
-evaluates the validation split every ``eval_every`` steps (the learning curves). Profiles:
+evaluates the validation split every ``eval_every`` steps (the learning curves);
+``--config.stateful=True`` reads consecutive chunks instead and carries the LSTM's state from
+one to the next (truncated BPTT). Profiles:
 'quick' (default, about 10 minutes on a 2-core CPU), 'full' (larger, for an accelerator),
 'tiny' (the tests).
 """
