@@ -19,6 +19,7 @@ from experiments.configs import imdb_lstm, shakespeare_char
 from experiments.configs import sentiment as sentiment_config
 from nets.data import loader
 from nets.data.text import CHARACTERS
+from nets.training.checkpoint import Checkpoints
 from nets.training.preemption import Preempted
 from nets.training.trainer import train
 
@@ -67,25 +68,26 @@ def test_char_lm_scores_the_lstm_beside_the_ngrams_and_samples(language_run):
     assert (workdir / "learning_curves.png").stat().st_size > 10_000
 
 
-def test_a_stateful_language_model_resumes_after_sigterm_with_its_carry(tmp_path):
-    """Truncated BPTT with the carry passed between chunks: SIGTERM at step 3 saves that step
-    (the carry and the stream position with it); the rerun ends where an uninterrupted run
-    ends, parameters and carry bit for bit."""
+def test_a_stateful_language_model_resumes_after_sigterm_with_its_carry(language_run, tmp_path):
+    """Truncated BPTT with the carry passed between chunks (the char_lm config): SIGTERM at step
+    3 saves that step, with the carry and the stream position; the rerun ends where the
+    experiment's uninterrupted run ended, parameters and carry bit for bit."""
+    workdir, _ = language_run
     config = char_lm.training_part(char_lm_config.get_config("tiny"))
-    config.stateful = True
+    assert config.stateful
 
     def on_step(step):
         if step == 3:
             os.kill(os.getpid(), signal.SIGTERM)
 
-    straight = train(config, tmp_path / "straight")
     with pytest.raises(Preempted, match="SIGTERM at step 3"):
-        train(config, tmp_path / "resumed", on_step=on_step)
-    resumed = train(config, tmp_path / "resumed")
+        train(config, tmp_path, on_step=on_step)
+    resumed = train(config, tmp_path)
     assert resumed["resumed_from_step"] == 3
-    a, b = straight["state"], resumed["state"]
-    assert jax.tree.leaves(a.carry) and np.abs(jax.tree.leaves(a.carry)[0]).max() > 0
-    leaves = [jax.tree.leaves((state.params, state.carry)) for state in (a, b)]
+    template = jax.device_get(resumed["state"])
+    straight, _ = Checkpoints(workdir / "model" / "checkpoints", 3).restore_latest(template)
+    assert np.abs(jax.tree.leaves(straight.carry)[0]).max() > 0  # a carry was passed on
+    leaves = [jax.tree.leaves((s.params, s.carry)) for s in (straight, resumed["state"])]
     for x, y in zip(*leaves, strict=True):
         np.testing.assert_array_equal(x, y)
 
