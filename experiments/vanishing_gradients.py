@@ -118,10 +118,10 @@ def sweep_cell(cell_name: str, config, progress, **cell_options) -> list:
 
     def train(length):
         # The measurements are brief programs, compiled without XLA's costly optimisations
-        # (config.fast_compile); the training sweep runs long enough for them to pay: with them
-        # the first run took 59 s instead of 69 s, and a rerun from the cache 25 s instead of 35
-        # (the cache keeps the longer compile).
-        with cli.fast_compilation(False):
+        # (config.fast_compile); the quick profile's training sweep runs long enough for them
+        # to pay (config.train.fast_compile False): the first run took 59 s instead of 69 s,
+        # and a rerun from the cache 25 s instead of 35 (the cache keeps the longer compile).
+        with cli.fast_compilation(config.train.fast_compile):
             result = sweep(
                 model,
                 objectives.mse,
