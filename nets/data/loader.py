@@ -14,6 +14,7 @@ iterator state (the index of the next batch) that a checkpoint stores.
 """
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -251,8 +252,10 @@ def load_split(name: str, split: str, data_dir=None) -> dict[str, np.ndarray]:
     return spec.load(name, split, data_dir)
 
 
-def _take(arrays: dict[str, np.ndarray]) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
-    return lambda rows: {key: value[rows] for key, value in arrays.items()}
+def take(arrays, rows):
+    """The ``rows`` (a slice or an index array) of every leaf of ``arrays`` [N, ...]: a batch
+    may nest ({'inputs': {'source', 'decoder_inputs'}, ...})."""
+    return jax.tree.map(lambda value: value[rows], arrays)
 
 
 def train_batches(
@@ -284,7 +287,7 @@ def train_batches(
     order = grain.MapDataset.range(size).seed(seed).shuffle().repeat(None)
     batches = order[shard_index::shard_count].batch(batch_size, drop_remainder=True)
     options = grain.ReadOptions(num_threads=1, prefetch_buffer_size=prefetch)
-    return iter(batches.map(_take(arrays)).to_iter_dataset(options))
+    return iter(batches.map(functools.partial(take, arrays)).to_iter_dataset(options))
 
 
 def stream_batches(
@@ -318,7 +321,7 @@ def stream_batches(
     starts = np.arange(shard_index, streams, shard_count) * length  # this process's streams
 
     def chunk(k: int) -> dict[str, np.ndarray]:
-        batch = _take(arrays)(starts + k)
+        batch = take(arrays, starts + k)
         return {**batch, "reset": np.full(batch_size, k == 0)}
 
     chunks = grain.MapDataset.range(length).repeat(None).map(chunk)
@@ -333,5 +336,5 @@ def eval_batches(arrays: dict[str, np.ndarray], batch_size: int):
     size = len(jax.tree.leaves(arrays)[0])
     for start in range(0, size, batch_size):
         rows = np.arange(start, start + batch_size)
-        batch = _take(arrays)(np.minimum(rows, size - 1))
+        batch = take(arrays, np.minimum(rows, size - 1))
         yield {**batch, "valid": (rows < size).astype(np.float32)}

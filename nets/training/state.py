@@ -47,7 +47,8 @@ class TrainState(struct.PyTreeNode):
         ``carry``: a stateful run's starting carry (zeros, ``initial_carry``)."""
         key = jax.random.key(seed) if isinstance(seed, int) else seed
         init_key, rng = jax.random.split(key)
-        variables = model.init(init_key, example_inputs)
+        # compiled as one program: run op by op, a model's init compiles each operation alone
+        variables = jax.jit(model.init)(init_key, example_inputs)
         params = variables["params"]
         return cls(
             step=jnp.zeros((), jnp.int32),

@@ -39,6 +39,7 @@ from nets.data.loader import (
     eval_batches,
     load_split,
     stream_batches,
+    take,
     train_batches,
 )
 from nets.training.checkpoint import Checkpoints
@@ -177,12 +178,13 @@ def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStac
         eval_set = load_split(config.data.name, eval_split, data_dir)
     optimizer = build_optimizer(config.optimizer, config.num_steps)
     # the model meets its input here (a wrong shape is an error naming the expected one)
-    state = TrainState.create(build_model(config), optimizer, train_set["inputs"][:1], config.seed)
+    example = take(train_set["inputs"], slice(1))
+    state = TrainState.create(build_model(config), optimizer, example, config.seed)
     local_batch = config.batch_size // jax.process_count()
     if config.get("stateful", False):
         if jax.process_count() > 1:
             raise ValueError("config.stateful runs in one process only (its carry is gathered)")
-        inputs = train_set["inputs"][: config.batch_size]
+        inputs = take(train_set["inputs"], slice(config.batch_size))
         state = state.replace(carry=initial_carry(state.model, state.variables, inputs))
         batches = stream_batches(train_set, local_batch)
     else:
