@@ -348,7 +348,7 @@ def test_ctrl_c_during_a_save_waits_for_the_save_to_finish():
     [
         (
             {"model.name": "resnet21"},
-            "unknown model 'resnet21'; valid: alexnet, bag_of_embeddings, cifar_resnet110",
+            "unknown model 'resnet21'; valid: alexnet, attention_encoder_decoder, bag_of",
         ),
         ({"data.name": "imagenet"}, "unknown dataset 'imagenet'; valid: adding_problem, cifar10"),
         ({"batch_size": 12}, "global batch 12 is not divisible by the device count 8"),

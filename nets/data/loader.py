@@ -29,6 +29,7 @@ from nets.data.pixels import fixed_permutation, pixel_sequences
 from nets.data.reviews import VOCABULARY as REVIEW_WORDS
 from nets.data.reviews import review_split
 from nets.data.text import CHARACTERS, Vocabulary, pad, windows
+from nets.data.translation import SEQUENCE_CHARACTERS, task_split
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +174,21 @@ def _shakespeare_chars(name: str, split: str, data_dir=None) -> dict[str, np.nda
     return windows(CHARACTERS.encode(text), variant(name, CHARACTER_WINDOW))
 
 
+def _dates(name: str, split: str, data_dir=None) -> dict:
+    """The generated date translations (``nets.data.translation``), written date -> ISO."""
+    del name, data_dir  # generated in memory in a second
+    return task_split("dates", split)
+
+
+REVERSAL_LENGTH = 30  # the longest digit string of 'reversal' ('reversal/L' sets it)
+
+
+def _reversal(name: str, split: str, data_dir=None) -> dict:
+    """Digit strings of 1..L digits -> the same reversed (``nets.data.translation``)."""
+    del data_dir
+    return task_split("reversal", split, variant(name, REVERSAL_LENGTH))
+
+
 def _pixels(permuted: bool) -> Callable[[np.ndarray], np.ndarray]:
     """MNIST's bytes as [N, 784, 1] sequences in [0, 1], in a fixed random order if ``permuted``."""
     order = fixed_permutation(28 * 28) if permuted else None
@@ -196,6 +212,12 @@ DATASETS: dict[str, DatasetSpec] = {
     "imdb_reviews": DatasetSpec("binary_cross_entropy", 1, _imdb, tokens=IMDB_VOCABULARY),
     "pydoc_chars": DatasetSpec(
         "cross_entropy", len(CHARACTERS), _pydoc_chars, len(CHARACTERS), validation=True
+    ),
+    "dates": DatasetSpec(
+        "cross_entropy", len(SEQUENCE_CHARACTERS), _dates, len(SEQUENCE_CHARACTERS)
+    ),
+    "reversal": DatasetSpec(
+        "cross_entropy", len(SEQUENCE_CHARACTERS), _reversal, len(SEQUENCE_CHARACTERS)
     ),
     "tiny_shakespeare": DatasetSpec(
         "cross_entropy", len(CHARACTERS), _shakespeare_chars, len(CHARACTERS), validation=True

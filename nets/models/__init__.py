@@ -6,9 +6,10 @@
 
 The registry is composed from the families below it: the CNN zoo (``nets.cnn.get_model`` is
 its CNN view: LeNet-5, AlexNet, VGG, GoogLeNet, ResNet, EfficientNet, the CIFAR ResNets), the
-MNIST-1D baselines (``mnist1d_*``) and the sequence heads (``many_to_one``, ``many_to_many``,
-with a cell by name). ``register_model`` adds a model of your own; every trainer builds models
-only through ``get_model``, so a registered one trains with no other change.
+MNIST-1D baselines (``mnist1d_*``), the sequence heads (``many_to_one``, ``many_to_many``,
+with a cell by name) and the encoder-decoders (``encoder_decoder``,
+``attention_encoder_decoder``). ``register_model`` adds a model of your own; every trainer
+builds models only through ``get_model``, so a registered one trains with no other change.
 """
 
 from collections.abc import Callable
@@ -18,11 +19,17 @@ import flax.linen as nn
 from nets.checks import check_choice
 from nets.cnn.zoo import MODELS as CNN_MODELS
 from nets.models.mnist1d import MODELS as MNIST1D_MODELS
+from nets.models.seq2seq import MODELS as SEQ2SEQ_MODELS
 from nets.models.sequence import MODELS as SEQUENCE_MODELS
 from nets.models.sequence import ManyToMany, ManyToOne, SequenceHead
 from nets.registry import build, option_defaults
 
-MODELS: dict[str, Callable[..., nn.Module]] = {**CNN_MODELS, **MNIST1D_MODELS, **SEQUENCE_MODELS}
+MODELS: dict[str, Callable[..., nn.Module]] = {
+    **CNN_MODELS,
+    **MNIST1D_MODELS,
+    **SEQUENCE_MODELS,
+    **SEQ2SEQ_MODELS,
+}
 
 
 def get_model(name: str, num_outputs: int, **options) -> nn.Module:
