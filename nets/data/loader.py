@@ -28,6 +28,7 @@ from nets.data.corpus import pydoc_text
 from nets.data.pixels import fixed_permutation, pixel_sequences
 from nets.data.reviews import VOCABULARY as REVIEW_WORDS
 from nets.data.reviews import review_split
+from nets.data.series import SERIES, forecast_arrays, load_series
 from nets.data.text import CHARACTERS, Vocabulary, pad, windows
 from nets.data.translation import SEQUENCE_CHARACTERS, task_split
 
@@ -189,6 +190,16 @@ def _reversal(name: str, split: str, data_dir=None) -> dict:
     return task_split("reversal", split, variant(name, REVERSAL_LENGTH))
 
 
+def _series(name: str, split: str, data_dir=None) -> dict:
+    """A shipped series (``nets.data.series``) as forecasting windows; 'sunspots/W' reads W
+    values before each origin."""
+    del data_dir  # ships inside statsmodels
+    base = name.partition("/")[0]
+    spec = SERIES[base]
+    arrays = forecast_arrays(load_series(base), split, variant(name, spec.window), spec.horizon)
+    return {key: arrays[key] for key in ("inputs", "targets")}
+
+
 def _pixels(permuted: bool) -> Callable[[np.ndarray], np.ndarray]:
     """MNIST's bytes as [N, 784, 1] sequences in [0, 1], in a fixed random order if ``permuted``."""
     order = fixed_permutation(28 * 28) if permuted else None
@@ -219,6 +230,7 @@ DATASETS: dict[str, DatasetSpec] = {
     "reversal": DatasetSpec(
         "cross_entropy", len(SEQUENCE_CHARACTERS), _reversal, len(SEQUENCE_CHARACTERS)
     ),
+    **{name: DatasetSpec("mse", series.horizon, _series) for name, series in SERIES.items()},
     "tiny_shakespeare": DatasetSpec(
         "cross_entropy", len(CHARACTERS), _shakespeare_chars, len(CHARACTERS), validation=True
     ),
