@@ -102,6 +102,16 @@ def sentiment_accuracy(model: str, distance: int):
     return lambda runs: 100 * runs[0]["models"][model][str(distance)]["accuracy"]
 
 
+def translation_accuracy(model: str, data: str, decoding: str = "greedy"):
+    """A model's exact-sequence accuracy (%) on a task (experiments.translation)."""
+    return lambda runs: 100 * runs[0]["models"][model][data][decoding]
+
+
+def forecast_rmse(series: str, model: str, horizon: str):
+    """A forecaster's test RMSE ('one_step' or 'horizon') on a series (experiments.forecasting)."""
+    return lambda runs: runs[0]["series"][series]["scores"][model][horizon]["rmse"]
+
+
 def train(config: str, *overrides: str) -> tuple[str, ...]:
     return ("-m", "experiments.train", "--config", f"experiments/configs/{config}.py", *overrides)
 
@@ -293,6 +303,59 @@ EXPERIMENTS = (
                 lambda runs: runs[0]["baselines"]["best"]["test"],
             ),
             Number("LSTM bpc", "1.922", 1.922, 0.05, lambda runs: runs[0]["lstm"]["test"]),
+        ),
+    ),
+    Experiment(
+        "translation",
+        (("-m", "experiments.translation"),),
+        (
+            percent("dates, attention", "100.0%", 1.0, translation_accuracy("attention", "dates")),
+            percent(
+                "dates, no attention", "98.2%", 2.0, translation_accuracy("no_attention", "dates")
+            ),
+            percent(
+                "reversal, attention",
+                "100.0%",
+                2.0,
+                translation_accuracy("attention", "reversal/30"),
+            ),
+            percent(
+                "reversal, no attention",
+                "43.2%",
+                8.0,
+                translation_accuracy("no_attention", "reversal/30"),
+            ),
+        ),
+    ),
+    Experiment(
+        "forecasting",
+        (("-m", "experiments.forecasting"),),
+        (
+            # one training run on 215 windows: a different CPU may move it by a few units
+            Number(
+                "sunspots LSTM, one step",
+                "19.9",
+                19.9,
+                3.0,
+                forecast_rmse("sunspots", "LSTM", "one_step"),
+            ),
+            Number(
+                "sunspots ARIMA, horizon",
+                "31.5",
+                31.5,
+                0.1,
+                forecast_rmse("sunspots", "ARIMA(9, 0, 0)", "horizon"),
+            ),
+            Number(
+                "CO2 LSTM, one step", "0.42", 0.42, 0.1, forecast_rmse("co2", "LSTM", "one_step")
+            ),
+            Number(
+                "CO2 persistence, one step",
+                "0.52",
+                0.52,
+                0.01,
+                forecast_rmse("co2", "persistence", "one_step"),
+            ),
         ),
     ),
     Experiment(
