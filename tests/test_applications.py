@@ -26,7 +26,7 @@ from nets.training.trainer import train
 def test_sentiment_compares_the_models_by_distance(tmp_path):
     config = sentiment_config.get_config("tiny")
     results = sentiment.run(config, str(tmp_path))
-    assert set(results["models"]) == {"lstm", "tanh", "bag_of_embeddings"}
+    assert set(results["models"]) == {"lstm", "bag_of_embeddings"}  # the tiny profile's two
     for name, runs in results["models"].items():
         (run,) = runs.values()  # one longest filler in the tiny profile
         rows = run["by_distance"]

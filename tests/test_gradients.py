@@ -9,6 +9,13 @@ from nets.gradients import hidden_state_gradient_norms, scaled_norm, step_jacobi
 from nets.models import ManyToOne
 from nets.rnn import GRUCell, LSTMCell, Recurrent, SimpleRNNCell, orthogonal
 
+# compiled as one program per model and loss, as the experiments run it: called op by op, the
+# backward pass through the scan compiles each of its operations alone
+hidden_state_gradient_norms = jax.jit(hidden_state_gradient_norms, static_argnums=(0, 3))
+step_jacobian_norms = jax.jit(
+    step_jacobian_norms, static_argnums=0, static_argnames=("exact", "iterations")
+)
+
 B, T, X, H = 4, 30, 3, 16
 
 
@@ -80,9 +87,10 @@ def test_one_pass_equals_separate_gradients_at_every_step(cell):
             total += jnp.mean(jnp.sum(jnp.square(later @ w), axis=1)) / time
         return total  # + terms of steps before t, constant in carry_t
 
+    grad = jax.jit(jax.grad(loss_from_carry), static_argnums=1)  # one program per t
     for t in range(time):
         carry_t = jax.tree.map(lambda c, t=t: c[:, t], carries)
-        grads = jax.grad(loss_from_carry)(carry_t, t)
+        grads = grad(carry_t, t)
         if isinstance(cell, LSTMCell):
             # The split holds h_t fixed when moving C_t; the total derivative adds the path
             # h_t = o_t tanh(C_t): dL/dC_t = partial + dL/dh_t * o_t * (1 - tanh(C_t)^2).

@@ -18,24 +18,19 @@ from nets.training.state import TrainState, initial_carry
 def padded_and_alone(model, objective, tokens, lengths, targets):
     """(loss, grads, outputs) of the padded batch, and the same summed over each sequence alone
     (cut to its length, no padding)."""
-    variables = model.init(jax.random.key(0), tokens)
+    variables = jax.jit(model.init)(jax.random.key(0), tokens)
 
     def loss(params, x, y, seq_lengths=None):
         outputs = model.apply({"params": params}, x, seq_lengths)
         batch = {"targets": y} if seq_lengths is None else {"targets": y, "lengths": seq_lengths}
         return jnp.sum(objective(outputs, batch)["loss"]), outputs
 
-    (batch_loss, outputs), grads = jax.value_and_grad(loss, has_aux=True)(
-        variables["params"], tokens, targets, lengths
-    )
+    value_and_grad = jax.jit(jax.value_and_grad(loss, has_aux=True))  # one program per shape
+    (batch_loss, outputs), grads = value_and_grad(variables["params"], tokens, targets, lengths)
     alone = []
     for row, length in enumerate(lengths):
         y = targets[row : row + 1, :length] if targets.ndim == 2 else targets[row : row + 1]
-        alone.append(
-            jax.value_and_grad(loss, has_aux=True)(
-                variables["params"], tokens[row : row + 1, :length], y
-            )
-        )
+        alone.append(value_and_grad(variables["params"], tokens[row : row + 1, :length], y))
     return (batch_loss, grads, outputs), alone
 
 

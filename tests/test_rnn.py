@@ -100,11 +100,12 @@ def test_padded_sequences_end_in_the_state_they_reach_alone(cell, bidirectional)
     inputs = random_inputs(3)
     lengths = np.array([T, 4, 1])
     model = Recurrent(cell, bidirectional=bidirectional)
-    variables = model.init(jax.random.key(4), inputs)
+    apply = jax.jit(model.apply)  # one program per shape, not one per operation
+    variables = jax.jit(model.init)(jax.random.key(4), inputs)
     padded = jnp.where(jnp.arange(T)[None, :, None] < lengths[:, None, None], inputs, 99.0)
-    final, outputs = model.apply(variables, padded, lengths)
+    final, outputs = apply(variables, padded, lengths)
     for b, length in enumerate(lengths):
-        alone_final, alone_out = model.apply(variables, inputs[b : b + 1, :length])
+        alone_final, alone_out = apply(variables, inputs[b : b + 1, :length])
         jax.tree.map(
             lambda a, r, b=b: np.testing.assert_allclose(a[b], r[0], rtol=1e-5, atol=1e-6),
             final,
@@ -337,11 +338,12 @@ def test_many_to_many_reads_tokens_as_one_hot_and_is_causal():
 
     tokens = jax.random.randint(jax.random.key(0), (2, 9), 0, 5)
     model = ManyToMany(GRUCell(6), 3, num_tokens=5)
-    params = model.init(jax.random.key(1), tokens)
-    outputs = model.apply(params, tokens)
+    apply = jax.jit(model.apply)  # one program, not one per operation
+    params = jax.jit(model.init)(jax.random.key(1), tokens)
+    outputs = apply(params, tokens)
     assert outputs.shape == (2, 9, 3)
-    as_vectors = ManyToMany(GRUCell(6), 3).apply(params, jax.nn.one_hot(tokens, 5))
+    as_vectors = jax.jit(ManyToMany(GRUCell(6), 3).apply)(params, jax.nn.one_hot(tokens, 5))
     np.testing.assert_allclose(outputs, as_vectors, rtol=1e-6)
-    changed = model.apply(params, tokens.at[:, 5].set((tokens[:, 5] + 1) % 5))
+    changed = apply(params, tokens.at[:, 5].set((tokens[:, 5] + 1) % 5))
     np.testing.assert_array_equal(changed[:, :5], outputs[:, :5])  # y_t sees only x_1..x_t
     assert not np.allclose(changed[:, 5:], outputs[:, 5:])

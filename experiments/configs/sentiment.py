@@ -42,6 +42,7 @@ def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
         shrink_for_tests(config, eval_every=2)
         config.data.name = "reviews/6"
         config.distances = (6,)
+        del config.compare["tanh"]  # the LSTM's code path with another cell
         for model in config.compare.values():
             model.embedding_size = 4
             if "hidden_size" in model:
