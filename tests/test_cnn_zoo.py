@@ -1,5 +1,7 @@
 """The modern CNNs: torchvision's exact parameter counts, forward passes, train/eval modes."""
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -114,9 +116,10 @@ def test_jitted_forward_at_small_resolution(name, size):
 def test_batch_norm_train_and_eval_differ_and_statistics_update():
     model = get_model("cifar_resnet20", 10)
     images = 3.0 + jax.random.normal(jax.random.key(2), (4, 32, 32, 3))
-    variables = model.init(jax.random.key(3), images)
-    evaluated = model.apply(variables, images, train=False)
-    trained, updates = model.apply(variables, images, train=True, mutable=["batch_stats"])
+    apply = jax.jit(model.apply, static_argnames=("train", "mutable"))  # not op by op
+    variables = jax.jit(model.init)(jax.random.key(3), images)
+    evaluated = apply(variables, images, train=False)
+    trained, updates = apply(variables, images, train=True, mutable=("batch_stats",))
     assert not np.allclose(evaluated, trained)  # batch statistics against running ones
     before = jax.tree.leaves(variables["batch_stats"])
     after = jax.tree.leaves(updates["batch_stats"])
@@ -127,11 +130,11 @@ def test_dropout_is_on_only_in_training():
     model = get_model("alexnet", 5)
     images = jax.random.normal(jax.random.key(4), (2, 64, 64, 3))
     variables = cheap_variables(model, images)
-    eval_a = model.apply(variables, images)
-    np.testing.assert_array_equal(eval_a, model.apply(variables, images))
+    apply = jax.jit(model.apply, static_argnames="train")  # one program, not one per operation
+    eval_a = apply(variables, images)
+    np.testing.assert_array_equal(eval_a, apply(variables, images))
     train = [
-        model.apply(variables, images, train=True, rngs={"dropout": jax.random.key(k)})
-        for k in (6, 7)
+        apply(variables, images, train=True, rngs={"dropout": jax.random.key(k)}) for k in (6, 7)
     ]
     assert not np.allclose(train[0], train[1])
 
@@ -195,12 +198,13 @@ def test_stochastic_depth_drops_whole_branches_and_rescales_the_rest():
 
     x = jax.random.normal(jax.random.key(10), (64, 8, 8, 16))
     block = MBConv(6, 3, 1, 16, drop_rate=0.5)
-    variables = block.init(jax.random.key(11), x)
+    variables = jax.jit(block.init)(jax.random.key(11), x)
     keep_all = MBConv(6, 3, 1, 16, drop_rate=0.0)
-    full, _ = keep_all.apply(variables, x, train=True, mutable=["batch_stats"])
+    training = dict(train=True, mutable=("batch_stats",))
+    full, _ = jax.jit(partial(keep_all.apply, **training))(variables, x)
     branch = full - x
-    out, _ = block.apply(
-        variables, x, train=True, mutable=["batch_stats"], rngs={"dropout": jax.random.key(12)}
+    out, _ = jax.jit(partial(block.apply, **training))(
+        variables, x, rngs={"dropout": jax.random.key(12)}
     )
     dropped = np.all(np.isclose(out, x, atol=1e-6), axis=(1, 2, 3))
     kept = np.all(np.isclose(out, x + 2 * branch, atol=1e-5), axis=(1, 2, 3))
