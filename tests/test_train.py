@@ -219,10 +219,12 @@ def test_permuted_sequential_mnist_trains_through_tfds_under_mock_data(tmp_path)
 
 KILLABLE_RUN = """
 import os, signal, sys
+from experiments.cli import compilation_cache
 from experiments.configs.lenet5_digits import get_config
 from nets.training.preemption import Preempted
 from nets.training.trainer import train
-workdir, data_dir, kill_at, how = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+workdir, data_dir, kill_at, how, cache = sys.argv[1:3] + [int(sys.argv[3])] + sys.argv[4:6]
+compilation_cache(cache)
 config = get_config("tiny")
 config.update(dict(num_steps=60, checkpoint_every=10, log_every=5))
 config.data.data_dir = data_dir
@@ -248,10 +250,14 @@ def test_a_run_preempted_then_killed_resumes_to_a_bit_identical_result(tmp_path,
     resumed, then SIGKILL at 35: it continues from 30. The end equals an uninterrupted run."""
     loader.load_split("digits32", "train", data_dir)  # prepared before two processes race to it
     env = {**os.environ, "JAX_DISABLE_MOST_OPTIMIZATIONS": "1"}  # compile faster; same in all
+    # the later runs load the first two's compiled programs: a resume from the persistent
+    # compilation cache must be as bit-identical as one that compiles
+    cache = str(tmp_path / "compilation_cache")
 
     def launch(workdir, kill_at=0, how="SIGKILL"):
+        arguments = [str(workdir), data_dir, str(kill_at), how, cache]
         return subprocess.Popen(
-            [sys.executable, "-c", KILLABLE_RUN, str(workdir), data_dir, str(kill_at), how],
+            [sys.executable, "-c", KILLABLE_RUN, *arguments],
             cwd=ROOT,
             env=env,
             stderr=subprocess.PIPE,
