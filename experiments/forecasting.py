@@ -24,7 +24,7 @@ import ml_collections
 import numpy as np
 
 from experiments import cli
-from experiments.configs import without
+from experiments.configs import compared_run
 from experiments.plotting import plt, save_run
 from nets.data.loader import eval_batches, load_split, variant
 from nets.data.series import SERIES, Normaliser, load_series, origins, train_size
@@ -43,10 +43,7 @@ EXPERIMENT_FIELDS = ("series", "compare", "arima")
 
 def model_run(config: ml_collections.ConfigDict, name: str, series: str):
     """The training config of one compared model on one series."""
-    single = without(config, *EXPERIMENT_FIELDS)
-    single.model = config.compare[name].to_dict()
-    single.data.name = series
-    return single
+    return compared_run(config, name, series, EXPERIMENT_FIELDS)
 
 
 def model_forecasts(state, arrays: dict, values: np.ndarray, starts: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ import ml_collections
 import numpy as np
 
 from experiments import cli
-from experiments.configs import without
+from experiments.configs import compared_run
 from experiments.plotting import plt, save_run
 from nets.checks import check_positive
 from nets.data.loader import eval_batches
@@ -48,10 +48,7 @@ LABELS = {
 def model_run(config: ml_collections.ConfigDict, name: str, distance: int):
     """The training config of one compared model at one longest filler: ``config`` with
     ``config.compare[name]`` as its model and 'reviews/<distance>' as its data."""
-    single = without(config, "compare", "distances")
-    single.model = config.compare[name].to_dict()
-    single.data.name = f"reviews/{distance}"
-    return single
+    return compared_run(config, name, f"reviews/{distance}", ("compare", "distances"))
 
 
 def predictions(state, arrays: dict, batch_size: int = 500) -> np.ndarray:

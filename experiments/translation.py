@@ -25,7 +25,7 @@ import ml_collections
 import numpy as np
 
 from experiments import cli
-from experiments.configs import without
+from experiments.configs import compared_run
 from experiments.plotting import plt, save_run
 from nets.checks import check_positive
 from nets.data.loader import eval_batches, load_split, take
@@ -47,10 +47,7 @@ EXPERIMENT_FIELDS = ("compare", "length_task", "beam_width", "alpha", "heatmaps"
 
 def model_run(config: ml_collections.ConfigDict, name: str, data: str):
     """The training config of one compared model on one data set."""
-    single = without(config, *EXPERIMENT_FIELDS)
-    single.model = config.compare[name].to_dict()
-    single.data.name = data
-    return single
+    return compared_run(config, name, data, EXPERIMENT_FIELDS)
 
 
 def decode(state, arrays: dict, max_length: int, beam_width: int = 0, alpha: float = 0.0):

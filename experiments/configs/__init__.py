@@ -78,3 +78,14 @@ def shrink_for_tests(config: ml_collections.ConfigDict, **fields) -> ml_collecti
     (``fields`` override these)."""
     config.update(dict(batch_size=16, num_steps=4, log_every=2, checkpoint_every=2), **fields)
     return config
+
+
+def compared_run(
+    config: ml_collections.ConfigDict, model: str, data: str, fields
+) -> ml_collections.ConfigDict:
+    """The training config of model ``model`` of ``config.compare`` on data set ``data``: what
+    an experiment that compares models hands the run driver, without its own ``fields``."""
+    single = without(config, *fields)
+    single.model = config.compare[model].to_dict()
+    single.data.name = data
+    return single

@@ -21,6 +21,8 @@ the true previous token). ``encode`` and ``decode`` are the two halves, for the 
 ``nets.models.decoding`` that feed back their own predictions; one layer each.
 """
 
+import functools
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -147,27 +149,8 @@ def encoder_decoder(
     )
 
 
-def attention_encoder_decoder(
-    num_outputs,
-    cell: str = "lstm",
-    hidden_size: int = 128,
-    *,
-    num_tokens: int = 0,
-    embedding_size: int = 32,
-    attention_size: int = 128,
-):
-    """Bahdanau's encoder-decoder with additive attention of ``attention_size`` units."""
-    return encoder_decoder(
-        num_outputs,
-        cell,
-        hidden_size,
-        num_tokens=num_tokens,
-        embedding_size=embedding_size,
-        attention_size=attention_size,
-    )
-
-
 MODELS = {
     "encoder_decoder": encoder_decoder,
-    "attention_encoder_decoder": attention_encoder_decoder,
+    # Bahdanau's: the same model with additive attention of 128 units by default
+    "attention_encoder_decoder": functools.partial(encoder_decoder, attention_size=128),
 }
