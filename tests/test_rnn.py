@@ -18,9 +18,10 @@ def random_inputs(seed=0, shape=(B, T, X)):
 def run_flax_cell(cell, params, inputs):
     """Step a flax cell over [batch, time, features] with a Python loop (the reference)."""
     carry = cell.initialize_carry(jax.random.key(0), inputs[:, 0].shape)
+    step = jax.jit(cell.apply)  # one compiled step, reused at every t
     outputs = []
     for t in range(inputs.shape[1]):
-        carry, y = cell.apply(params, carry, inputs[:, t])
+        carry, y = step(params, carry, inputs[:, t])
         outputs.append(y)
     return carry, jnp.stack(outputs, axis=1)
 
@@ -119,11 +120,9 @@ def test_stacked_layers_feed_each_other():
     inputs = random_inputs(4)
     stacked = Recurrent(GRUCell(H), num_layers=2)
     variables = stacked.init(jax.random.key(5), inputs)
-    final, outputs = stacked.apply(variables, inputs)
-    single = Recurrent(GRUCell(H))
-    layer = lambda i, x: single.apply(  # noqa: E731
-        {"params": {"cells_0": variables["params"][f"cells_{i}"]}}, x
-    )
+    final, outputs = jax.jit(stacked.apply)(variables, inputs)
+    single = jax.jit(Recurrent(GRUCell(H)).apply)  # one program, not one per operation
+    layer = lambda i, x: single({"params": {"cells_0": variables["params"][f"cells_{i}"]}}, x)  # noqa: E731
     h0, y0 = layer(0, inputs)
     h1, y1 = layer(1, y0)
     np.testing.assert_allclose(outputs, y1, rtol=1e-6)
@@ -135,10 +134,10 @@ def test_bidirectional_backward_half_reads_the_reversed_sequence():
     inputs = random_inputs(5)
     model = Recurrent(LSTMCell(H), bidirectional=True)
     variables = model.init(jax.random.key(6), inputs)
-    _, outputs = model.apply(variables, inputs)
+    _, outputs = jax.jit(model.apply)(variables, inputs)  # one program, not one per operation
     single = Recurrent(LSTMCell(H))
     backward = {"params": {"cells_0": variables["params"]["cells_1"]}}
-    _, reversed_out = single.apply(backward, inputs[:, ::-1])
+    _, reversed_out = jax.jit(single.apply)(backward, inputs[:, ::-1])
     assert outputs.shape == (B, T, 2 * H)
     np.testing.assert_allclose(outputs[..., H:], reversed_out[:, ::-1], rtol=1e-5, atol=1e-6)
 
@@ -278,9 +277,9 @@ def test_remat_gives_the_same_gradients_and_rematerialises(cell):
     def loss(model):
         return lambda v: jnp.sum(model.apply(v, inputs)[1] ** 2)
 
-    grads = jax.grad(loss(plain))(variables)
+    grads = jax.jit(jax.grad(loss(plain)))(variables)  # compiled, not op by op
     close = lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)  # noqa: E731
-    jax.tree.map(close, jax.grad(loss(remat))(variables), grads)
+    jax.tree.map(close, jax.jit(jax.grad(loss(remat)))(variables), grads)
     jaxpr = str(jax.make_jaxpr(jax.grad(loss(remat)))(variables))
     assert "checkpoint" in jaxpr or "remat" in jaxpr
     assert "checkpoint" not in str(jax.make_jaxpr(jax.grad(loss(plain)))(variables))
