@@ -103,7 +103,7 @@ def language_model():
     model = get_model(
         "many_to_many", 5, num_tokens=5, embedding_size=4, hidden_size=8, num_layers=2
     )
-    variables = model.init(jax.random.key(0), jnp.zeros((1, 3), jnp.int32))
+    variables = jax.jit(model.init)(jax.random.key(0), jnp.zeros((1, 3), jnp.int32))
     # larger weights than the initialisation, so the distributions are far from uniform
     variables = jax.tree.map(lambda w: 3 * w, variables)
     return model, variables
@@ -185,13 +185,14 @@ def test_a_carried_state_reads_two_chunks_as_one_sequence(language_model):
     state = TrainState.create(model, optax.sgd(0.1), jnp.zeros((2, 3), jnp.int32), 0)
     state = state.replace(params=variables["params"])
     tokens = jnp.array([[2, 3, 4, 1, 0, 2], [4, 4, 3, 2, 1, 0]])
-    whole = model.apply(variables, tokens)
+    apply = jax.jit(state.apply)  # compiled, not op by op
+    whole = jax.jit(model.apply)(variables, tokens)
     zeros = initial_carry(model, variables, tokens[:, :3])
     first, reset = {"inputs": tokens[:, :3], "reset": jnp.array([True, True])}, jnp.array([0, 1])
-    (outputs, carry), _ = state.apply(first, carry=zeros)
+    (outputs, carry), _ = apply(first, carry=zeros)
     np.testing.assert_allclose(outputs, whole[:, :3], rtol=1e-5, atol=1e-6)
     second = {"inputs": tokens[:, 3:], "reset": reset.astype(bool)}
-    (outputs, _), _ = state.apply(second, carry=carry)
+    (outputs, _), _ = apply(second, carry=carry)
     np.testing.assert_allclose(outputs[0], whole[0, 3:], rtol=1e-5, atol=1e-6)  # carried on
-    alone = model.apply(variables, tokens[1:, 3:])  # row 1 was reset: it reads from zeros
+    alone = jax.jit(model.apply)(variables, tokens[1:, 3:])  # row 1 was reset: from zeros
     np.testing.assert_allclose(outputs[1], alone[0], rtol=1e-5, atol=1e-6)
