@@ -26,11 +26,11 @@ import numpy as np
 from experiments import cli
 from experiments.configs import compared_run
 from experiments.plotting import plt, save_run
-from nets.data.loader import eval_batches, load_split, variant
+from nets.data.loader import load_split, variant
 from nets.data.series import SERIES, Normaliser, load_series, origins, train_size
 from nets.forecasting import arima, forecast_scores, fourier_terms, persistence, seasonal_naive
 from nets.training.config import validate_training
-from nets.training.trainer import train
+from nets.training.trainer import predict, train
 from nets.training.workdir import prepare_workdir, run_header
 
 ANCHOR = (
@@ -48,10 +48,7 @@ def model_run(config: ml_collections.ConfigDict, name: str, series: str):
 
 def model_forecasts(state, arrays: dict, values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """[N, horizon] forecasts in the series' units from the origins ``starts``."""
-    apply = jax.jit(lambda batch: state.apply(batch)[0])
-    outputs = [np.asarray(apply(batch)) for batch in eval_batches(arrays, 256)]
-    outputs = np.concatenate(outputs)[: len(starts)]
-    return Normaliser.fit(values).invert(outputs, values[starts - 1])
+    return Normaliser.fit(values).invert(predict(state, arrays), values[starts - 1])
 
 
 def baselines(name: str, values: np.ndarray, starts: np.ndarray, config) -> tuple[dict, dict]:

@@ -25,10 +25,9 @@ from experiments import cli
 from experiments.configs import compared_run
 from experiments.plotting import plt, save_run
 from nets.checks import check_positive
-from nets.data.loader import eval_batches
 from nets.data.reviews import review_split
 from nets.training.config import validate_training
-from nets.training.trainer import train
+from nets.training.trainer import predict, train
 from nets.training.workdir import prepare_workdir, run_header
 
 # published IMDB accuracies (%), printed beside ours (DESIGN.md)
@@ -49,13 +48,6 @@ def model_run(config: ml_collections.ConfigDict, name: str, distance: int):
     """The training config of one compared model at one longest filler: ``config`` with
     ``config.compare[name]`` as its model and 'reviews/<distance>' as its data."""
     return compared_run(config, name, f"reviews/{distance}", ("compare", "distances"))
-
-
-def predictions(state, arrays: dict, batch_size: int = 500) -> np.ndarray:
-    """[N] booleans: the model says positive (logit > 0)."""
-    apply = jax.jit(lambda batch: state.apply(batch)[0][:, 0] > 0)
-    batches = eval_batches(arrays, batch_size)  # the last one padded, its extra rows cut below
-    return np.concatenate([np.asarray(apply(batch)) for batch in batches])[: len(arrays["targets"])]
 
 
 def by_distance(correct: np.ndarray, distances: np.ndarray, bins: int = 8) -> list[dict]:
@@ -120,7 +112,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
         for name in config.compare:
             print(f"training {LABELS.get(name, name)} with D = {distance}", file=sys.stderr)
             outcome = train(model_run(config, name, distance), workdir / f"{name}_d{distance}")
-            correct = predictions(outcome["state"], test) == (test["targets"] == 1)
+            says_positive = predict(outcome["state"], test)[:, 0] > 0  # logit > 0
+            correct = says_positive == (test["targets"] == 1)
             results[name][str(distance)] = {
                 "accuracy": float(correct.mean()),
                 "by_distance": by_distance(correct, test["distances"]),

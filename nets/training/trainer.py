@@ -139,6 +139,18 @@ def evaluate(state: TrainState, arrays: dict, loss_fn, batch_size: int) -> dict[
     return {name: total / count for name, total in totals.items()}
 
 
+@jax.jit
+def _outputs(state: TrainState, batch: dict):
+    return state.apply(batch)[0]
+
+
+def predict(state: TrainState, arrays: dict, batch_size: int = 500) -> np.ndarray:
+    """The model's outputs [N, ...] on every example of a split, in evaluation mode (compiled
+    once per model and batch shape; the padded rows of the last batch are cut)."""
+    outputs = [np.asarray(_outputs(state, batch)) for batch in eval_batches(arrays, batch_size)]
+    return np.concatenate(outputs)[: len(jax.tree.leaves(arrays)[0])]
+
+
 @dataclasses.dataclass
 class Run:
     """A run ready to take its next step: its data, its state and where it is saved."""
