@@ -1,0 +1,94 @@
+"""Log-mel spectrograms in JAX: the features a speech recogniser reads, computed on the device.
+
+    features, frames = log_mel_spectrogram(audio, lengths, sample_rate=8000)
+
+audio [batch, samples] (mono, right-padded), lengths [batch] its real samples ->
+features [batch, frames, mels], frames [batch] each utterance's real frames.
+
+1. Frames: ``window_ms`` (25 ms) windows every ``hop_ms`` (10 ms), no padding at the edges, so
+   an utterance of L samples has 1 + (L - W) // H whole frames (0 if L < W), the
+   output-size formula with Filter W and Stride H.
+2. Power spectrum |rfft(w * frame)|^2 with w a periodic Hann window of W samples.
+3. Mel energies: the spectrum times the mel filterbank [W // 2 + 1, mels] (``mel_filterbank``).
+4. log(energy + 1e-6), then per-utterance normalisation: each mel band minus its mean over the
+   utterance's real frames, divided by its standard deviation there (cepstral mean and
+   variance normalisation: a gain or a microphone's colouring changes nothing). Frames after
+   the utterance's end are 0.
+
+Step 2 is the same computation as ``librosa.feature.melspectrogram(..., center=False)`` with
+``n_fft`` = W, which the tests check it against.
+"""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nets.checks import check_positive, check_rank
+
+
+@functools.cache
+def mel_filterbank(sample_rate: int, window: int, mels: int) -> np.ndarray:
+    """[window // 2 + 1, mels]: triangular filters equally spaced on the mel scale from 0 Hz to
+    the Nyquist frequency, each of unit area (Slaney's normalisation).
+
+    From librosa (``librosa.filters.mel``): the filterbank is a convention with several
+    variants (HTK's or Slaney's mel scale, peak or area normalisation), and librosa's is the
+    one the field's recipes and their published features use, so we take it rather than
+    write a variant of our own. Imported here only: the rest of ``nets`` does not need it.
+    """
+    from librosa.filters import mel
+
+    return mel(sr=sample_rate, n_fft=window, n_mels=mels).T.astype(np.float32)
+
+
+def frame_count(lengths, window: int, hop: int):
+    """Whole frames of ``window`` samples every ``hop`` in utterances of ``lengths`` samples:
+    1 + (L - W) // H, and 0 where L < W."""
+    return jnp.where(lengths >= window, (lengths - window) // hop + 1, 0)
+
+
+def _samples(sample_rate: int, milliseconds: float) -> int:
+    return int(round(sample_rate * milliseconds / 1000))
+
+
+def log_mel_spectrogram(
+    audio: jax.Array,
+    lengths: jax.Array | None = None,
+    *,
+    sample_rate: int,
+    mels: int = 40,
+    window_ms: float = 25.0,
+    hop_ms: float = 10.0,
+) -> tuple[jax.Array, jax.Array]:
+    """Normalised log-mel features [batch, frames, mels] of mono ``audio`` [batch, samples]
+    and each utterance's real frames [batch] (see the module docstring)."""
+    check_rank("audio", jnp.shape(audio), 2, "[batch, samples] (mono)")
+    check_positive("sample_rate", sample_rate)
+    check_positive("mels", mels)
+    window, hop = _samples(sample_rate, window_ms), _samples(sample_rate, hop_ms)
+    check_positive("hop (samples)", hop)
+    batch, samples = jnp.shape(audio)
+    if samples < window:
+        raise ValueError(f"audio of {samples} samples is shorter than one {window}-sample window")
+    lengths = jnp.full((batch,), samples) if lengths is None else jnp.asarray(lengths)
+    filterbank = mel_filterbank(sample_rate, window, mels)
+    return _features(jnp.asarray(audio, jnp.float32), lengths, filterbank, window, hop)
+
+
+@functools.partial(jax.jit, static_argnames=("window", "hop"))
+def _features(audio, lengths, filterbank, window: int, hop: int):
+    frames_total = (audio.shape[1] - window) // hop + 1
+    starts = hop * jnp.arange(frames_total)
+    frames = audio[:, starts[:, None] + jnp.arange(window)[None, :]]  # [batch, frames, W]
+    hann = 0.5 - 0.5 * jnp.cos(2 * jnp.pi * jnp.arange(window) / window)  # periodic
+    power = jnp.abs(jnp.fft.rfft(frames * hann, axis=-1)) ** 2
+    log_mel = jnp.log(power @ filterbank + 1e-6)
+    frames_real = frame_count(lengths, window, hop)
+    valid = (jnp.arange(frames_total)[None, :] < frames_real[:, None])[..., None]
+    count = jnp.maximum(frames_real, 1)[:, None, None]
+    mean = jnp.sum(jnp.where(valid, log_mel, 0), axis=1, keepdims=True) / count
+    variance = jnp.sum(jnp.where(valid, (log_mel - mean) ** 2, 0), axis=1, keepdims=True) / count
+    normalised = (log_mel - mean) / jnp.sqrt(variance + 1e-5)
+    return jnp.where(valid, normalised, 0.0), frames_real
