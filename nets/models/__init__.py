@@ -7,9 +7,10 @@
 The registry is composed from the families below it: the CNN zoo (``nets.cnn.get_model`` is
 its CNN view: LeNet-5, AlexNet, VGG, GoogLeNet, ResNet, EfficientNet, the CIFAR ResNets), the
 MNIST-1D baselines (``mnist1d_*``), the sequence heads (``many_to_one``, ``many_to_many``,
-with a cell by name) and the encoder-decoders (``encoder_decoder``,
-``attention_encoder_decoder``). ``register_model`` adds a model of your own; every trainer
-builds models only through ``get_model``, so a registered one trains with no other change.
+with a cell by name), the encoder-decoders (``encoder_decoder``,
+``attention_encoder_decoder``) and the CTC speech recogniser (``ctc``). ``register_model``
+adds a model of your own; every trainer builds models only through ``get_model``, so a
+registered one trains with no other change.
 """
 
 from collections.abc import Callable
@@ -18,6 +19,7 @@ import flax.linen as nn
 
 from nets.checks import check_choice
 from nets.cnn.zoo import MODELS as CNN_MODELS
+from nets.models.ctc import MODELS as CTC_MODELS
 from nets.models.mnist1d import MODELS as MNIST1D_MODELS
 from nets.models.seq2seq import MODELS as SEQ2SEQ_MODELS
 from nets.models.sequence import MODELS as SEQUENCE_MODELS
@@ -29,6 +31,7 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     **MNIST1D_MODELS,
     **SEQUENCE_MODELS,
     **SEQ2SEQ_MODELS,
+    **CTC_MODELS,
 }
 
 

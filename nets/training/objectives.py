@@ -12,9 +12,11 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import optax
 
 from nets import losses
 from nets.checks import check_choice
+from nets.models.ctc import BLANK, collapse
 
 
 def step_mask(batch: dict, targets: jax.Array) -> jax.Array | None:
@@ -66,6 +68,25 @@ def mse(predictions: jax.Array, batch: dict) -> dict[str, jax.Array]:
     return {"loss": per_example_mean(terms, step_mask(batch, targets))}
 
 
+def ctc(outputs: tuple[jax.Array, jax.Array], batch: dict) -> dict[str, jax.Array]:
+    """CTC's -log p(y | x) of label sequences 'targets' [batch, L] ('mask' marks the real
+    labels) under a recogniser's ``(logits [batch, T, labels + blank], lengths [batch])``
+    (``nets.models.ctc``), divided by each label sequence's length; and the fraction of
+    utterances whose greedy decoding is exactly the labels."""
+    logits, lengths = outputs
+    labels, label_mask = batch["targets"], batch["mask"].astype(bool)
+    frames = jnp.arange(logits.shape[1])[None, :]
+    logit_paddings = (frames >= lengths[:, None]).astype(logits.dtype)
+    label_paddings = 1.0 - label_mask.astype(logits.dtype)
+    nll = optax.ctc_loss(logits, logit_paddings, labels, label_paddings, blank_id=BLANK)
+    label_lengths = label_mask.sum(axis=1)
+    decoded, counts = collapse(jnp.argmax(logits, axis=-1), lengths)
+    width = min(labels.shape[1], decoded.shape[1])
+    same = jnp.all((decoded[:, :width] == labels[:, :width]) | ~label_mask[:, :width], axis=1)
+    exact = same & (counts == label_lengths)
+    return {"loss": nll / jnp.maximum(label_lengths, 1), "accuracy": exact.astype(jnp.float32)}
+
+
 def batch_mean(loss_fn: Callable, outputs, batch: dict, metric: str = "loss") -> jax.Array:
     """The batch mean of one of an objective's metrics: the scalar to differentiate or report."""
     return jnp.mean(loss_fn(outputs, batch)[metric])
@@ -75,6 +96,7 @@ OBJECTIVES: dict[str, Callable] = {
     "cross_entropy": cross_entropy,
     "binary_cross_entropy": binary_cross_entropy,
     "mse": mse,
+    "ctc": ctc,
 }
 
 
