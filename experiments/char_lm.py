@@ -13,7 +13,6 @@ learning_curves.png (train and validation bpc, with the best n-gram) and samples
 prompt continued at each temperature), and prints a table with the published anchors.
 """
 
-import json
 import math
 import sys
 import time
@@ -33,7 +32,7 @@ from nets.data.text import CHARACTERS
 from nets.models.language import check_temperature, sample_text
 from nets.ngram import KneserNey, unigram_bits
 from nets.training.config import validate_training
-from nets.training.trainer import METRICS_FILE, train
+from nets.training.trainer import metrics_rows, train
 from nets.training.workdir import prepare_workdir, run_header, write_outputs
 
 # published character-level results, printed beside ours (DESIGN.md); other corpora
@@ -162,9 +161,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
         print(f"  published: {label:<64} {value:.3f}")
     for temperature, sample in samples.items():
         print(f"\n--- sample at temperature {temperature} ---\n{sample}")
-    rows = [
-        json.loads(line) for line in (workdir / "model" / METRICS_FILE).read_text().splitlines()
-    ]
+    rows = metrics_rows(workdir / "model")
     figure = curves_figure(rows, best, baselines["rows"][0]["validation"])
     samples_text = "".join(f"--- temperature {t} ---\n{s}\n\n" for t, s in samples.items())
     write_outputs(workdir, {"samples.txt": samples_text.encode()})

@@ -24,7 +24,7 @@ from experiments import cli
 from experiments.plotting import plt, save_run
 from nets.training.distributed import initialize_if_multihost
 from nets.training.events import EventLog
-from nets.training.trainer import METRICS_FILE, train
+from nets.training.trainer import metrics_rows, train
 from nets.training.workdir import run_header
 
 
@@ -72,7 +72,7 @@ def run(config: ml_collections.ConfigDict, workdir: str, *, on_step=None) -> dic
     outcome = train(config, workdir, on_step=on_step)
     workdir = Path(workdir)
     outcome.pop("state")
-    rows = [json.loads(line) for line in (workdir / METRICS_FILE).read_text().splitlines()]
+    rows = metrics_rows(workdir)
     results = {**run_header("train", config, start), **outcome}
     test = ", ".join(f"{name} {value:.4g}" for name, value in outcome["test"].items())
     rate = outcome["steps_per_s"] or 0.0

@@ -125,6 +125,11 @@ def _read_metrics(path: Path, up_to_step: int) -> list[str]:
     return kept
 
 
+def metrics_rows(workdir) -> list[dict]:
+    """The rows a run logged to ``workdir/metrics.jsonl``, in order of step."""
+    return [json.loads(line) for line in _read_metrics(Path(workdir) / METRICS_FILE, 2**62)]
+
+
 @functools.cache
 def _compiled_eval_step(loss_fn: Callable):
     return jax.jit(partial(eval_step, loss_fn=loss_fn))  # one per objective, compiled once
@@ -144,11 +149,13 @@ def _outputs(state: TrainState, batch: dict):
     return state.apply(batch)[0]
 
 
-def predict(state: TrainState, arrays: dict, batch_size: int = 500) -> np.ndarray:
-    """The model's outputs [N, ...] on every example of a split, in evaluation mode (compiled
-    once per model and batch shape; the padded rows of the last batch are cut)."""
-    outputs = [np.asarray(_outputs(state, batch)) for batch in eval_batches(arrays, batch_size)]
-    return np.concatenate(outputs)[: len(jax.tree.leaves(arrays)[0])]
+def predict(state: TrainState, arrays: dict, batch_size: int = 500):
+    """The model's outputs [N, ...] on every example of a split (each leaf, if the model
+    returns several: a recogniser's (logits, lengths)), in evaluation mode (compiled once per
+    model and batch shape; the padded rows of the last batch are cut)."""
+    outputs = [_outputs(state, batch) for batch in eval_batches(arrays, batch_size)]
+    count = len(jax.tree.leaves(arrays)[0])
+    return jax.tree.map(lambda *parts: np.concatenate(parts)[:count], *outputs)
 
 
 @dataclasses.dataclass
