@@ -29,6 +29,17 @@ from nets.data.pixels import fixed_permutation, pixel_sequences
 from nets.data.reviews import VOCABULARY as REVIEW_WORDS
 from nets.data.reviews import review_split
 from nets.data.series import SERIES, forecast_arrays, load_series
+from nets.data.speech import (
+    ALPHABET,
+    MAX_DIGITS,
+    SAMPLE_RATE,
+    TRAIN_SIZE,
+    concatenated,
+    digit_speech_split,
+    fsdd_test_recording,
+    speech_arrays,
+)
+from nets.data.speech import SPLIT_SEEDS as SPEECH_SEEDS
 from nets.data.text import CHARACTERS, Vocabulary, pad, windows
 from nets.data.translation import SEQUENCE_CHARACTERS, task_split
 
@@ -200,6 +211,31 @@ def _series(name: str, split: str, data_dir=None) -> dict:
     return {key: arrays[key] for key in ("inputs", "targets")}
 
 
+def _digit_speech(name: str, split: str, data_dir=None) -> dict:
+    """The generated spoken digit strings (``nets.data.speech``) as log-mel features;
+    'digit_speech/N' generates N training utterances (and N/10 for testing)."""
+    del data_dir  # generated in memory (about a minute for the default 6,000)
+    return digit_speech_split(split, variant(name, TRAIN_SIZE))
+
+
+def _free_spoken_digit(name: str, split: str, data_dir=None) -> dict:
+    """The Free Spoken Digit Dataset (``nets.data.fsdd``, 8 kHz; one tfds split, divided by
+    ``fsdd_test_recording``) as utterances of 1..L recordings joined by silences:
+    'free_spoken_digit/1' is the isolated digits, 'free_spoken_digit' (L = 7) is like the
+    generated set."""
+    recordings = []
+    for index, record in enumerate(tfds_records("free_spoken_digit", "train", data_dir)):
+        audio = np.asarray(record["audio"])
+        if audio.ndim != 1:
+            raise ValueError(
+                f"free_spoken_digit record {index} has shape {audio.shape}: expected mono"
+            )
+        if fsdd_test_recording(_text(record["audio/filename"])) == (split == "test"):
+            recordings.append((audio.astype(np.float32) / 32768, int(record["label"])))
+    audio, transcripts = concatenated(recordings, variant(name, MAX_DIGITS), SPEECH_SEEDS[split])
+    return speech_arrays(audio, transcripts, SAMPLE_RATE)
+
+
 def _pixels(permuted: bool) -> Callable[[np.ndarray], np.ndarray]:
     """MNIST's bytes as [N, 784, 1] sequences in [0, 1], in a fixed random order if ``permuted``."""
     order = fixed_permutation(28 * 28) if permuted else None
@@ -234,9 +270,11 @@ DATASETS: dict[str, DatasetSpec] = {
     "tiny_shakespeare": DatasetSpec(
         "cross_entropy", len(CHARACTERS), _shakespeare_chars, len(CHARACTERS), validation=True
     ),
+    "digit_speech": DatasetSpec("ctc", len(ALPHABET) + 1, _digit_speech),
+    "free_spoken_digit": DatasetSpec("ctc", len(ALPHABET) + 1, _free_spoken_digit),
 }
 # tfds's own builders: prepared by download
-DOWNLOADED = ("mnist", "cifar10", "imdb_reviews", "tiny_shakespeare")
+DOWNLOADED = ("mnist", "cifar10", "imdb_reviews", "tiny_shakespeare", "free_spoken_digit")
 
 
 def register_dataset(name: str, spec: DatasetSpec) -> None:
@@ -262,6 +300,7 @@ def builder(name: str, data_dir=None):
     when None). A config the builder does not have is listed with the valid ones."""
     import tensorflow_datasets as tfds
 
+    import nets.data.fsdd  # noqa: F401  (registers free_spoken_digit with tfds)
     from nets.data.builders import OFFLINE_BUILDERS
 
     base, _, config = name.partition("/")  # the builder, then its config
