@@ -37,9 +37,11 @@ blank, and pads), 'mask' [N, MAX_DIGITS] the real labels.
 
 import dataclasses
 import functools
+import sys
 
 import numpy as np
 from scipy import signal
+from tqdm import tqdm
 
 from nets.audio import log_mel_spectrogram
 from nets.checks import check_choice, check_positive
@@ -266,7 +268,7 @@ def utterances(split: str, count: int) -> list[Utterance]:
     voices = speakers()
     voices = voices[-TEST_SPEAKERS:] if split == "test" else voices[:-TEST_SPEAKERS]
     spoken = []
-    for index in range(count):
+    for index in tqdm(range(count), desc=f"synthesising {split}", unit="utt", file=sys.stderr):
         rng = np.random.default_rng([SPLIT_SEEDS[split], index])
         digits = "".join(rng.choice(list(ALPHABET), rng.integers(1, MAX_DIGITS + 1)))
         spoken.append(synthesise(digits, voices[rng.integers(len(voices))], rng))
