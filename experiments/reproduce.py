@@ -112,6 +112,11 @@ def forecast_rmse(series: str, model: str, horizon: str):
     return lambda runs: runs[0]["series"][series]["scores"][model][horizon]["rmse"]
 
 
+def digit_error(model: str, decoding: str):
+    """A recogniser's digit error rate (%), 'greedy' or 'beam' (experiments.speech)."""
+    return lambda runs: 100 * runs[0]["models"][model][decoding]["error_rate"]
+
+
 def train(config: str, *overrides: str) -> tuple[str, ...]:
     return ("-m", "experiments.train", "--config", f"experiments/configs/{config}.py", *overrides)
 
@@ -356,6 +361,16 @@ EXPERIMENTS = (
                 0.01,
                 forecast_rmse("co2", "persistence", "one_step"),
             ),
+        ),
+    ),
+    Experiment(
+        "speech",
+        (("-m", "experiments.speech"),),
+        (
+            # one training run each on generated audio: a fraction of a percent moves with the CPU
+            percent("BiLSTM, greedy", "0.47%", 0.5, digit_error("bilstm", "greedy")),
+            percent("LSTM, greedy", "0.97%", 1.0, digit_error("lstm", "greedy")),
+            percent("tanh RNN, greedy", "4.10%", 2.0, digit_error("tanh", "greedy")),
         ),
     ),
     Experiment(
