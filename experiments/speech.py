@@ -101,7 +101,7 @@ def utterance_figure(state, label: str):
     with, and ``state``'s per-frame probabilities of each digit and of the blank."""
     spoken = utterances("test", 1)[0]
     features, frames = log_mel_spectrogram(spoken.audio[None], sample_rate=SAMPLE_RATE, mels=MELS)
-    logits, lengths = state.model.apply(state.variables, features, frames)
+    logits, lengths = jax.jit(state.model.apply)(state.variables, features, frames)
     probabilities = np.asarray(jax.nn.softmax(logits[0, : lengths[0]], axis=-1))
     output = decode(greedy_decode(logits, lengths)[0])
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True)

@@ -40,7 +40,6 @@ import functools
 import sys
 
 import numpy as np
-from scipy import signal
 from tqdm import tqdm
 
 from nets.audio import log_mel_spectrogram
@@ -200,6 +199,8 @@ def _resonance(f: np.ndarray, centre: np.ndarray, width: np.ndarray) -> np.ndarr
 def synthesise(transcript: str, speaker: Speaker, rng: np.random.Generator) -> Utterance:
     """Speak ``transcript`` (digits) in ``speaker``'s voice, with the variation drawn from
     ``rng``; deterministic for the generator's state."""
+    from scipy import signal  # here only: it takes a second to import, and only generation needs it
+
     check_transcript(transcript)
     segments, words = _segments(transcript, speaker, rng)
     boundaries = np.round(np.cumsum([0.0] + [s for _, s in segments]) * SAMPLE_RATE).astype(int)
