@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nets.checks import check_positive, check_rank
+from nets.rnn import valid_steps
 
 
 @functools.cache
@@ -86,7 +87,7 @@ def _features(audio, lengths, filterbank, window: int, hop: int):
     power = jnp.abs(jnp.fft.rfft(frames * hann, axis=-1)) ** 2
     log_mel = jnp.log(power @ filterbank + 1e-6)
     frames_real = frame_count(lengths, window, hop)
-    valid = (jnp.arange(frames_total)[None, :] < frames_real[:, None])[..., None]
+    valid = valid_steps(frames_real, frames_total)[..., None]
     count = jnp.maximum(frames_real, 1)[:, None, None]
     mean = jnp.sum(jnp.where(valid, log_mel, 0), axis=1, keepdims=True) / count
     variance = jnp.sum(jnp.where(valid, (log_mel - mean) ** 2, 0), axis=1, keepdims=True) / count

@@ -338,6 +338,11 @@ def reverse_sequences(x: jax.Array, seq_lengths: jax.Array | None) -> jax.Array:
     return jnp.take_along_axis(x, source, axis=0)
 
 
+def valid_steps(lengths: jax.Array, time: int) -> jax.Array:
+    """[batch, time] booleans: step t of sequence b is real (t < lengths[b]), not padding."""
+    return jnp.arange(time)[None, :] < lengths[:, None]
+
+
 def check_lengths(seq_lengths, batch: int, time: int) -> jax.Array:
     """``seq_lengths`` [batch] as int32: known values must be integers in 1..``time``; traced
     ones are clipped to 0..``time`` (a wrong length then cannot read past the sequence)."""
@@ -507,7 +512,7 @@ class Recurrent(nn.Module):
             dropout=0.0,
             bidirectional=False,
         )
-        valid = jnp.arange(time)[None, :, None] < lengths[:, None, None]
+        valid = valid_steps(lengths, time)[..., None]
         return (c_n[0], h_n[0]), jnp.where(valid, outputs, 0.0)
 
     def _scan(self, cell, carry, xs, return_carries):

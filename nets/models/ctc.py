@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nets.models.sequence import SequenceHead, cell_by_name
+from nets.rnn import valid_steps
 
 BLANK = 0
 KERNEL, PADDING, STRIDE = 3, 1, 2  # each front-end convolution over time
@@ -36,10 +37,6 @@ def subsampled_lengths(lengths, subsample: int):
     for _ in range(int(math.log2(subsample))):
         lengths = (lengths + 2 * PADDING - KERNEL) // STRIDE + 1
     return lengths
-
-
-def _frame_mask(lengths, time: int):
-    return (jnp.arange(time)[None, :] < lengths[:, None])[..., None]
 
 
 class CTCRecognizer(SequenceHead):
@@ -65,7 +62,7 @@ class CTCRecognizer(SequenceHead):
         lengths = jnp.full((batch,), time) if seq_lengths is None else jnp.asarray(seq_lengths)
         x = inputs
         for layer in range(int(math.log2(self.subsample))):
-            x = jnp.where(_frame_mask(lengths, x.shape[1]), x, 0.0)
+            x = jnp.where(valid_steps(lengths, x.shape[1])[..., None], x, 0.0)
             conv = nn.Conv(
                 self.front_end_features,
                 (KERNEL,),
@@ -85,7 +82,7 @@ def collapse(best: jax.Array, lengths: jax.Array) -> tuple[jax.Array, jax.Array]
     of a symbol, drop blanks. -> (labels [batch, T], zero after each row's ``count`` [batch])."""
     time = best.shape[1]
     previous = jnp.pad(best, ((0, 0), (1, 0)), constant_values=BLANK)[:, :-1]
-    keep = (best != BLANK) & (best != previous) & _frame_mask(lengths, time)[..., 0]
+    keep = (best != BLANK) & (best != previous) & valid_steps(lengths, time)
     position = jnp.where(keep, jnp.cumsum(keep, axis=1) - 1, time)  # time: dropped
     rows = jnp.arange(best.shape[0])[:, None]
     labels = jnp.zeros_like(best).at[rows, position].set(best, mode="drop")

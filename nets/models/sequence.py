@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from nets.checks import check_rank
-from nets.rnn import Recurrent, RecurrentCell, make_cell
+from nets.rnn import Recurrent, RecurrentCell, make_cell, valid_steps
 
 
 class SequenceHead(nn.Module):
@@ -139,7 +139,7 @@ class BagOfEmbeddings(nn.Module):
         vectors = embed_tokens(self, inputs)
         time = vectors.shape[1]
         lengths = jnp.full(vectors.shape[:1], time) if seq_lengths is None else seq_lengths
-        valid = (jnp.arange(time)[None, :] < lengths[:, None])[..., None]
+        valid = valid_steps(lengths, time)[..., None]
         mean = jnp.sum(vectors * valid, axis=1) / jnp.maximum(lengths, 1)[:, None]
         return nn.Dense(self.num_outputs, name="head")(mean)
 

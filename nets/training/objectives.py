@@ -17,6 +17,7 @@ import optax
 from nets import losses
 from nets.checks import check_choice
 from nets.models.ctc import BLANK, collapse
+from nets.rnn import valid_steps
 
 
 def step_mask(batch: dict, targets: jax.Array) -> jax.Array | None:
@@ -26,7 +27,7 @@ def step_mask(batch: dict, targets: jax.Array) -> jax.Array | None:
     if "mask" in batch:
         return batch["mask"].astype(bool)
     if "lengths" in batch:
-        return jnp.arange(targets.shape[1])[None, :] < batch["lengths"][:, None]
+        return valid_steps(batch["lengths"], targets.shape[1])
     return None
 
 
@@ -75,8 +76,7 @@ def ctc(outputs: tuple[jax.Array, jax.Array], batch: dict) -> dict[str, jax.Arra
     utterances whose greedy decoding is exactly the labels."""
     logits, lengths = outputs
     labels, label_mask = batch["targets"], batch["mask"].astype(bool)
-    frames = jnp.arange(logits.shape[1])[None, :]
-    logit_paddings = (frames >= lengths[:, None]).astype(logits.dtype)
+    logit_paddings = 1.0 - valid_steps(lengths, logits.shape[1]).astype(logits.dtype)
     label_paddings = 1.0 - label_mask.astype(logits.dtype)
     nll = optax.ctc_loss(logits, logit_paddings, labels, label_paddings, blank_id=BLANK)
     label_lengths = label_mask.sum(axis=1)
