@@ -223,15 +223,11 @@ def _free_spoken_digit(name: str, split: str, data_dir=None) -> dict:
     ``fsdd_test_recording``) as utterances of 1..L recordings joined by silences:
     'free_spoken_digit/1' is the isolated digits, 'free_spoken_digit' (L = 7) is like the
     generated set."""
-    recordings = []
-    for index, record in enumerate(tfds_records("free_spoken_digit", "train", data_dir)):
-        audio = np.asarray(record["audio"])
-        if audio.ndim != 1:
-            raise ValueError(
-                f"free_spoken_digit record {index} has shape {audio.shape}: expected mono"
-            )
-        if fsdd_test_recording(_text(record["audio/filename"])) == (split == "test"):
-            recordings.append((audio.astype(np.float32) / 32768, int(record["label"])))
+    recordings = [  # mono int16 samples: nets.data.fsdd refused anything else when preparing
+        (np.asarray(record["audio"], np.float32) / 32768, int(record["label"]))
+        for record in tfds_records("free_spoken_digit", "train", data_dir)
+        if fsdd_test_recording(_text(record["audio/filename"])) == (split == "test")
+    ]
     audio, transcripts = concatenated(recordings, variant(name, MAX_DIGITS), SPEECH_SEEDS[split])
     return speech_arrays(audio, transcripts, SAMPLE_RATE)
 

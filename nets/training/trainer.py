@@ -104,10 +104,11 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
     return flat
 
 
-def _read_metrics(path: Path, up_to_step: int) -> list[str]:
-    """The JSON lines of ``path`` logged at or before ``up_to_step`` (a resumed run redoes the
-    steps after its checkpoint, so their lines are logged again). A last line cut short (a
-    crash mid-write) is dropped; any other line that is not JSON is an error naming the file."""
+def _read_metrics(path: Path, up_to_step: int | None = None) -> list[str]:
+    """The JSON lines of ``path`` logged at or before ``up_to_step`` (every line if None; a
+    resumed run redoes the steps after its checkpoint, so their lines are logged again). A
+    last line cut short (a crash mid-write) is dropped; any other line that is not JSON is an
+    error naming the file."""
     if not path.exists():
         return []
     lines = [line for line in path.read_text().splitlines() if line.strip()]
@@ -120,14 +121,14 @@ def _read_metrics(path: Path, up_to_step: int) -> list[str]:
                 log.warning("dropping the cut-short last line of %s", path)
                 break
             raise ValueError(f"{path} line {number} is not a metrics record ({error})") from None
-        if step <= up_to_step:
+        if up_to_step is None or step <= up_to_step:
             kept.append(line)
     return kept
 
 
 def metrics_rows(workdir) -> list[dict]:
     """The rows a run logged to ``workdir/metrics.jsonl``, in order of step."""
-    return [json.loads(line) for line in _read_metrics(Path(workdir) / METRICS_FILE, 2**62)]
+    return [json.loads(line) for line in _read_metrics(Path(workdir) / METRICS_FILE)]
 
 
 @functools.cache
