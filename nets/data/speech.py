@@ -25,9 +25,9 @@ shorter tract raises them), a speaking rate (0.7-1.4) and a breathiness (noise m
 voiced source). Each utterance varies its speaker's pitch and rate by up to 10%, each word's
 duration by up to 15%, each phone's duration by up to 20% and its formants by up to 8%, and
 puts 20-200 ms of silence between words (50-200 ms before and after), then adds white
-background noise at 0-20 dB SNR. ``SPEAKERS`` speakers are drawn from
-one seed; the test split's speakers are held out (never heard in training), and each split's
-digit strings (1 to 7 digits) and variations come from their own fixed seed.
+background noise at 0-20 dB SNR. ``SPEAKERS`` speakers are drawn from one seed; the test
+split's speakers are held out (never heard in training), and utterance i of a split (1 to 7
+random digits, its speaker and every variation) comes from the seed (split, i) alone.
 
 **Features.** Every utterance becomes a log-mel spectrogram (``nets.audio``), and the arrays
 follow the batch contract: 'inputs' [N, frames, mels] (zero after each utterance's end),
