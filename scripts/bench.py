@@ -31,6 +31,7 @@ from nets.cnn import LeNet5, get_model
 from nets.data.synthetic import adding_problem
 from nets.gradients import hidden_state_gradient_norms
 from nets.models import ManyToOne
+from nets.models import get_model as get_any_model
 from nets.rnn import GRUCell, LSTMCell
 from nets.training import objectives
 from nets.training.state import TrainState, train_step
@@ -243,6 +244,62 @@ def resnet20_torch():
     return step
 
 
+# --- CTC recogniser: B=32, T=200 frames of 40 mel bands, two stride-2 convolutions, BiLSTM ---
+B_CTC, T_CTC, MELS_CTC, H_CTC, LABELS_CTC = 32, 200, 40, 128, 5
+
+
+def ctc_data(seed=0):
+    rng = np.random.default_rng(seed)
+    features = rng.normal(size=(B_CTC, T_CTC, MELS_CTC)).astype(np.float32)
+    return features, rng.integers(1, 11, size=(B_CTC, LABELS_CTC))  # digits 1..10; 0 = blank
+
+
+def ctc_jax():
+    features, labels = ctc_data()
+    batch = {
+        "inputs": jnp.asarray(features),
+        "lengths": jnp.full(B_CTC, T_CTC),
+        "targets": jnp.asarray(labels),
+        "mask": jnp.ones(labels.shape, bool),
+    }
+    model = get_any_model(
+        "ctc", 11, cell="lstm", hidden_size=H_CTC, bidirectional=True, num_layers=2,
+        subsample=4, front_end_features=64,
+    )  # fmt: skip
+    return jax_runner(model, objectives.ctc, optax.adam(1e-3), batch)
+
+
+def ctc_torch():
+    """The same recogniser: Conv1d front end, a 2-layer bidirectional torch.nn.LSTM, a linear
+    layer and torch.nn.CTCLoss (per label length, then the batch mean: our objective's loss)."""
+    features, labels = ctc_data()
+    x = torch.from_numpy(features).transpose(1, 2)  # [B, mels, T]: Conv1d is channels-first
+    y = torch.from_numpy(labels)
+    nt = torch.nn
+    front = nt.Sequential(
+        nt.Conv1d(MELS_CTC, 64, 3, stride=2, padding=1),
+        nt.ReLU(),
+        nt.Conv1d(64, 64, 3, stride=2, padding=1),
+        nt.ReLU(),
+    )
+    lstm = nt.LSTM(64, H_CTC, num_layers=2, bidirectional=True, batch_first=True)
+    head = nt.Linear(2 * H_CTC, 11)
+    params = [*front.parameters(), *lstm.parameters(), *head.parameters()]
+    optimizer = torch.optim.Adam(params, lr=1e-3)
+    ctc_loss = nt.CTCLoss(blank=0, reduction="mean")
+    label_lengths = torch.full((B_CTC,), LABELS_CTC, dtype=torch.long)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        hidden, _ = lstm(front(x).transpose(1, 2))
+        log_probs = head(hidden).log_softmax(-1).transpose(0, 1)  # [T', B, 11]
+        frames = torch.full((B_CTC,), log_probs.shape[0], dtype=torch.long)
+        ctc_loss(log_probs, y, frames, label_lengths).backward()
+        optimizer.step()
+
+    return step
+
+
 WORKLOADS = [
     Workload(
         f"LSTM train step B={B_LSTM} T={T_LSTM} X={X_LSTM} H={H_LSTM}",
@@ -282,6 +339,7 @@ WORKLOADS = [
         if jax.default_backend() == "gpu"
         else []
     ),
+    Workload(f"CTC 2-layer BiLSTM step B={B_CTC} T={T_CTC}", ctc_jax, ctc_torch),
     Workload(
         f"gradient norms T={T_NORMS} (LSTM B={B_NORMS} H={H_NORMS})",
         gradient_norms_step,
