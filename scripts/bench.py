@@ -29,6 +29,7 @@ import optax
 
 from nets.cnn import LeNet5, get_model
 from nets.data.synthetic import adding_problem
+from nets.data.text import CHARACTERS
 from nets.gradients import hidden_state_gradient_norms
 from nets.models import ManyToOne
 from nets.models import get_model as get_any_model
@@ -244,6 +245,46 @@ def resnet20_torch():
     return step
 
 
+# --- character LSTM language model: B=32 windows of T=128 characters, char_lm's sizes ---
+B_CHAR, T_CHAR, E_CHAR, H_CHAR = 32, 128, 32, 512
+V_CHAR = len(CHARACTERS)
+
+
+def char_data(seed=0):
+    ids = np.random.default_rng(seed).integers(0, V_CHAR, size=(B_CHAR, T_CHAR + 1))
+    return ids[:, :-1], ids[:, 1:]  # each step predicts the next character
+
+
+def char_lm_jax():
+    inputs, targets = char_data()
+    batch = {"inputs": jnp.asarray(inputs), "targets": jnp.asarray(targets)}
+    model = get_any_model(
+        "many_to_many", V_CHAR, cell="lstm", hidden_size=H_CHAR, num_tokens=V_CHAR,
+        embedding_size=E_CHAR,
+    )  # fmt: skip
+    return jax_runner(model, objectives.cross_entropy, optax.adam(1e-3), batch)
+
+
+def char_lm_torch():
+    """The same language model: torch.nn.Embedding, torch.nn.LSTM, a linear layer over the
+    characters, cross-entropy averaged over every step."""
+    inputs, targets = (torch.from_numpy(a) for a in char_data())
+    nt = torch.nn
+    embedding, lstm = nt.Embedding(V_CHAR, E_CHAR), nt.LSTM(E_CHAR, H_CHAR, batch_first=True)
+    head = nt.Linear(H_CHAR, V_CHAR)
+    params = [*embedding.parameters(), *lstm.parameters(), *head.parameters()]
+    optimizer = torch.optim.Adam(params, lr=1e-3)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        hidden, _ = lstm(embedding(inputs))
+        logits = head(hidden)
+        nt.functional.cross_entropy(logits.reshape(-1, V_CHAR), targets.reshape(-1)).backward()
+        optimizer.step()
+
+    return step
+
+
 # --- CTC recogniser: B=32, T=200 frames of 40 mel bands, two stride-2 convolutions, BiLSTM ---
 B_CTC, T_CTC, MELS_CTC, H_CTC, LABELS_CTC = 32, 200, 40, 128, 5
 
@@ -339,6 +380,7 @@ WORKLOADS = [
         if jax.default_backend() == "gpu"
         else []
     ),
+    Workload(f"char LSTM LM step B={B_CHAR} T={T_CHAR} H={H_CHAR}", char_lm_jax, char_lm_torch),
     Workload(f"CTC 2-layer BiLSTM step B={B_CTC} T={T_CTC}", ctc_jax, ctc_torch),
     Workload(
         f"gradient norms T={T_NORMS} (LSTM B={B_NORMS} H={H_NORMS})",
