@@ -30,6 +30,7 @@ import optax
 from nets.cnn import LeNet5, get_model
 from nets.data.synthetic import adding_problem
 from nets.data.text import CHARACTERS
+from nets.data.translation import SEQUENCE_CHARACTERS
 from nets.gradients import hidden_state_gradient_norms
 from nets.models import ManyToOne
 from nets.models import get_model as get_any_model
@@ -65,7 +66,8 @@ def median_ms(step: Callable[[], None], warmup: int, repeats: int) -> float:
 def jax_runner(model, loss_fn, optimizer, batch: dict) -> Callable[[], None]:
     """The codebase's own ``train_step`` (the one every driver runs), jitted with the state
     donated as the run driver does."""
-    state = [TrainState.create(model, optimizer, batch["inputs"][:2], seed=0)]
+    example = jax.tree.map(lambda a: a[:2], batch["inputs"])  # inputs may nest (seq2seq)
+    state = [TrainState.create(model, optimizer, example, seed=0)]
     train = jax.jit(partial(train_step, loss_fn=loss_fn), donate_argnums=(0,))
 
     def step():
@@ -285,6 +287,69 @@ def char_lm_torch():
     return step
 
 
+# --- attention encoder-decoder: the dates config's sizes, B=64, source S=32, target T=11 ---
+B_SEQ, S_SEQ, T_SEQ, H_SEQ, E_SEQ, A_SEQ = 64, 32, 11, 128, 32, 128
+V_SEQ = len(SEQUENCE_CHARACTERS)
+
+
+def seq2seq_data(seed=0):
+    rng = np.random.default_rng(seed)
+    source = rng.integers(2, V_SEQ, size=(B_SEQ, S_SEQ))
+    targets = rng.integers(2, V_SEQ, size=(B_SEQ, T_SEQ))
+    decoder_inputs = np.concatenate([np.zeros((B_SEQ, 1), np.int64), targets[:, :-1]], axis=1)
+    return source, decoder_inputs, targets
+
+
+def seq2seq_jax():
+    source, decoder_inputs, targets = seq2seq_data()
+    inputs = {"source": jnp.asarray(source), "decoder_inputs": jnp.asarray(decoder_inputs)}
+    batch = {"inputs": inputs, "targets": jnp.asarray(targets)}
+    model = get_any_model(
+        "attention_encoder_decoder", V_SEQ, cell="lstm", hidden_size=H_SEQ, num_tokens=V_SEQ,
+        embedding_size=E_SEQ, attention_size=A_SEQ,
+    )  # fmt: skip
+    return jax_runner(model, objectives.cross_entropy, optax.adam(1e-3), batch)
+
+
+def seq2seq_torch():
+    """The same model in PyTorch: an LSTM encoder, Bahdanau's additive attention read from the
+    decoder state before each step, an LSTMCell decoder over [E y_{t-1}; c_t] and a linear
+    readout of [s_t; c_t], cross-entropy over every target step (a Python loop over the 11)."""
+    source, decoder_inputs, targets = (torch.from_numpy(a) for a in seq2seq_data())
+    nt = torch.nn
+    modules = nt.ModuleDict(
+        {
+            "source": nt.Embedding(V_SEQ, E_SEQ),
+            "encoder": nt.LSTM(E_SEQ, H_SEQ, batch_first=True),
+            "key": nt.Linear(H_SEQ, A_SEQ, bias=False),
+            "query": nt.Linear(H_SEQ, A_SEQ),
+            "score": nt.Linear(A_SEQ, 1, bias=False),
+            "target": nt.Embedding(V_SEQ, E_SEQ),
+            "decoder": nt.LSTMCell(E_SEQ + H_SEQ, H_SEQ),
+            "head": nt.Linear(2 * H_SEQ, V_SEQ),
+        }
+    )
+    optimizer = torch.optim.Adam(modules.parameters(), lr=1e-3)
+    m = modules
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        outputs, (h, c) = m["encoder"](m["source"](source))
+        h, c, keys, logits = h[0], c[0], m["key"](outputs), []
+        for t in range(T_SEQ):
+            scores = m["score"](torch.tanh(keys + m["query"](h)[:, None]))[..., 0]
+            context = torch.einsum("bs,bsh->bh", scores.softmax(-1), outputs)
+            x = torch.cat([m["target"](decoder_inputs[:, t]), context], -1)
+            h, c = m["decoder"](x, (h, c))
+            logits.append(m["head"](torch.cat([h, context], -1)))
+        loss = nt.functional.cross_entropy(torch.stack(logits, 1).reshape(-1, V_SEQ),
+                                           targets.reshape(-1))  # fmt: skip
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
 # --- CTC recogniser: B=32, T=200 frames of 40 mel bands, two stride-2 convolutions, BiLSTM ---
 B_CTC, T_CTC, MELS_CTC, H_CTC, LABELS_CTC = 32, 200, 40, 128, 5
 
@@ -381,6 +446,7 @@ WORKLOADS = [
         else []
     ),
     Workload(f"char LSTM LM step B={B_CHAR} T={T_CHAR} H={H_CHAR}", char_lm_jax, char_lm_torch),
+    Workload(f"attention seq2seq step B={B_SEQ} S={S_SEQ} T={T_SEQ}", seq2seq_jax, seq2seq_torch),
     Workload(f"CTC 2-layer BiLSTM step B={B_CTC} T={T_CTC}", ctc_jax, ctc_torch),
     Workload(
         f"gradient norms T={T_NORMS} (LSTM B={B_NORMS} H={H_NORMS})",
