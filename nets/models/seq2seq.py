@@ -29,7 +29,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from nets.checks import check_rank
-from nets.rnn import Recurrent, RecurrentCell, make_cell
+from nets.rnn import Recurrent, RecurrentCell, make_cell, valid_steps
 
 
 class Memory(struct.PyTreeNode):
@@ -111,10 +111,10 @@ class EncoderDecoder(nn.Module):
         """source [batch, S] -> (Memory, s_0 the encoder's final carry)."""
         check_rank("source", jnp.shape(source), 2, "[batch, time]")
         carry, outputs = self.encoder(self.source_embedding(source), seq_lengths)
-        steps = jnp.arange(source.shape[1])[None, :]
-        lengths = source.shape[1] if seq_lengths is None else seq_lengths[:, None]
+        batch, time = source.shape
+        lengths = jnp.full((batch,), time) if seq_lengths is None else seq_lengths
         keys = self.attention_keys(outputs) if self.attention_size else outputs[..., :0]
-        return Memory(outputs, keys, steps < lengths), carry
+        return Memory(outputs, keys, valid_steps(lengths, time)), carry
 
     def decode(self, memory: Memory, carry, tokens):
         """Read target tokens [batch, T] from ``carry``: -> (carry, logits [batch, T, V],
