@@ -4,12 +4,15 @@ over time.
 Every cell splits its update into the part that depends on the input alone and the recurrent
 part, so that ``Recurrent`` computes the input projection W_x x_t + b for all time steps in one
 large matmul outside the scan, and the scan carries only the recurrent matmul W_h h_{t-1}
-(cuDNN does the same). A cell is still an ordinary Flax cell: ``cell(carry, x_t)`` returns
+(cuDNN does the same). Backpropagation through time is written by hand in
+``nets.recurrence``: the backward scan does only the sequential work and dL/dW_h, dL/dW_x are
+formed once after it. A cell is still an ordinary Flax cell: ``cell(carry, x_t)`` returns
 ``(new_carry, y_t)`` for one step.
 
 Shapes: inputs [batch, time, features] (batch-major); hidden states [batch, hidden_size].
 """
 
+import math
 from collections.abc import Callable
 from functools import partial
 from typing import Any, ClassVar
@@ -19,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nets import recurrence
 from nets.activations import get_activation
 from nets.checks import check_choice, check_positive, check_rank, concrete
 
@@ -52,14 +56,19 @@ def _perturb(x: jax.Array, perturbation: jax.Array | None) -> jax.Array:
 
 
 class RecurrentCell(nn.Module):
-    """The interface ``Recurrent`` scans: subclasses define the four methods below.
+    """The interface ``Recurrent`` scans. A step is p_t = W_x x_t + b (``input_dense``, all
+    steps at once), r_t = h_{t-1} W_h + b_h (``recurrent_kernel``, ``recurrent_bias``), then
+    elementwise work; subclasses define the parameters in ``setup`` and:
 
-    ``input_projection(x)``: [..., features] -> [..., gates], no dependence on time.
-    ``step(carry, projected, perturbation=None)``: the recurrent update from the projected input
-      of one step. ``perturbation`` (a pytree like the carry) is added to each component as
-      soon as it is computed, so that a later component reads the perturbed earlier one (the
-      LSTM's h_t reads the perturbed C_t): its gradient is the total derivative dL/dcarry_t.
-    ``hidden_state(carry)``: h_t, [batch, hidden_size].
+    ``update_function()``: the elementwise part as a pure function
+      ``update(carry_{t-1}, p_t, r_t, perturbation) -> carry_t`` that reads no parameters.
+      ``perturbation`` (a pytree like the carry, or None) is added to each component as soon as
+      it is computed, so that a later component reads the perturbed earlier one (the LSTM's h_t
+      reads the perturbed C_t): its gradient is the total derivative dL/dcarry_t.
+    ``recurrence_step()``: the same update with its pullback, a ``nets.recurrence.Step``, for
+      the hand-written backward pass. A cell defines one of the two: the LSTM and GRU write
+      their pullbacks by hand; the vanilla RNN's comes from ``jax.vjp``.
+    ``hidden_state(carry)``: h_t, [batch, hidden_size], the part of the carry W_h multiplies.
     ``readout(h)``: the per-step output y_t from h_t (identity unless the cell has W_y).
 
     ``param_dtype`` is the parameters' dtype, float32 unless set (even with jax_enable_x64).
@@ -93,6 +102,28 @@ class RecurrentCell(nn.Module):
     def readout(self, hidden: jax.Array) -> jax.Array:
         return hidden
 
+    def input_projection(self, inputs: jax.Array) -> jax.Array:
+        """p = W_x x + b: [..., features] -> [..., gates], no dependence on time."""
+        return self.input_dense(inputs)
+
+    def recurrent_bias(self) -> jax.Array | None:
+        """b_h, added to h_{t-1} W_h inside the step (only the GRU has one)."""
+        return None
+
+    def update_function(self):
+        update = self.recurrence_step().update
+        return lambda *args: update(*args)[0]
+
+    def recurrence_step(self) -> recurrence.Step:
+        return recurrence.autodiff_step(self.update_function())
+
+    def step(self, carry: Carry, projected: jax.Array, perturbation: Carry | None = None):
+        """carry_t from carry_{t-1} and the projected input p_t of one step."""
+        recurrent = self.hidden_state(carry) @ self.recurrent_kernel
+        bias = self.recurrent_bias()
+        recurrent = recurrent if bias is None else recurrent + bias
+        return self.update_function()(carry, projected, recurrent, perturbation)
+
 
 class SimpleRNNCell(RecurrentCell):
     """The vanilla RNN of the lecture:
@@ -113,7 +144,6 @@ class SimpleRNNCell(RecurrentCell):
     bias_init: Initializer = nn.initializers.zeros_init()
 
     def setup(self):
-        self.f = get_activation(self.activation)
         self.g = get_activation(self.output_activation)
         # W_x x_t + b for every step at once; W_h lives in the scan.
         self.input_dense = nn.Dense(
@@ -137,11 +167,14 @@ class SimpleRNNCell(RecurrentCell):
                 param_dtype=self.param_dtype,
             )
 
-    def input_projection(self, inputs):
-        return self.input_dense(inputs)
+    def update_function(self):
+        f = get_activation(self.activation)
 
-    def step(self, carry, projected, perturbation=None):
-        return _perturb(self.f(projected + carry @ self.recurrent_kernel), perturbation)
+        def update(carry, projected, recurrent, perturbation):
+            del carry  # h_{t-1} enters through W_h h_{t-1} only
+            return _perturb(f(projected + recurrent), perturbation)
+
+        return update
 
     def readout(self, hidden):
         if self.output_size is None:
@@ -179,6 +212,49 @@ def chrono_bias(max_length: int) -> Initializer:
         return jnp.concatenate([forget, -forget, jnp.zeros(2 * hidden)]).astype(dtype)
 
     return init
+
+
+def _candidate_quarter(hidden: int) -> jax.Array:
+    """[4 * hidden] booleans: True on the C~ quarter of the fused gates [f, i, C~, o]."""
+    return jnp.arange(4 * hidden) // hidden == 2
+
+
+def _lstm_update(carry, projected, recurrent, perturbation):
+    """The LSTM's elementwise step from the fused gate pre-activations p_t + W_h h_{t-1}; saves
+    the activations [f, i, C~, o], C_{t-1} and tanh(C_t) for ``_lstm_pullback``."""
+    c_previous, _ = carry
+    eps_c, eps_h = (None, None) if perturbation is None else perturbation
+    gates = projected + recurrent
+    candidate = _candidate_quarter(c_previous.shape[-1])
+    # sigmoid(x) = (1 + tanh(x / 2)) / 2: one tanh over the contiguous [batch, 4H] block gives
+    # all four activations; XLA:CPU runs it in a third of the time of four split ones.
+    t = jnp.tanh(jnp.where(candidate, gates, 0.5 * gates))
+    activations = jnp.where(candidate, t, 0.5 * t + 0.5)
+    f, i, candidate_state, o = jnp.split(activations, 4, axis=-1)
+    c = _perturb(f * c_previous + i * candidate_state, eps_c)
+    tanh_c = jnp.tanh(c)
+    h = _perturb(o * tanh_c, eps_h)
+    return (c, h), (activations, c_previous, tanh_c)
+
+
+def _lstm_pullback(saved, d_carry):
+    """dL/d(C_{t-1}), dL/dgates and dL/d(perturbation) from dL/d(C_t, h_t), by the chain rule
+    through the six equations (h_{t-1} enters only through the gates)."""
+    activations, c_previous, tanh_c = saved
+    d_c, d_h = d_carry
+    f, i, candidate_state, o = jnp.split(activations, 4, axis=-1)
+    d_c = d_c + d_h * o * (1.0 - tanh_c**2)  # the total dL/dC_t, through h_t = o tanh(C_t) too
+    d_activations = jnp.concatenate(
+        [d_c * c_previous, d_c * candidate_state, d_c * i, d_h * tanh_c], axis=-1
+    )
+    # sigmoid' = s (1 - s) on f, i, o; tanh' = 1 - t^2 on C~
+    derivative = jnp.where(
+        _candidate_quarter(d_c.shape[-1]),
+        1.0 - activations**2,
+        activations * (1.0 - activations),
+    )
+    d_gates = d_activations * derivative
+    return (d_c * f, jnp.zeros_like(d_h)), d_gates, d_gates, (d_c, d_h)
 
 
 class LSTMCell(RecurrentCell):
@@ -232,17 +308,8 @@ class LSTMCell(RecurrentCell):
             self.param_dtype,
         )
 
-    def input_projection(self, inputs):
-        return self.input_dense(inputs)
-
-    def step(self, carry, projected, perturbation=None):
-        c, h = carry
-        eps_c, eps_h = (None, None) if perturbation is None else perturbation
-        gates = projected + h @ self.recurrent_kernel
-        f, i, candidate, o = jnp.split(gates, 4, axis=-1)
-        c = _perturb(jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(candidate), eps_c)
-        h = _perturb(jax.nn.sigmoid(o) * jnp.tanh(c), eps_h)
-        return c, h
+    def recurrence_step(self):
+        return recurrence.Step(_lstm_update, _lstm_pullback)
 
     def cudnn_weights(self, inputs: jax.Array) -> jax.Array:
         """These parameters in cuDNN's flat layout: W_ih [4H, X], W_hh [4H, H], b_ih, b_hh,
@@ -267,6 +334,30 @@ class LSTMCell(RecurrentCell):
                 jnp.zeros(4 * self.hidden_size, dense["bias"].dtype),
             ]
         )
+
+
+def _gru_update(h_previous, projected, recurrent, perturbation):
+    """The GRU's elementwise step; ``recurrent`` = W_h h_{t-1} + [0, 0, b_hn]. Saves [r, z], n,
+    W_hn h_{t-1} + b_hn and h_{t-1} for ``_gru_pullback``."""
+    hidden = h_previous.shape[-1]
+    reset_update = jax.nn.sigmoid(projected[..., : 2 * hidden] + recurrent[..., : 2 * hidden])
+    r, z = jnp.split(reset_update, 2, axis=-1)
+    h_n = recurrent[..., 2 * hidden :]
+    n = jnp.tanh(projected[..., 2 * hidden :] + r * h_n)
+    h = _perturb((1.0 - z) * n + z * h_previous, perturbation)
+    return h, (reset_update, n, h_n, h_previous)
+
+
+def _gru_pullback(saved, d_h):
+    """dL/dh_{t-1} (the direct path z * h_{t-1}), dL/dp_t, dL/dr_t and dL/d(perturbation)."""
+    reset_update, n, h_n, h_previous = saved
+    r, z = jnp.split(reset_update, 2, axis=-1)
+    d_n = d_h * (1.0 - z) * (1.0 - n**2)  # at n's pre-activation
+    d_reset_update = jnp.concatenate([d_n * h_n, d_h * (h_previous - n)], axis=-1)
+    d_reset_update = d_reset_update * reset_update * (1.0 - reset_update)
+    d_projected = jnp.concatenate([d_reset_update, d_n], axis=-1)
+    d_recurrent = jnp.concatenate([d_reset_update, d_n * r], axis=-1)
+    return d_h * z, d_projected, d_recurrent, d_h
 
 
 class GRUCell(RecurrentCell):
@@ -309,19 +400,21 @@ class GRUCell(RecurrentCell):
         hidden = shape[0] // 3
         return jnp.zeros(shape, dtype).at[hidden : 2 * hidden].set(self.update_bias)
 
-    def input_projection(self, inputs):
-        return self.input_dense(inputs)
+    def recurrent_bias(self):
+        """[0, 0, b_hn]: b_hn sits inside r_t * (W_hn h_{t-1} + b_hn)."""
+        zeros = jnp.zeros(2 * self.hidden_size, self.candidate_bias.dtype)
+        return jnp.concatenate([zeros, self.candidate_bias])
 
-    def step(self, carry, projected, perturbation=None):
-        x_r, x_z, x_n = jnp.split(projected, 3, axis=-1)
-        h_r, h_z, h_n = jnp.split(carry @ self.recurrent_kernel, 3, axis=-1)
-        r = jax.nn.sigmoid(x_r + h_r)
-        z = jax.nn.sigmoid(x_z + h_z)
-        n = jnp.tanh(x_n + r * (h_n + self.candidate_bias))
-        return _perturb((1.0 - z) * n + z * carry, perturbation)
+    def recurrence_step(self):
+        return recurrence.Step(_gru_update, _gru_pullback)
 
 
 IMPLEMENTATIONS = ("scan", "cudnn")
+
+
+def _identity(params, projected):
+    del params  # the inputs are already projected
+    return projected
 
 
 def reverse_sequences(x: jax.Array, seq_lengths: jax.Array | None) -> jax.Array:
@@ -362,19 +455,6 @@ def check_lengths(seq_lengths, batch: int, time: int) -> jax.Array:
     return jnp.clip(jnp.asarray(seq_lengths).astype(jnp.int32), 0, time)
 
 
-def _scan_step(cell, carry, step_inputs, return_carries: bool):
-    """One step of the scan: the recurrent update, the perturbation, the padding mask."""
-    projected, mask, perturbation = step_inputs
-    # A zero perturbation makes d loss / d perturbation_t = d loss / d carry_t.
-    new_carry = cell.step(carry, projected, perturbation)
-    if mask is not None:  # padded steps leave the carry unchanged and output zeros
-        new_carry = jax.tree.map(lambda n, o: jnp.where(mask[:, None], n, o), new_carry, carry)
-    hidden = cell.hidden_state(new_carry)
-    if mask is not None:
-        hidden = jnp.where(mask[:, None], hidden, 0.0)
-    return new_carry, (hidden, new_carry if return_carries else None)
-
-
 class Recurrent(nn.Module):
     """A recurrent cell scanned over time with ``nn.scan``: one compiled loop body for any length.
 
@@ -383,11 +463,12 @@ class Recurrent(nn.Module):
     the LSTM and GRU). ``num_layers`` stacks cells (each layer reads the outputs of the one
     below); ``bidirectional`` adds a cell reading the sequence backwards and concatenates the
     two directions' outputs (out = 2 * per-direction size). ``unroll`` is passed to the scan.
-    ``remat`` rematerialises each step in the backward pass (``nn.remat`` on the scan body):
-    backpropagation through time then stores only the carry per step instead of every gate
-    activation, for long sequences that would not fit otherwise, at the cost of recomputing
-    the forward step. ``implementation='cudnn'`` runs an ``LSTMCell`` (one layer, one direction)
-    through cuDNN with ``jax.experimental.rnn`` on a GPU; the default 'scan' runs anywhere.
+    ``remat`` recomputes the forward pass in the backward pass, ceil(sqrt(T)) steps at a time,
+    input projection included: backpropagation through time then stores the carry once per
+    chunk instead of every step's gate activations and projected input, for long sequences
+    that would not fit otherwise, at the cost of running the forward scan twice.
+    ``implementation='cudnn'`` runs an ``LSTMCell`` (one layer, one direction) through cuDNN
+    with ``jax.experimental.rnn`` on a GPU; the default 'scan' runs anywhere.
 
     Call arguments:
       seq_lengths [batch] (int): true lengths of right-padded sequences. Steps t >= length leave
@@ -463,11 +544,8 @@ class Recurrent(nn.Module):
                 cell = self.cells[index]
                 reverse = direction == 1
                 xs = reverse_sequences(x, seq_lengths) if reverse else x
-                carry, (hidden, carries) = self._scan(
-                    cell,
-                    initial[index],
-                    (cell.input_projection(xs), mask, perturbations),
-                    return_carries,
+                carry, hidden, carries = self._scan(
+                    cell, initial[index], xs, mask, perturbations, return_carries
                 )
                 y = cell.readout(hidden)
                 outputs.append(reverse_sequences(y, seq_lengths) if reverse else y)
@@ -515,17 +593,41 @@ class Recurrent(nn.Module):
         valid = valid_steps(lengths, time)[..., None]
         return (c_n[0], h_n[0]), jnp.where(valid, outputs, 0.0)
 
-    def _scan(self, cell, carry, xs, return_carries):
-        def body(cell, carry, xs):
-            return _scan_step(cell, carry, xs, return_carries)
+    def _scan(self, cell, carry, xs, mask, perturbations, return_carries):
+        """The cell over time-major ``xs`` [time, batch, features] by ``nets.recurrence.scan``.
 
-        scan = nn.scan(
-            nn.remat(body) if self.remat else body,
-            variable_broadcast="params",
-            split_rngs={"params": False},
+        Without remat the input projection of all steps is one matmul before the scan (and its
+        gradient one matmul after it). With remat it is computed inside, ceil(sqrt(T)) steps at
+        a time, so that neither the projections nor the gates of all T steps are ever held.
+        """
+        kernel, bias = cell.recurrent_kernel, cell.recurrent_bias()
+        if self.remat:
+            if self.is_initializing():
+                cell.input_projection(xs[:1])  # creates W_x and b
+            dense = cell.input_dense.clone(parent=None)
+            project = lambda params, x: dense.apply({"params": params}, x)  # noqa: E731
+            params = (cell.input_dense.variables["params"], kernel, bias)
+            chunk = math.ceil(math.sqrt(xs.shape[0]))
+        else:
+            xs, project, params, chunk = (
+                cell.input_projection(xs),
+                _identity,
+                (None, kernel, bias),
+                None,
+            )
+        return recurrence.scan(
+            cell.recurrence_step(),
+            cell.hidden_state,
+            project,
+            params,
+            carry,
+            xs,
+            mask,
+            perturbations,
+            return_carries=return_carries,
             unroll=self.unroll,
+            chunk=chunk,
         )
-        return scan(cell, carry, xs)
 
     def _split_carry(self, initial_carry, batch, dtype):
         if initial_carry is None:

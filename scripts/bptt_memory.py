@@ -1,7 +1,7 @@
 """Peak memory of backpropagation through a long sequence, with and without rematerialisation.
 
     /usr/bin/time -v python scripts/bptt_memory.py --length 10000            # stores every gate
-    /usr/bin/time -v python scripts/bptt_memory.py --length 10000 --remat    # stores the carry
+    /usr/bin/time -v python scripts/bptt_memory.py --length 10000 --remat    # carries per chunk
 
 One training step (forward, backward through all T steps, Adam update) of a many-to-one LSTM
 on random data, B=32, H=256 by default. Prints the step time and this process's peak resident
@@ -30,7 +30,9 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--features", type=int, default=32)
-    parser.add_argument("--remat", action="store_true", help="rematerialise each step")
+    parser.add_argument(
+        "--remat", action="store_true", help="recompute the forward pass in sqrt(T)-step chunks"
+    )
     args = parser.parse_args(argv)
     for name in ("length", "batch", "hidden", "features"):
         if getattr(args, name) < 1:

@@ -35,9 +35,10 @@ def train(model, batches, mode, devices, example, carry=()):
     [
         (ConvNet1D(), (16, 40), "pmap"),
         (ConvNet1D(), (16, 40), "shard_map"),
+        (ManyToOne(LSTMCell(8), 3), (16, 12, 4), "pmap"),
         (ManyToOne(LSTMCell(8), 3), (16, 12, 4), "shard_map"),
     ],
-    ids=["cnn-pmap", "cnn-shard_map", "lstm-shard_map"],
+    ids=["cnn-pmap", "cnn-shard_map", "lstm-pmap", "lstm-shard_map"],
 )
 def test_eight_devices_train_as_one(model, shape, mode):
     assert len(CPUS) == 8

@@ -18,7 +18,8 @@ def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
     config.cells = ("tanh", "lstm", "gru")
     config.lengths = (100,)
     config.seeds = 1
-    # remat: rematerialise each step in backpropagation through time (memory for recompute)
+    # remat: recompute the forward pass in sqrt(T)-step chunks in backpropagation through time
+    # (memory for recompute)
     config.model = ml_collections.ConfigDict({"hidden_size": 128, "remat": False})
     config.optimizer = optimizer_config(learning_rate=1e-3, clip_norm=1.0)
     config.batch_size = 64

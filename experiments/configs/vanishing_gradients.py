@@ -19,7 +19,8 @@ def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
     config.cells = ("tanh", "irnn", "lstm", "gru")
     config.lengths = (10, 25, 50, 100, 200, 500, 1000)
     config.seeds = 3
-    # remat: rematerialise each step in backpropagation through time (memory for recompute)
+    # remat: recompute the forward pass in sqrt(T)-step chunks in backpropagation through time
+    # (memory for recompute)
     config.model = ml_collections.ConfigDict({"hidden_size": 32, "remat": False})
     # The gradients are measured on a batch of the adding problem; at T = 1000 they fall below
     # float32's smallest number, so they are measured in float64.
