@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from experiments.cli import reuse_freed_memory
 from nets.cnn import LeNet5, get_model
 from nets.data.synthetic import adding_problem
 from nets.data.text import CHARACTERS
@@ -493,6 +494,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.warmup < 1 or args.repeats < 1:
         parser.error("--warmup and --repeats must be at least 1")
+    # as every experiment runs: process-wide, so the reference runs with it too
+    reused = reuse_freed_memory()
+    print(f"malloc keeps freed memory for reuse: {reused}")
     rows = []
     header = f"{'workload':<44} {'ours ms':>9} {'ref ms':>9} {'ref/ours':>9}  reference"
     print(header, "\n" + "-" * len(header), flush=True)

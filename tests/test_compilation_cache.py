@@ -55,3 +55,33 @@ def test_a_rerun_hits_the_cache_and_a_new_shape_compiles_afresh(tmp_path):
     assert len(list(cache.iterdir())) > len(stored)
     off = run("", 3)
     assert off["hits"] == off["misses"] == 0
+
+
+# Page faults of allocating a 32 MiB array again after freeing one, with or without the setting.
+REALLOCATION = """
+import resource, sys
+import numpy as np
+from experiments.cli import reuse_freed_memory
+applied = sys.argv[1] == "1" and reuse_freed_memory()
+faults = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+a = np.ones(4 << 20)
+del a
+before = faults()
+a = np.ones(4 << 20)
+print(applied, faults() - before)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="glibc's allocator")
+def test_freed_memory_is_reused_without_new_page_faults():
+    def faults(apply: str) -> tuple[str, int]:
+        result = subprocess.run(
+            [sys.executable, "-c", REALLOCATION, apply],
+            cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        applied, count = result.stdout.split()
+        return applied, int(count)
+
+    assert faults("1") == ("True", 0)  # the freed pages served the new array
+    applied, count = faults("0")
+    assert applied == "False" and count >= 16  # unmapped on free, faulted in afresh
