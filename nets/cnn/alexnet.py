@@ -4,6 +4,7 @@ import flax.linen as nn
 import jax
 
 from nets.checks import check_image
+from nets.cnn.convolution import Conv
 from nets.cnn.layers import adaptive_avg_pool
 
 
@@ -27,7 +28,7 @@ class AlexNet(nn.Module):
             (256, 3, 1, 1, False),
             (256, 3, 1, 1, True),
         ):
-            x = nn.relu(nn.Conv(features, (kernel, kernel), stride, padding=padding)(x))
+            x = nn.relu(Conv(features, (kernel, kernel), stride, padding=padding)(x))
             if pool_after:
                 x = nn.max_pool(x, (3, 3), strides=(2, 2))
         x = adaptive_avg_pool(x, (6, 6)).reshape(x.shape[0], -1)

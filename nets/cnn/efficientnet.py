@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from nets.checks import check_choice, check_image
+from nets.cnn.convolution import Conv
 from nets.cnn.layers import batch_norm
 
 # B0's stages: (expand ratio, kernel, stride, input channels, output channels, layers)
@@ -48,8 +49,8 @@ class SqueezeExcitation(nn.Module):
     @nn.compact
     def __call__(self, x):
         s = jnp.mean(x, axis=(1, 2), keepdims=True)
-        s = nn.silu(nn.Conv(self.squeeze, (1, 1))(s))
-        return x * jax.nn.sigmoid(nn.Conv(x.shape[-1], (1, 1))(s))
+        s = nn.silu(Conv(self.squeeze, (1, 1))(s))
+        return x * jax.nn.sigmoid(Conv(x.shape[-1], (1, 1))(s))
 
 
 class MBConv(nn.Module):
@@ -70,8 +71,8 @@ class MBConv(nn.Module):
         expanded = make_divisible(inputs * self.expand_ratio)
         y = x
         if expanded != inputs:
-            y = nn.silu(batch_norm(train)(nn.Conv(expanded, (1, 1), use_bias=False)(y)))
-        y = nn.Conv(
+            y = nn.silu(batch_norm(train)(Conv(expanded, (1, 1), use_bias=False)(y)))
+        y = Conv(
             expanded,
             (self.kernel, self.kernel),
             self.stride,
@@ -81,7 +82,7 @@ class MBConv(nn.Module):
         )(y)
         y = nn.silu(batch_norm(train)(y))
         y = SqueezeExcitation(max(1, inputs // 4))(y)
-        y = batch_norm(train)(nn.Conv(self.features, (1, 1), use_bias=False)(y))
+        y = batch_norm(train)(Conv(self.features, (1, 1), use_bias=False)(y))
         if self.stride != 1 or inputs != self.features:
             return y
         if train and self.drop_rate > 0:
@@ -119,7 +120,7 @@ class EfficientNet(nn.Module):
             )
             for e, k, s, c_in, c_out, n in B0_STAGES
         ]
-        x = nn.Conv(stages[0][3], (3, 3), 2, padding=1, use_bias=False)(x)
+        x = Conv(stages[0][3], (3, 3), 2, padding=1, use_bias=False)(x)
         x = nn.silu(batch_norm(train)(x))
         total, block = sum(stage[-1] for stage in stages), 0
         for expand, kernel, stride, _, features, layers in stages:
@@ -127,7 +128,7 @@ class EfficientNet(nn.Module):
                 drop = self.stochastic_depth * block / total
                 x = MBConv(expand, kernel, stride if i == 0 else 1, features, drop)(x, train)
                 block += 1
-        x = nn.Conv(4 * stages[-1][4], (1, 1), use_bias=False)(x)
+        x = Conv(4 * stages[-1][4], (1, 1), use_bias=False)(x)
         x = nn.silu(batch_norm(train)(x))
         x = nn.Dropout(dropout, deterministic=not train)(jnp.mean(x, axis=(1, 2)))
         return nn.Dense(self.num_outputs)(x)

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 
 from nets.checks import check_image
+from nets.cnn.convolution import Conv
 from nets.cnn.layers import adaptive_avg_pool, batch_norm
 
 
@@ -31,7 +32,7 @@ class BasicConv(nn.Module):
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        x = nn.Conv(
+        x = Conv(
             self.features,
             (self.kernel, self.kernel),
             self.stride,

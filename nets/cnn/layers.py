@@ -19,6 +19,7 @@ import jax.numpy as jnp
 
 from nets.activations import get_activation
 from nets.checks import check_choice, check_image, check_positive
+from nets.cnn.convolution import Conv
 
 PADDINGS = ("valid", "same")
 POOLINGS = ("max", "avg")
@@ -93,7 +94,7 @@ class ConvBlock(nn.Module):
         for size in jnp.shape(x)[1:3]:  # raises on a filter that does not fit the input
             conv_output_size(size, self.kernel_size, self.padding, self.stride, exact=False)
         act = get_activation(self.activation)
-        conv = nn.Conv(
+        conv = Conv(
             self.features,
             (self.kernel_size, self.kernel_size),
             strides=(self.stride, self.stride),

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from nets.checks import check_choice, check_image
+from nets.cnn.convolution import Conv
 from nets.cnn.layers import batch_norm
 
 
@@ -31,7 +32,7 @@ class BasicBlock(nn.Module):
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        conv = partial(nn.Conv, use_bias=False, dtype=self.dtype)
+        conv = partial(Conv, use_bias=False, dtype=self.dtype)
         norm = partial(batch_norm, train, dtype=self.dtype)
         y = nn.relu(norm()(conv(self.features, (3, 3), self.stride, padding=1)(x)))
         y = norm()(conv(self.features, (3, 3), padding=1)(y))
@@ -50,7 +51,7 @@ class Bottleneck(nn.Module):
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        conv = partial(nn.Conv, use_bias=False, dtype=self.dtype)
+        conv = partial(Conv, use_bias=False, dtype=self.dtype)
         norm = partial(batch_norm, train, dtype=self.dtype)
         y = nn.relu(norm()(conv(self.features, (1, 1))(x)))
         y = nn.relu(norm()(conv(self.features, (3, 3), self.stride, padding=1)(y)))
@@ -94,7 +95,7 @@ class ResNet(nn.Module):
         check_image("ResNet input", x)
         check_choice("ResNet depth", str(self.depth), [str(d) for d in IMAGENET])
         block, counts = IMAGENET[self.depth]
-        x = nn.Conv(64, (7, 7), 2, padding=3, use_bias=False, dtype=self.dtype)(x)
+        x = Conv(64, (7, 7), 2, padding=3, use_bias=False, dtype=self.dtype)(x)
         x = nn.relu(batch_norm(train, dtype=self.dtype)(x))
         x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
         for stage, (features, count) in enumerate(zip((64, 128, 256, 512), counts, strict=True)):
@@ -120,7 +121,7 @@ class CifarResNet(nn.Module):
         if self.depth < 8 or (self.depth - 2) % 6:
             raise ValueError(f"CIFAR ResNet depth must be 6n + 2 with n >= 1, got {self.depth}")
         n = (self.depth - 2) // 6
-        x = nn.Conv(16, (3, 3), padding=1, use_bias=False, dtype=self.dtype)(x)
+        x = Conv(16, (3, 3), padding=1, use_bias=False, dtype=self.dtype)(x)
         x = nn.relu(batch_norm(train, dtype=self.dtype)(x))
         for stage, features in enumerate((16, 32, 64)):
             for i in range(n):

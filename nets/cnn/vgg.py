@@ -4,6 +4,7 @@ import flax.linen as nn
 import jax
 
 from nets.checks import check_choice, check_image
+from nets.cnn.convolution import Conv
 from nets.cnn.layers import adaptive_avg_pool, batch_norm
 
 # Output channels of the 3x3 convolutions; "M" is a 2x2 max pool.
@@ -56,7 +57,7 @@ class VGG(nn.Module):
             if layer == "M":
                 x = nn.max_pool(x, (2, 2), strides=(2, 2))
                 continue
-            x = nn.Conv(layer, (3, 3), padding=1)(x)
+            x = Conv(layer, (3, 3), padding=1)(x)
             if self.batch_norm:
                 x = batch_norm(train)(x)
             x = nn.relu(x)

@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nets.cnn.convolution import Conv
 from nets.models.sequence import SequenceHead, cell_by_name
 from nets.rnn import valid_steps
 
@@ -63,7 +64,7 @@ class CTCRecognizer(SequenceHead):
         x = inputs
         for layer in range(int(math.log2(self.subsample))):
             x = jnp.where(valid_steps(lengths, x.shape[1])[..., None], x, 0.0)
-            conv = nn.Conv(
+            conv = Conv(
                 self.front_end_features,
                 (KERNEL,),
                 strides=(STRIDE,),

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from nets.checks import check_rank
+from nets.cnn.convolution import Conv
 from nets.rnn import GRUCell, Recurrent
 
 
@@ -58,7 +59,7 @@ class ConvNet1D(nn.Module):
         _check_sequences("ConvNet1D", x)
         h = x[..., None]  # [batch, length, 1 channel]
         for kernel in (5, 3, 3):
-            h = nn.relu(nn.Conv(self.channels, (kernel,), strides=2, padding=((1, 1),))(h))
+            h = nn.relu(Conv(self.channels, (kernel,), strides=2, padding=((1, 1),))(h))
         return nn.Dense(self.num_outputs)(h.reshape(h.shape[0], -1))
 
 

@@ -1,0 +1,114 @@
+"""The CPU convolution's own weight gradient against XLA's, and that every model uses it."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax import lax
+
+from nets.cnn import convolution
+from nets.cnn.convolution import Conv
+from nets.models import get_model
+
+
+def gradients(conv, x, kernel, **options):
+    """dL/dx and dL/dW of sum(y * weights) for ``conv`` (ours or lax's), compiled."""
+
+    def loss(x, kernel):
+        y = conv(x, kernel, **options)
+        return jnp.sum(y * jnp.cos(jnp.arange(y.size).reshape(y.shape)))
+
+    return jax.jit(jax.grad(loss, argnums=(0, 1)))(x, kernel)
+
+
+def assert_gradients_equal_xla(x_shape, kernel_shape, **options):
+    x = jax.random.normal(jax.random.key(0), x_shape)
+    kernel = jax.random.normal(jax.random.key(1), kernel_shape)
+    ours = gradients(convolution.conv_general_dilated, x, kernel, **options)
+    xla = gradients(lax.conv_general_dilated, x, kernel, **options)
+    for a, b in zip(ours, xla, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+    forward = convolution.conv_general_dilated(x, kernel, **options)
+    np.testing.assert_array_equal(forward, lax.conv_general_dilated(x, kernel, **options))
+
+
+NHWC = ("NHWC", "HWIO", "NHWC")
+
+
+@pytest.mark.parametrize(
+    "x_shape, kernel_shape, strides, padding",
+    [
+        ((3, 9, 8, 4), (3, 3, 4, 5), (1, 1), "SAME"),
+        ((3, 9, 8, 4), (3, 3, 4, 5), (2, 2), "SAME"),  # odd size: XLA pads unevenly
+        ((3, 9, 8, 4), (5, 3, 4, 2), (1, 2), "VALID"),
+        ((2, 7, 7, 1), (5, 5, 1, 6), (1, 1), ((2, 1), (0, 3))),  # one input channel, LeNet's C1
+        ((2, 11, 11, 3), (7, 7, 3, 4), (2, 2), ((3, 3), (3, 3))),  # ResNet's stem
+    ],
+)
+def test_2d_weight_gradient_equals_xla(x_shape, kernel_shape, strides, padding):
+    assert_gradients_equal_xla(
+        x_shape, kernel_shape, window_strides=strides, padding=padding, dimension_numbers=NHWC
+    )
+
+
+def test_1d_and_depthwise_weight_gradients_equal_xla():
+    assert_gradients_equal_xla(
+        (3, 20, 4), (3, 4, 6), window_strides=(2,), padding=((1, 1),),
+        dimension_numbers=("NWC", "WIO", "NWC"),
+    )  # fmt: skip
+    assert_gradients_equal_xla(  # EfficientNet's depthwise convolution: one filter per channel
+        (2, 9, 9, 6), (3, 3, 1, 6), window_strides=(2, 2), padding="SAME",
+        dimension_numbers=NHWC, feature_group_count=6,
+    )  # fmt: skip
+
+
+def test_chunks_of_examples_add_up_to_the_whole_batch(monkeypatch):
+    # 64 bytes of input slice per chunk: 5 examples of 4 positions x 4 channels go one at a
+    # time, the last chunk padded with zero examples
+    monkeypatch.setattr(convolution, "CHUNK_BYTES", 64)
+    x = jax.random.normal(jax.random.key(2), (5, 4, 4, 4))
+    d_y = jax.random.normal(jax.random.key(3), (5, 2, 2, 3))
+    chunked = convolution.weight_gradient(x, d_y, (3, 3, 4, 3), (2, 2), ((1, 0), (1, 0)))
+    monkeypatch.setattr(convolution, "CHUNK_BYTES", 1 << 20)
+    whole = convolution.weight_gradient(x, d_y, (3, 3, 4, 3), (2, 2), ((1, 0), (1, 0)))
+    np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-5)
+    # and by hand: dL/dW[i, j] = sum over examples and output positions of x_pad * d_y
+    x_pad = np.pad(np.asarray(x), ((0, 0), (1, 0), (1, 0), (0, 0)))
+    by_hand = np.zeros((3, 3, 4, 3))
+    for i in range(3):
+        for j in range(3):
+            patch = x_pad[:, i : i + 3 : 2, j : j + 3 : 2]
+            by_hand[i, j] = np.einsum("nhwc,nhwd->cd", patch, np.asarray(d_y))
+    np.testing.assert_allclose(whole, by_hand, rtol=1e-4, atol=1e-4)
+
+
+def test_dilation_and_groups_fall_back_to_xla():
+    x = jnp.ones((2, 9, 9, 4))
+    dilated = jax.make_jaxpr(
+        lambda x, w: convolution.conv_general_dilated(
+            x, w, (1, 1), "SAME", rhs_dilation=(2, 2), dimension_numbers=NHWC
+        )
+    )(x, jnp.ones((3, 3, 4, 2)))
+    grouped = jax.make_jaxpr(
+        lambda x, w: convolution.conv_general_dilated(
+            x, w, (1, 1), "SAME", dimension_numbers=NHWC, feature_group_count=2
+        )
+    )(x, jnp.ones((3, 3, 2, 2)))
+    plain = jax.make_jaxpr(
+        lambda x, w: convolution.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=NHWC)
+    )(x, jnp.ones((3, 3, 4, 2)))
+    assert "custom_vjp_call" not in str(dilated) + str(grouped)
+    assert "custom_vjp_call" in str(plain)
+
+
+@pytest.mark.parametrize(
+    "name, shape, convolutions",
+    [("lenet5", (32, 32, 1), 2), ("cifar_resnet20", (32, 32, 3), 19), ("mnist1d_cnn", (40,), 3)],
+)
+def test_every_model_convolves_through_conv(name, shape, convolutions):
+    model = get_model(name, 10)
+    x = jnp.zeros((1, *shape))
+    variables = jax.eval_shape(model.init, jax.random.key(0), x)
+    jaxpr = str(jax.make_jaxpr(lambda v: model.apply(v, x))(variables))
+    assert jaxpr.count("custom_vjp_call") == convolutions
+    assert Conv.func is convolution.nn.Conv
