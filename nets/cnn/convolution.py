@@ -143,6 +143,10 @@ def _offsets(x_pad, d_y, kernel_shape, strides, depthwise):
     window, channels = kernel_shape[:-2], x_pad.shape[-1]
     out = d_y.shape[1:-1]
     d_y_rows = d_y.reshape(-1, d_y.shape[-1])
+    # With one input channel the product is a [1, rows] x [rows, C_out] vector-matrix product,
+    # which XLA:CPU runs at half the speed of the matrix-vector [C_out, rows] x [rows, 1]
+    # (LeNet-5's C1: 24 against 12 ms); d_y^T is laid out once for all offsets.
+    d_y_columns = d_y_rows.T if channels == 1 and not depthwise else None
     offsets = []
     for offset in itertools.product(*(range(k) for k in window)):
         index = tuple(
@@ -151,6 +155,8 @@ def _offsets(x_pad, d_y, kernel_shape, strides, depthwise):
         rows = x_pad[(slice(None), *index)].reshape(-1, channels)
         if depthwise:
             offsets.append(jnp.sum(rows * d_y_rows, axis=0, dtype=jnp.float32)[None])
+        elif d_y_columns is not None:
+            offsets.append(jnp.matmul(d_y_columns, rows, preferred_element_type=jnp.float32).T)
         else:
             offsets.append(jnp.matmul(rows.T, d_y_rows, preferred_element_type=jnp.float32))
     return jnp.stack(offsets).reshape(kernel_shape)
