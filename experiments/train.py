@@ -4,7 +4,8 @@
         [--config.num_steps=3000 --config.optimizer.learning_rate=3e-4 ...]
 
 Configs: lenet5_digits, resnet20_digits, mnist1d_cnn, mnist1d_gru, lstm_adding, lstm_copy,
-sentiment, char_lm (offline data, generated on first use) and cifar10_resnet20, mnist_pixels,
+sentiment, char_lm (offline data, generated on first use) and the recipes cifar10_resnet20 /
+_56 / _110 and mnist_lenet5 (their papers' anchors printed beside the result), mnist_pixels,
 imdb_lstm, shakespeare_char (tfds downloads, prepared beforehand). Any registered model
 trains on any registered data set (``nets.models``, ``nets.data.loader``), with no change
 here. Run the same command again and it resumes from the latest checkpoint in --workdir. Writes
@@ -83,6 +84,8 @@ def run(config: ml_collections.ConfigDict, workdir: str, *, on_step=None) -> dic
             f"{title}: test {test} after {config.num_steps} steps "
             f"({rate:.1f} steps/s on {devices} device(s))"
         )
+        if config.get("anchor"):
+            print(f"published: {config.anchor}")
         figures = {"curves.png": curves_figure(rows, title)} if rows else {}
         with EventLog(workdir) as events:
             for name, figure in figures.items():

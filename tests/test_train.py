@@ -23,6 +23,7 @@ from experiments.configs import (
     cifar10_resnet20,
     lenet5_digits,
     mnist1d_gru,
+    mnist_lenet5,
     mnist_pixels,
     model_config,
 )
@@ -146,6 +147,9 @@ def test_every_training_config_and_profile_is_valid(profile):
         "mnist1d_gru",
         "lstm_adding",
         "cifar10_resnet20",
+        "cifar10_resnet56",
+        "cifar10_resnet110",
+        "mnist_lenet5",
         "resnet20_digits",
         "lstm_copy",
         "mnist_pixels",
@@ -194,17 +198,23 @@ def test_a_config_trains_end_to_end_and_logs(tmp_path, data_dir):
         train_cli.run(config, str(tmp_path))
 
 
-def test_cifar10_resnet20_trains_through_tfds_under_mock_data(tmp_path):
-    config = tiny(cifar10_resnet20.get_config, str(tmp_path / "data"))
+@pytest.mark.parametrize("recipe", [cifar10_resnet20, mnist_lenet5], ids=lambda m: m.__name__)
+def test_the_image_recipes_train_through_tfds_under_mock_data(tmp_path, capsys, recipe):
+    """The real decode path (and CIFAR's augmentation) for a few steps, the step schedule as
+    logged, and the published number printed beside ours."""
+    config = tiny(recipe.get_config, str(tmp_path / "data"))
     with tfds.testing.mock_data(num_examples=16):
         results = train_cli.run(config, str(tmp_path / "run"))
-    assert results["steps"] == 2 and 0 <= results["test"]["accuracy"] <= 1
-    # a cosine from 0.1 over 2 steps: step k's rate is 0.1 * (1 + cos(pi * (k - 1) / 2)) / 2
-    assert logged(tmp_path / "run", "learning_rate") == [
-        (1, pytest.approx(0.1)),
-        (2, pytest.approx(0.05)),
-    ]
+    assert results["steps"] == 3 and 0 <= results["test"]["accuracy"] <= 1
     assert np.isfinite(results["test"]["loss"])
+    # the rate is multiplied by 0.1 at each boundary: step k is update k - 1
+    rate = config.optimizer.learning_rate
+    boundaries = config.optimizer.boundaries
+    expected = [rate * 0.1 ** sum(k - 1 >= b for b in boundaries) for k in (1, 2, 3)]
+    assert logged(tmp_path / "run", "learning_rate") == [
+        (k, pytest.approx(value)) for k, value in zip((1, 2, 3), expected, strict=True)
+    ]
+    assert f"published: {config.anchor}" in capsys.readouterr().out
 
 
 def test_permuted_sequential_mnist_trains_through_tfds_under_mock_data(tmp_path):
@@ -365,6 +375,8 @@ def test_ctrl_c_during_a_save_waits_for_the_save_to_finish():
         ({"optimizer.name": "lion"}, "unknown config.optimizer.name 'lion'; valid: adam, adamw"),
         ({"optimizer.learning_rate": -1.0}, "config.optimizer.learning_rate must be a number >="),
         ({"seed": -1}, "config.seed must be an integer >= 0, got -1"),
+        ({"data.augment": "mixup"}, "unknown config.data.augment 'mixup'; valid: cifar, imagenet"),
+        ({"optimizer.schedule": "steps"}, "config.optimizer.boundaries must list the steps"),
         ({"eval_every": 3}, "config.eval_every \\(3\\) must be a multiple of config.log_every"),
         ({"stateful": True}, "config.stateful passes a many_to_many model's carry between chunks"),
         (

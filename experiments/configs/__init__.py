@@ -18,16 +18,20 @@ def new_config(profile: str) -> ml_collections.ConfigDict:
 
 
 def optimizer_config(**fields) -> ml_collections.ConfigDict:
-    """The optimizer group of every config (``nets.training.config.build_optimizer``)."""
-    config = ml_collections.ConfigDict()
-    config.name = "adam"  # adam, adamw or sgd
-    config.learning_rate = 1e-3
-    config.schedule = "constant"  # or 'cosine' (decay to zero over num_steps)
-    config.momentum = 0.9  # sgd only
-    config.weight_decay = 0.0  # adamw and sgd
-    config.clip_norm = 0.0  # global gradient norm clipping; 0 = off
-    config.update(fields)
-    return config
+    """The optimizer group of every config (``nets.training.config.build_optimizer``); ``fields``
+    set its values, and their types (a tuple of decays where the default is one number)."""
+    defaults = {
+        "name": "adam",  # adam, adamw or sgd
+        "learning_rate": 1e-3,
+        "schedule": "constant",  # 'cosine' (decay to zero over num_steps) or 'steps':
+        "boundaries": (),  # the steps where 'steps' multiplies the rate by
+        "decay": 0.1,  # this (or a tuple: one factor per boundary)
+        "momentum": 0.9,  # sgd only
+        "nesterov": True,  # sgd with momentum: Nesterov's (False: heavy ball)
+        "weight_decay": 0.0,  # adamw and sgd
+        "clip_norm": 0.0,  # global gradient norm clipping; 0 = off
+    }
+    return ml_collections.ConfigDict({**defaults, **fields})
 
 
 def model_config(name: str, **options) -> ml_collections.ConfigDict:
@@ -48,7 +52,8 @@ def training_config(profile: str, data: str, model: str, **model_options):
     config = new_config(profile)
     config.model = model_config(model, **model_options)  # nets.models.get_model(name, **options)
     # nets.data.loader.DATASETS, e.g. 'digits32', 'adding_problem/t100'; data_dir '' = tfds's
-    config.data = ml_collections.ConfigDict({"name": data, "data_dir": ""})
+    # augment: '' or a training augmentation in nets.data.augment.AUGMENTATIONS ('cifar', ...)
+    config.data = ml_collections.ConfigDict({"name": data, "data_dir": "", "augment": ""})
     config.optimizer = optimizer_config()
     config.batch_size = 64  # global: split over every device of every process
     config.eval_batch_size = 500
@@ -63,6 +68,8 @@ def training_config(profile: str, data: str, model: str, **model_options):
     config.stateful = False
     # resume even if the config now changes the run (nets.training.trainer.check_resumable)
     config.resume_anyway = False
+    # the published result a recipe reproduces, printed beside ours ('' for none)
+    config.anchor = ""
     return config
 
 

@@ -335,6 +335,7 @@ def train_batches(
     shard_index: int | None = None,
     shard_count: int | None = None,
     prefetch: int = 2,
+    augment: Callable[[dict, np.random.Generator], dict] | None = None,
 ) -> Iterator[dict[str, np.ndarray]]:
     """An endless grain iterator of shuffled batches of ``arrays`` (leaves [N, ...]).
 
@@ -343,6 +344,10 @@ def train_batches(
     ``shard_count``-th example of that order, so the processes' batches never overlap and
     together form the global batch of ``batch_size * shard_count``. The iterator's
     ``get_state()`` is a small JSON-able dict; ``set_state`` on a new iterator continues exactly.
+
+    ``augment(example, rng)`` (``nets.data.augment.augmentation``) transforms each example with
+    a generator that grain seeds from ``seed`` and the example's position in the endless order:
+    the same position is augmented the same way on every run, resumed or not.
     """
     check_positive("batch_size", batch_size)
     shard_index = jax.process_index() if shard_index is None else shard_index
@@ -353,10 +358,14 @@ def train_batches(
             f"a batch of {batch_size * shard_count} needs at least that many "
             f"examples; the data set has {size}"
         )
-    order = grain.MapDataset.range(size).seed(seed).shuffle().repeat(None)
-    batches = order[shard_index::shard_count].batch(batch_size, drop_remainder=True)
+    order = grain.MapDataset.range(size).seed(seed).shuffle().repeat(None)[shard_index::shard_count]
+    if augment is None:  # whole batches sliced at once
+        batches = order.batch(batch_size, drop_remainder=True).map(functools.partial(take, arrays))
+    else:
+        examples = order.map(functools.partial(take, arrays)).random_map(augment)
+        batches = examples.batch(batch_size, drop_remainder=True)
     options = grain.ReadOptions(num_threads=1, prefetch_buffer_size=prefetch)
-    return iter(batches.map(functools.partial(take, arrays)).to_iter_dataset(options))
+    return iter(batches.to_iter_dataset(options))
 
 
 def stream_batches(

@@ -3,9 +3,11 @@
 A training config (``experiments/configs/*.py``) is grouped by part, one name per concept:
 
     config.model       name, and the model's own options (hidden_size, cell, num_layers, ...)
-    config.data        name ('digits32', 'adding_problem/t100', ...), data_dir
-    config.optimizer   name ('adam', 'adamw', 'sgd'), learning_rate, schedule, momentum,
-                       weight_decay, clip_norm
+    config.data        name ('digits32', 'adding_problem/t100', ...), data_dir, augment
+                       ('' or a name in ``nets.data.augment.AUGMENTATIONS``)
+    config.optimizer   name ('adam', 'adamw', 'sgd'), learning_rate, schedule ('constant',
+                       'cosine', or 'steps': times ``decay`` at each step of ``boundaries``),
+                       momentum, nesterov, weight_decay, clip_norm
     num_steps, batch_size (global), eval_batch_size, log_every, eval_every (0 or a multiple
     of log_every), checkpoint_every, keep_checkpoints, parallel ('shard_map' or 'pmap'), seed,
     stateful (truncated BPTT: the carry passes between consecutive chunks)
@@ -21,13 +23,14 @@ import ml_collections
 import optax
 
 from nets.checks import check_choice, check_positive
+from nets.data.augment import augmentation
 from nets.data.loader import DatasetSpec, dataset_spec
 from nets.models import ManyToMany, get_model, model_options
 from nets.rnn import CELLS
 from nets.training.parallel import MODES, check_divisible
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
-SCHEDULES = ("constant", "cosine")
+SCHEDULES = ("constant", "cosine", "steps")
 TRAINING_COUNTS = (
     "num_steps",
     "batch_size",
@@ -98,12 +101,48 @@ def build_model(config: ml_collections.ConfigDict):
 
 
 def learning_rate(opt: ml_collections.ConfigDict, num_steps: int) -> optax.ScalarOrSchedule:
-    """``opt.learning_rate``, or, if ``opt.schedule`` is 'cosine', the schedule that decays it to
-    zero over ``num_steps`` (a function of the update's count 0, 1, ...). A constant stays a
-    number: optax then keeps no step count in the optimiser's state."""
+    """``opt.learning_rate``, or the schedule ``opt.schedule`` names (a function of the update's
+    count 0, 1, ...): 'cosine' decays it to zero over ``num_steps``; 'steps' multiplies it by
+    ``opt.decay`` at each step of ``opt.boundaries`` (He et al.'s 0.1 at 32k and 48k; a tuple
+    gives each boundary its own factor, ResNet-110's 10 after its 0.01 warm-up). A
+    constant stays a number: optax then keeps no step count in the optimiser's state."""
     if opt.schedule == "cosine":
         return optax.cosine_decay_schedule(opt.learning_rate, num_steps)
+    if opt.schedule == "steps":
+        return optax.piecewise_constant_schedule(
+            opt.learning_rate, dict(zip(opt.boundaries, _decays(opt), strict=True))
+        )
     return opt.learning_rate
+
+
+def _decays(opt: ml_collections.ConfigDict) -> tuple[float, ...]:
+    """One factor per boundary: ``opt.decay`` repeated, or the tuple it is."""
+    decay = opt.get("decay", 0.1)
+    return tuple(decay) if isinstance(decay, tuple | list) else (decay,) * len(opt.boundaries)
+
+
+def check_boundaries(opt: ml_collections.ConfigDict, num_steps: int, name: str) -> None:
+    """The 'steps' schedule's boundaries: increasing steps inside the run, and a positive
+    factor for each."""
+    steps = list(opt.get("boundaries", ()))
+    if not steps or any(isinstance(s, bool) or not isinstance(s, int) for s in steps):
+        raise ValueError(
+            f"{name}.boundaries must list the steps where the 'steps' schedule decays the rate, "
+            f"got {tuple(steps)!r}"
+        )
+    if steps != sorted(set(steps)) or steps[0] < 1 or steps[-1] >= num_steps:
+        raise ValueError(
+            f"{name}.boundaries must increase within 1..{num_steps - 1} (the run's steps), "
+            f"got {tuple(steps)!r}"
+        )
+    decays = _decays(opt)
+    if len(decays) != len(steps) or any(
+        isinstance(d, bool) or not isinstance(d, int | float) or d <= 0 for d in decays
+    ):
+        raise ValueError(
+            f"{name}.decay must be a positive number or one per boundary ({len(steps)}), got "
+            f"{opt.get('decay')!r}"
+        )
 
 
 def build_optimizer(opt: ml_collections.ConfigDict, num_steps: int, name: str = "config.optimizer"):
@@ -115,13 +154,19 @@ def build_optimizer(opt: ml_collections.ConfigDict, num_steps: int, name: str = 
     check_choice(f"{name}.schedule", opt.schedule, SCHEDULES)
     for field in ("learning_rate", "momentum", "weight_decay", "clip_norm"):
         check_non_negative(f"{name}.{field}", opt[field])
+    if opt.schedule == "steps":
+        check_boundaries(opt, num_steps, name)
     rate = learning_rate(opt, num_steps)
     optimizer = {
         "adam": lambda: optax.adam(rate),
         "adamw": lambda: optax.adamw(rate, weight_decay=opt.weight_decay),
         "sgd": lambda: optax.chain(
             optax.add_decayed_weights(opt.weight_decay),
-            optax.sgd(rate, momentum=opt.momentum or None, nesterov=opt.momentum > 0),
+            optax.sgd(
+                rate,
+                momentum=opt.momentum or None,
+                nesterov=opt.momentum > 0 and opt.get("nesterov", True),
+            ),
         ),
     }[opt.name]()
     if opt.clip_norm > 0:
@@ -136,6 +181,7 @@ def validate_training(config: ml_collections.ConfigDict, device_count: int) -> N
     build_model(config)
     build_optimizer(config.optimizer, config.num_steps)
     check_choice("config.parallel", config.parallel, MODES)
+    augmentation(config.data.get("augment", ""))  # an unknown name is refused here
     if config.get("stateful", False):
         if not isinstance(build_model(config), ManyToMany) or config.parallel != "shard_map":
             raise ValueError(

@@ -34,6 +34,7 @@ import ml_collections
 import numpy as np
 from tqdm import tqdm
 
+from nets.data.augment import augmentation
 from nets.data.loader import (
     dataset_spec,
     eval_batches,
@@ -65,6 +66,7 @@ UNTRACKED = (
     "data.data_dir",
     "parallel",
     "resume_anyway",
+    "anchor",
 )
 
 
@@ -208,7 +210,10 @@ def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStac
         state = state.replace(carry=initial_carry(state.model, state.variables, inputs))
         batches = stream_batches(train_set, local_batch)
     else:
-        batches = train_batches(train_set, local_batch, config.seed)
+        augment = augmentation(config.data.get("augment", ""))
+        if augment is not None:  # a crop that does not fit the images fails here, not later
+            augment(take(train_set, 0), np.random.default_rng(0))
+        batches = train_batches(train_set, local_batch, config.seed, augment=augment)
     workdir = prepare_workdir(workdir)
     stack.enter_context(exclusive(workdir))
     checkpoints = Checkpoints(workdir / "checkpoints", config.keep_checkpoints)
