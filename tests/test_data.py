@@ -9,6 +9,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from nets.data import loader, pixels
+from nets.data.augment import augmentation
 from nets.data.builders import VERSION, AddingProblem, CopyTask, SequenceTaskConfig
 from nets.data.digits import load_digits
 from nets.data.synthetic import COPY_DELIMITER, adding_problem
@@ -151,3 +152,62 @@ def test_eval_batches_cover_the_split_once_marking_the_padding():
     kept = [t for b in batches for t, v in zip(b["targets"], b["valid"], strict=True) if v]
     assert kept == list(range(20))
     assert list(itertools.chain(*(b["valid"] for b in batches))).count(0) == 4
+
+
+class CountingSource:
+    """A random-access source that counts the records read."""
+
+    def __init__(self, arrays):
+        self.arrays, self.reads = arrays, 0
+
+    def __len__(self):
+        return len(self.arrays["image"])
+
+    def __getitem__(self, index):
+        self.reads += 1
+        return {"image": self.arrays["image"][index], "label": self.arrays["label"][index]}
+
+
+def test_streamed_records_give_the_in_memory_batches_reading_only_what_they_need():
+    rng = np.random.default_rng(0)
+    stored = {"image": rng.integers(0, 256, (500, 4, 4, 1), np.uint8),
+              "label": rng.integers(0, 10, 500)}  # fmt: skip
+    split = loader.TfdsSplit("image", "label", loader._scale_bytes)
+    source = CountingSource(stored)
+    records = loader.Records(source, split.decode)
+    arrays = {"inputs": stored["image"] / np.float32(255), "targets": stored["label"]}
+    assert source.reads == 0 and loader.size(records) == 500
+    streamed = loader.train_batches(records, 8, 3, shard_index=0, shard_count=1, prefetch=1)
+    in_memory = loader.train_batches(arrays, 8, 3, shard_index=0, shard_count=1)
+    for _ in range(3):
+        a, b = next(streamed), next(in_memory)
+        np.testing.assert_array_equal(a["inputs"], b["inputs"])
+        np.testing.assert_array_equal(a["targets"], b["targets"])
+        assert a["targets"].dtype == np.int32
+    assert source.reads <= 5 * 8  # the batches taken and the one prefetched, not the split
+    evaluated = list(loader.eval_batches(records, 200))
+    assert [b["valid"].sum() for b in evaluated] == [200, 200, 100]
+    np.testing.assert_array_equal(evaluated[2]["inputs"][:100], arrays["inputs"][400:])
+
+
+def test_worker_processes_stream_the_same_batches(data_dir):
+    records = loader.load_records("digits32", "train", data_dir)
+    np.testing.assert_array_equal(
+        loader.take(records, slice(0, 3))["inputs"],
+        loader.load_split("digits32", "train", data_dir)["inputs"][:3],
+    )
+    augment = augmentation("cifar")
+
+    def first_batches(workers):
+        batches = loader.train_batches(
+            records, 16, 0, shard_index=0, shard_count=1, augment=augment, workers=workers
+        )
+        return [next(batches) for _ in range(2)]
+
+    for alone, parallel in zip(first_batches(0), first_batches(2), strict=True):
+        np.testing.assert_array_equal(alone["inputs"], parallel["inputs"])
+
+
+def test_only_tfds_data_sets_stream():
+    with pytest.raises(ValueError, match="dataset 'reviews' is made in memory"):
+        loader.load_records("reviews", "train")

@@ -376,6 +376,7 @@ def test_ctrl_c_during_a_save_waits_for_the_save_to_finish():
         ({"optimizer.learning_rate": -1.0}, "config.optimizer.learning_rate must be a number >="),
         ({"seed": -1}, "config.seed must be an integer >= 0, got -1"),
         ({"data.augment": "mixup"}, "unknown config.data.augment 'mixup'; valid: cifar, imagenet"),
+        ({"data.workers": -1}, "config.data.workers must be an integer >= 0, got -1"),
         ({"optimizer.schedule": "steps"}, "config.optimizer.boundaries must list the steps"),
         ({"eval_every": 3}, "config.eval_every \\(3\\) must be a multiple of config.log_every"),
         ({"stateful": True}, "config.stateful passes a many_to_many model's carry between chunks"),

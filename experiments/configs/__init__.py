@@ -52,8 +52,12 @@ def training_config(profile: str, data: str, model: str, **model_options):
     config = new_config(profile)
     config.model = model_config(model, **model_options)  # nets.models.get_model(name, **options)
     # nets.data.loader.DATASETS, e.g. 'digits32', 'adding_problem/t100'; data_dir '' = tfds's
-    # augment: '' or a training augmentation in nets.data.augment.AUGMENTATIONS ('cifar', ...)
-    config.data = ml_collections.ConfigDict({"name": data, "data_dir": "", "augment": ""})
+    # augment: '' or a training augmentation in nets.data.augment.AUGMENTATIONS ('cifar', ...);
+    # stream: read a tfds data set's records from its files as needed, not the split into
+    # memory; workers: processes that read, decode and augment (0: this one)
+    config.data = ml_collections.ConfigDict(
+        {"name": data, "data_dir": "", "augment": "", "stream": False, "workers": 0}
+    )
     config.optimizer = optimizer_config()
     config.batch_size = 64  # global: split over every device of every process
     config.eval_batch_size = 500

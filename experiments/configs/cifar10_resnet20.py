@@ -25,6 +25,8 @@ def cifar_resnet(profile: str, model: str, **optimizer) -> ml_collections.Config
     """The paper's recipe for one of its CIFAR-10 ResNets (``optimizer`` overrides)."""
     config = training_config(profile, "cifar10", model)
     config.data.augment = "cifar"
+    config.data.stream = True  # records read from the files as needed, never the whole split
+    config.data.workers = 4 if profile == "full" else 0
     config.optimizer = optimizer_config(
         **{
             "name": "sgd",

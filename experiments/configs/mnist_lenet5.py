@@ -21,6 +21,7 @@ EPOCH = 60_000 // 64  # steps per pass over MNIST's training set at batch 64
 
 def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
     config = training_config(profile, "mnist", "lenet5")
+    config.data.stream = True  # records read from the files as needed, never the whole split
     config.optimizer = optimizer_config(
         name="sgd",
         learning_rate=0.01,

@@ -16,7 +16,7 @@ iterator state (the index of the next batch) that a checkpoint stores.
 import dataclasses
 import functools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import grain
@@ -80,31 +80,69 @@ class DatasetSpec:
     validation: bool = False
 
 
-def tfds_split(
-    inputs: str, targets: str, transform: Callable = np.asarray, labels=True, tfds_name=None
-):
-    """``DatasetSpec.load`` for a tfds data set with features ``inputs`` and ``targets``:
-    ``transform`` maps the stacked inputs; integer ``labels`` are cast to int32 (tfds decodes
-    them as int64). ``tfds_name`` names the tfds data set when the registered name is a view of
-    it ('mnist_pixels' reads 'mnist'). The records are read by ``tfds_records``.
-    """
+class Records(Sequence):
+    """One split read on demand: ``records[i]`` reads record i from the array_record files (tfds
+    decodes it) and ``decode`` makes it an example {'inputs', 'targets'}; nothing is held but
+    the files' index, so memory stays flat in the split's size. A random-access sequence, as
+    grain's ``MapDataset.source`` wants; picklable, so grain's worker processes can read it."""
 
-    def load(name: str, split: str, data_dir=None) -> dict[str, np.ndarray]:
-        records = tfds_records(tfds_name or name, split, data_dir)
-        target_values = np.stack([r[targets] for r in records])
+    def __init__(self, source: Sequence, decode: Callable[[dict], dict]):
+        self.source, self.decode = source, decode
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, index) -> dict:
+        return self.decode(self.source[int(index)])
+
+
+@dataclasses.dataclass(frozen=True)
+class TfdsSplit:
+    """``DatasetSpec.load`` for a tfds data set with features ``inputs`` and ``targets``:
+    ``transform`` maps stacked inputs [N, ...] (a record is decoded as a stack of one);
+    integer ``labels`` are cast to int32 (tfds decodes them as int64). ``tfds_name`` names the
+    tfds data set when the registered name is a view of it ('mnist_pixels' reads 'mnist').
+    Called, it reads the whole split into memory; ``records`` streams it instead."""
+
+    inputs: str
+    targets: str
+    transform: Callable = np.asarray
+    labels: bool = True
+    tfds_name: str | None = None
+
+    def decode(self, record: dict) -> dict[str, np.ndarray]:
+        target = np.asarray(record[self.targets])
         return {
-            "inputs": transform(np.stack([r[inputs] for r in records])),
-            "targets": target_values.astype(np.int32) if labels else target_values,
+            "inputs": self.transform(np.asarray(record[self.inputs])[None])[0],
+            "targets": target.astype(np.int32) if self.labels else target,
         }
 
-    return load
+    def records(self, name: str, split: str, data_dir=None) -> Records:
+        return Records(tfds_source(self.tfds_name or name, split, data_dir), self.decode)
+
+    def __call__(self, name: str, split: str, data_dir=None) -> dict[str, np.ndarray]:
+        records = tfds_records(self.tfds_name or name, split, data_dir)
+        target_values = np.stack([r[self.targets] for r in records])
+        return {
+            "inputs": self.transform(np.stack([r[self.inputs] for r in records])),
+            "targets": target_values.astype(np.int32) if self.labels else target_values,
+        }
+
+
+tfds_split = TfdsSplit
 
 
 def tfds_records(name: str, split: str, data_dir=None) -> list[dict]:
-    """Every record of one split of a tfds data set, decoded. A data set of
-    ``nets.data.builders`` (generated here) that is not prepared yet is generated into
-    ``data_dir`` first; a download-only one raises DatasetNotPreparedError naming the command
-    that prepares it."""
+    """Every record of one split of a tfds data set, decoded (``tfds_source`` says which)."""
+    source = tfds_source(name, split, data_dir)
+    return [source[index] for index in range(len(source))]
+
+
+def tfds_source(name: str, split: str, data_dir=None) -> Sequence:
+    """One split of a tfds data set as a random-access source over its array_record files. A
+    data set of ``nets.data.builders`` (generated here) that is not prepared yet is generated
+    into ``data_dir`` first; a download-only one raises DatasetNotPreparedError naming the
+    command that prepares it."""
     from nets.data.builders import OFFLINE_BUILDERS
 
     data = builder(name, data_dir)
@@ -112,13 +150,12 @@ def tfds_records(name: str, split: str, data_dir=None) -> list[dict]:
         log.warning("preparing %s into %s (once)", name, data.data_dir)
         data.download_and_prepare()
     try:
-        source = data.as_data_source(split)
+        return data.as_data_source(split)
     except KeyError:  # tfds: "`splits` is empty ... has not been generated yet"
         raise DatasetNotPreparedError(
             f"dataset {name!r} is not prepared in {data.data_dir}; prepare it (needs a "
             f"download) with: {prepare_command(name, data.data_dir_root)}"
         ) from None
-    return [source[index] for index in range(len(source))]
 
 
 def _text(value) -> str:
@@ -232,10 +269,15 @@ def _free_spoken_digit(name: str, split: str, data_dir=None) -> dict:
     return speech_arrays(audio, transcripts, SAMPLE_RATE)
 
 
+def _pixel_sequences(images: np.ndarray, order) -> np.ndarray:
+    return pixel_sequences(_scale_bytes(images), order)
+
+
 def _pixels(permuted: bool) -> Callable[[np.ndarray], np.ndarray]:
     """MNIST's bytes as [N, 784, 1] sequences in [0, 1], in a fixed random order if ``permuted``."""
-    order = fixed_permutation(28 * 28) if permuted else None
-    return lambda images: pixel_sequences(_scale_bytes(images), order)
+    return functools.partial(
+        _pixel_sequences, order=fixed_permutation(28 * 28) if permuted else None
+    )
 
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -321,14 +363,37 @@ def load_split(name: str, split: str, data_dir=None) -> dict[str, np.ndarray]:
     return spec.load(name, split, data_dir)
 
 
+def load_records(name: str, split: str, data_dir=None) -> Records:
+    """One split of a registered tfds data set, streamed from its files (``Records``) rather
+    than read into memory; a data set made in memory raises ValueError."""
+    spec = dataset_spec(name)
+    check_choice("split", split, ("train", "validation", "test") if spec.validation else SPLITS)
+    if not isinstance(spec.load, TfdsSplit):
+        raise ValueError(
+            f"dataset {name!r} is made in memory; config.data.stream reads a tfds data set's "
+            f"records from its files (mnist, cifar10, imagenet2012, digits32, ...)"
+        )
+    return spec.load.records(name, split, data_dir)
+
+
+def size(data) -> int:
+    """The number of examples of ``data``: arrays [N, ...] or ``Records``."""
+    return len(data) if isinstance(data, Records) else len(jax.tree.leaves(data)[0])
+
+
 def take(arrays, rows):
     """The ``rows`` (a slice or an index array) of every leaf of ``arrays`` [N, ...]: a batch
-    may nest ({'inputs': {'source', 'decoder_inputs'}, ...})."""
+    may nest ({'inputs': {'source', 'decoder_inputs'}, ...}). ``Records`` are read and stacked."""
+    if isinstance(arrays, Records):
+        indices = np.arange(len(arrays))[rows]
+        if indices.ndim == 0:
+            return arrays[indices]
+        return jax.tree.map(lambda *values: np.stack(values), *(arrays[i] for i in indices))
     return jax.tree.map(lambda value: value[rows], arrays)
 
 
 def train_batches(
-    arrays: dict[str, np.ndarray],
+    arrays: "dict[str, np.ndarray] | Records",
     batch_size: int,
     seed: int,
     *,
@@ -336,8 +401,10 @@ def train_batches(
     shard_count: int | None = None,
     prefetch: int = 2,
     augment: Callable[[dict, np.random.Generator], dict] | None = None,
+    workers: int = 0,
 ) -> Iterator[dict[str, np.ndarray]]:
-    """An endless grain iterator of shuffled batches of ``arrays`` (leaves [N, ...]).
+    """An endless grain iterator of shuffled batches of ``arrays`` (leaves [N, ...]), or of
+    ``Records`` read from their files example by example.
 
     Every epoch is a fresh permutation, a function of ``seed`` and the epoch only. Process
     ``shard_index`` of ``shard_count`` (default: this JAX process of all of them) takes every
@@ -347,25 +414,39 @@ def train_batches(
 
     ``augment(example, rng)`` (``nets.data.augment.augmentation``) transforms each example with
     a generator that grain seeds from ``seed`` and the example's position in the endless order:
-    the same position is augmented the same way on every run, resumed or not.
+    the same position is augmented the same way on every run, resumed or not. ``workers`` > 0
+    reads, decodes and augments in that many processes (grain's ``mp_prefetch``), in the same
+    order.
     """
     check_positive("batch_size", batch_size)
     shard_index = jax.process_index() if shard_index is None else shard_index
     shard_count = jax.process_count() if shard_count is None else shard_count
-    size = len(jax.tree.leaves(arrays)[0])
-    if size < batch_size * shard_count:
+    count = size(arrays)
+    if count < batch_size * shard_count:
         raise ValueError(
             f"a batch of {batch_size * shard_count} needs at least that many "
-            f"examples; the data set has {size}"
+            f"examples; the data set has {count}"
         )
-    order = grain.MapDataset.range(size).seed(seed).shuffle().repeat(None)[shard_index::shard_count]
-    if augment is None:  # whole batches sliced at once
+    order = grain.MapDataset.range(count).seed(seed).shuffle().repeat(None)
+    order = order[shard_index::shard_count]
+    if augment is None and not isinstance(arrays, Records):  # whole batches sliced at once
         batches = order.batch(batch_size, drop_remainder=True).map(functools.partial(take, arrays))
-    else:
-        examples = order.map(functools.partial(take, arrays)).random_map(augment)
+    else:  # example by example: read (and decode) each, augment it, then batch
+        examples = order.map(functools.partial(take, arrays))
+        if augment is not None:
+            examples = examples.random_map(augment)
         batches = examples.batch(batch_size, drop_remainder=True)
     options = grain.ReadOptions(num_threads=1, prefetch_buffer_size=prefetch)
-    return iter(batches.to_iter_dataset(options))
+    dataset = batches.to_iter_dataset(options)
+    if workers:
+        from absl import flags
+
+        if not flags.FLAGS.is_parsed():
+            # grain's workers read an absl flag, which fails outside an absl app until the flags
+            # count as parsed (google/grain issue 1355, fixed after grain 0.2.18)
+            flags.FLAGS.mark_as_parsed()
+        dataset = dataset.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers))
+    return iter(dataset)
 
 
 def stream_batches(
@@ -411,8 +492,8 @@ def eval_batches(arrays: dict[str, np.ndarray], batch_size: int):
     """The whole split in order, in batches of exactly ``batch_size`` (one compiled shape): each
     batch has 'valid' [batch_size], 0 on the rows that pad the last batch."""
     check_positive("batch_size", batch_size)
-    size = len(jax.tree.leaves(arrays)[0])
-    for start in range(0, size, batch_size):
+    count = size(arrays)
+    for start in range(0, count, batch_size):
         rows = np.arange(start, start + batch_size)
-        batch = take(arrays, np.minimum(rows, size - 1))
-        yield {**batch, "valid": (rows < size).astype(np.float32)}
+        batch = take(arrays, np.minimum(rows, count - 1))
+        yield {**batch, "valid": (rows < count).astype(np.float32)}

@@ -4,7 +4,8 @@ A training config (``experiments/configs/*.py``) is grouped by part, one name pe
 
     config.model       name, and the model's own options (hidden_size, cell, num_layers, ...)
     config.data        name ('digits32', 'adding_problem/t100', ...), data_dir, augment
-                       ('' or a name in ``nets.data.augment.AUGMENTATIONS``)
+                       ('' or a name in ``nets.data.augment.AUGMENTATIONS``), stream (read
+                       records from the files instead of memory), workers (grain processes)
     config.optimizer   name ('adam', 'adamw', 'sgd'), learning_rate, schedule ('constant',
                        'cosine', or 'steps': times ``decay`` at each step of ``boundaries``),
                        momentum, nesterov, weight_decay, clip_norm
@@ -182,6 +183,12 @@ def validate_training(config: ml_collections.ConfigDict, device_count: int) -> N
     build_optimizer(config.optimizer, config.num_steps)
     check_choice("config.parallel", config.parallel, MODES)
     augmentation(config.data.get("augment", ""))  # an unknown name is refused here
+    check_count("config.data.workers", config.data.get("workers", 0))
+    if config.data.get("stream", False) and config.get("stateful", False):
+        raise ValueError(
+            "config.data.stream reads examples in random order; config.stateful "
+            "reads a text in order from memory: choose one"
+        )
     if config.get("stateful", False):
         if not isinstance(build_model(config), ManyToMany) or config.parallel != "shard_map":
             raise ValueError(

@@ -36,8 +36,10 @@ from tqdm import tqdm
 
 from nets.data.augment import augmentation
 from nets.data.loader import (
+    Records,
     dataset_spec,
     eval_batches,
+    load_records,
     load_split,
     stream_batches,
     take,
@@ -64,6 +66,7 @@ UNTRACKED = (
     "eval_batch_size",
     "eval_every",
     "data.data_dir",
+    "data.workers",
     "parallel",
     "resume_anyway",
     "anchor",
@@ -168,10 +171,10 @@ class Run:
     config: ml_collections.ConfigDict
     workdir: Path
     loss_fn: Callable
-    train_set: dict
-    test_set: dict
+    train_set: dict | Records  # arrays in memory, or records streamed from the files
+    test_set: dict | Records
     eval_split: str  # what periodic evaluation reads: 'validation', or 'test' where there is none
-    eval_set: dict | None  # that split, if config.eval_every asks for it
+    eval_set: dict | Records | None  # that split, if config.eval_every asks for it
     state: TrainState
     batches: Iterator
     checkpoints: Checkpoints
@@ -192,15 +195,16 @@ def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStac
     spec = dataset_spec(config.data.name)
     loss_fn = get_objective(spec.loss)
     data_dir = config.data.data_dir or None
-    train_set = load_split(config.data.name, "train", data_dir)
-    test_set = load_split(config.data.name, "test", data_dir)
+    read = load_records if config.data.get("stream", False) else load_split
+    train_set = read(config.data.name, "train", data_dir)
+    test_set = read(config.data.name, "test", data_dir)
     eval_split = "validation" if spec.validation else "test"
     eval_set = test_set if eval_split == "test" else None
     if config.get("eval_every", 0) and eval_set is None:
-        eval_set = load_split(config.data.name, eval_split, data_dir)
+        eval_set = read(config.data.name, eval_split, data_dir)
     optimizer = build_optimizer(config.optimizer, config.num_steps)
     # the model meets its input here (a wrong shape is an error naming the expected one)
-    example = take(train_set["inputs"], slice(1))
+    example = take(train_set, slice(1))["inputs"]
     state = TrainState.create(build_model(config), optimizer, example, config.seed)
     local_batch = config.batch_size // jax.process_count()
     if config.get("stateful", False):
@@ -213,7 +217,10 @@ def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStac
         augment = augmentation(config.data.get("augment", ""))
         if augment is not None:  # a crop that does not fit the images fails here, not later
             augment(take(train_set, 0), np.random.default_rng(0))
-        batches = train_batches(train_set, local_batch, config.seed, augment=augment)
+        workers = config.data.get("workers", 0)
+        batches = train_batches(
+            train_set, local_batch, config.seed, augment=augment, workers=workers
+        )
     workdir = prepare_workdir(workdir)
     stack.enter_context(exclusive(workdir))
     checkpoints = Checkpoints(workdir / "checkpoints", config.keep_checkpoints)

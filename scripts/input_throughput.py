@@ -1,0 +1,89 @@
+"""How fast the input pipeline feeds a training step: images/s of streamed, decoded, augmented
+batches with 0 and more grain worker processes, beside the images/s one training step consumes.
+
+    python scripts/input_throughput.py                          # digits32 (offline), ResNet-20
+    python scripts/input_throughput.py --data cifar10 --mock    # CIFAR-10's shapes, tfds mock data
+    python scripts/input_throughput.py --data cifar10 --data_dir DIR   # the prepared data set
+
+``--mock`` reads tfds's generated stand-in records (no download, no PNG decoding), so it
+measures the pipeline around the decode, not the decode itself.
+"""
+
+import argparse
+import contextlib
+import sys
+import time
+from functools import partial
+
+import jax
+import numpy as np
+import optax
+
+from experiments.cli import reuse_freed_memory
+from nets.data import loader
+from nets.data.augment import AUGMENTATIONS, augmentation
+from nets.models import get_model
+from nets.training import objectives
+from nets.training.state import TrainState, train_step
+
+
+def images_per_second(records, batch_size: int, augment, workers: int, batches: int) -> float:
+    iterator = loader.train_batches(
+        records, batch_size, 0, shard_index=0, shard_count=1, augment=augment, workers=workers
+    )
+    next(iterator)  # workers started, first batch ready
+    start = time.perf_counter()
+    for _ in range(batches):
+        next(iterator)
+    return batches * batch_size / (time.perf_counter() - start)
+
+
+def step_images_per_second(model_name: str, records, batch_size: int, steps: int = 5) -> float:
+    batch = loader.take(records, np.arange(batch_size))
+    model = get_model(model_name, 10)
+    state = TrainState.create(model, optax.sgd(0.1, 0.9), batch["inputs"][:1], seed=0)
+    step = jax.jit(partial(train_step, loss_fn=objectives.cross_entropy), donate_argnums=0)
+    state, metrics = step(state, batch)  # compile
+    jax.block_until_ready(metrics)
+    start = time.perf_counter()
+    for _ in range(steps):
+        state, metrics = step(state, batch)
+    jax.block_until_ready(metrics)
+    return steps * batch_size / (time.perf_counter() - start)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", default="digits32")
+    parser.add_argument("--data_dir", default=None)
+    parser.add_argument("--augment", default="cifar", choices=["", *AUGMENTATIONS])
+    parser.add_argument("--batch_size", type=int, default=128)
+    parser.add_argument("--batches", type=int, default=50)
+    parser.add_argument("--workers", type=int, nargs="+", default=[0, 2])
+    parser.add_argument("--model", default="cifar_resnet20", help="'' to skip the step")
+    parser.add_argument("--mock", action="store_true", help="tfds.testing.mock_data records")
+    args = parser.parse_args(argv)
+    if args.batch_size < 1 or args.batches < 1 or min(args.workers) < 0:
+        parser.error("--batch_size and --batches must be at least 1, --workers at least 0")
+    reuse_freed_memory()
+    with contextlib.ExitStack() as stack:
+        if args.mock:
+            import tensorflow_datasets as tfds
+
+            stack.enter_context(tfds.testing.mock_data(num_examples=20 * args.batch_size))
+        try:
+            records = loader.load_records(args.data, "train", args.data_dir)
+        except ValueError as error:
+            sys.exit(f"error: {error}")
+        augment = augmentation(args.augment)
+        for workers in args.workers:
+            rate = images_per_second(records, args.batch_size, augment, workers, args.batches)
+            print(f"{args.data}, augment {args.augment!r}, {workers} workers: {rate:,.0f} images/s")
+        if args.model:
+            rate = step_images_per_second(args.model, records, args.batch_size)
+            print(f"{args.model} train step at batch {args.batch_size}: {rate:,.0f} images/s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
