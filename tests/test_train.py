@@ -34,7 +34,7 @@ from nets.training.checkpoint import CheckpointError, Checkpoints, sigint_deferr
 from nets.training.config import validate_training
 from nets.training.distributed import describes_multihost
 from nets.training.state import TrainState, eval_step, train_step
-from nets.training.trainer import NonFiniteError
+from nets.training.trainer import NonFiniteError, evaluate
 
 ROOT = Path(__file__).parent.parent
 
@@ -90,6 +90,29 @@ class Fixed(nn.Module):
     @nn.compact
     def __call__(self, x, *, train=False):
         return self.logits + 0 * self.param("unused", nn.initializers.zeros, ())
+
+
+def test_a_sharded_evaluation_reads_each_example_once_and_adds_up_to_the_whole():
+    rng = np.random.default_rng(1)
+    arrays = {"inputs": rng.normal(size=(11, 3)).astype(np.float32),
+              "targets": rng.normal(size=11).astype(np.float32)}  # fmt: skip
+    state = TrainState.create(Linear(), optax.sgd(0.1), arrays["inputs"][:1], seed=0)
+    w, b = (
+        np.asarray(state.params["dense"]["kernel"])[:, 0],
+        float(state.params["dense"]["bias"][0]),
+    )
+    squared = (arrays["inputs"] @ w + b - arrays["targets"]) ** 2
+    whole = evaluate(state, arrays, objectives.mse, 4)
+    np.testing.assert_allclose(whole["loss"], squared.mean(), rtol=1e-5)
+    # three processes' shards: examples k, k + 3, ...; each shard's mean is over its own rows
+    for k in range(3):
+        shard = evaluate(state, arrays, objectives.mse, 4, shard_index=k, shard_count=3)
+        np.testing.assert_allclose(shard["loss"], squared[k::3].mean(), rtol=1e-5)
+    (batch,) = loader.eval_batches(arrays, 4, rows=[1, 3, 5])
+    np.testing.assert_array_equal(batch["inputs"], arrays["inputs"][[1, 3, 5, 5]])
+    np.testing.assert_array_equal(batch["valid"], [1, 1, 1, 0])
+    (empty,) = loader.eval_batches(arrays, 4, rows=[])  # a process with no rows adds zeros
+    assert not empty["valid"].any()
 
 
 def test_eval_step_sums_only_the_rows_that_are_valid():

@@ -488,12 +488,15 @@ def stream_batches(
     return iter(chunks.to_iter_dataset(options))
 
 
-def eval_batches(arrays: dict[str, np.ndarray], batch_size: int):
-    """The whole split in order, in batches of exactly ``batch_size`` (one compiled shape): each
-    batch has 'valid' [batch_size], 0 on the rows that pad the last batch."""
+def eval_batches(arrays: "dict[str, np.ndarray] | Records", batch_size: int, rows=None):
+    """The whole split in order (or its ``rows``, an index array), in batches of exactly
+    ``batch_size`` (one compiled shape): each batch has 'valid' [batch_size], 0 on the rows
+    that pad the last batch. No rows give one batch with nothing valid, so that every process
+    of a sharded evaluation has sums to add."""
     check_positive("batch_size", batch_size)
-    count = size(arrays)
-    for start in range(0, count, batch_size):
-        rows = np.arange(start, start + batch_size)
-        batch = take(arrays, np.minimum(rows, count - 1))
-        yield {**batch, "valid": (rows < count).astype(np.float32)}
+    rows = np.arange(size(arrays)) if rows is None else np.asarray(rows, int)
+    for start in range(0, max(len(rows), 1), batch_size):
+        window = np.arange(start, start + batch_size)
+        real = window < len(rows)
+        batch = take(arrays, rows[np.minimum(window, len(rows) - 1)] if len(rows) else window * 0)
+        yield {**batch, "valid": real.astype(np.float32)}

@@ -41,6 +41,7 @@ from nets.data.loader import (
     eval_batches,
     load_records,
     load_split,
+    size,
     stream_batches,
     take,
     train_batches,
@@ -141,11 +142,26 @@ def _compiled_eval_step(loss_fn: Callable):
     return jax.jit(partial(eval_step, loss_fn=loss_fn))  # one per objective, compiled once
 
 
-def evaluate(state: TrainState, arrays: dict, loss_fn, batch_size: int) -> dict[str, float]:
-    """Mean loss (and the objective's other metrics) over a whole split."""
+def evaluate(
+    state: TrainState, arrays, loss_fn, batch_size: int, shard_index=None, shard_count=None
+) -> dict[str, float]:
+    """Mean loss (and the objective's other metrics) over a whole split. Each process (shard
+    ``shard_index`` of ``shard_count``, by default this JAX process of all) evaluates the
+    examples k, k + P, k + 2P, ... of it, and the sums are added across processes: no process
+    evaluates everything alone."""
+    shard_index = jax.process_index() if shard_index is None else shard_index
+    shard_count = jax.process_count() if shard_count is None else shard_count
+    rows = np.arange(size(arrays))[shard_index::shard_count]
     step = _compiled_eval_step(loss_fn)
-    sums = [step(state, batch) for batch in eval_batches(arrays, batch_size)]
+    sums = [step(state, batch) for batch in eval_batches(arrays, batch_size, rows)]
     totals = jax.tree.map(lambda *s: float(np.sum(s)), *sums)
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        names = sorted(totals)
+        local = np.array([totals[name] for name in names], np.float64)
+        combined = np.asarray(multihost_utils.process_allgather(local)).sum(axis=0)
+        totals = dict(zip(names, combined.tolist(), strict=True))
     count = totals.pop("count")
     return {name: total / count for name, total in totals.items()}
 
@@ -160,8 +176,7 @@ def predict(state: TrainState, arrays: dict, batch_size: int = 500):
     returns several: a recogniser's (logits, lengths)), in evaluation mode (compiled once per
     model and batch shape; the padded rows of the last batch are cut)."""
     outputs = [_outputs(state, batch) for batch in eval_batches(arrays, batch_size)]
-    count = len(jax.tree.leaves(arrays)[0])
-    return jax.tree.map(lambda *parts: np.concatenate(parts)[:count], *outputs)
+    return jax.tree.map(lambda *parts: np.concatenate(parts)[: size(arrays)], *outputs)
 
 
 @dataclasses.dataclass
