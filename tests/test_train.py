@@ -250,6 +250,21 @@ def test_permuted_sequential_mnist_trains_through_tfds_under_mock_data(tmp_path)
     assert np.isfinite(results["test"]["loss"]) and results["test"]["loss"] > 0
 
 
+def test_a_streamed_augmented_run_resumes_to_the_uninterrupted_one(tmp_path, data_dir):
+    """Records read from the files, augmented: stopped at step 2 and resumed to 4, the run
+    ends with the parameters of one that ran 4 steps straight (the same augmented images)."""
+    overrides = {"data.stream": True, "data.augment": "cifar", "checkpoint_every": 2}
+    straight = tiny(lenet5_digits.get_config, data_dir, **overrides)
+    train_cli.run(straight, str(tmp_path / "straight"))
+    stopped = tiny(lenet5_digits.get_config, data_dir, num_steps=2, **overrides)
+    train_cli.run(stopped, str(tmp_path / "resumed"))
+    resumed = train_cli.run(straight, str(tmp_path / "resumed"))  # constant rate: may go on
+    assert resumed["resumed_from_step"] == 2
+    one = json.loads((tmp_path / "straight" / "results.json").read_text())
+    assert resumed["test"] == one["test"]  # to the last bit
+    assert logged(tmp_path / "resumed", "loss") == logged(tmp_path / "straight", "loss")
+
+
 KILLABLE_RUN = """
 import os, signal, sys
 from experiments.cli import compilation_cache
