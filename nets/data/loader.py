@@ -68,7 +68,7 @@ class DatasetSpec:
     num_outputs: the model's outputs (classes, or 1 for a scalar target).
     tokens: the inputs are integer tokens 0..tokens-1 (sequences of symbols), not real values.
     load: ``load(name, split, data_dir) -> {'inputs': [N, ...], 'targets': [N, ...]}`` (plus
-      'lengths' for padded sequences); ``tfds_split(...)`` builds one for a tfds data set.
+      'lengths' for padded sequences); ``TfdsSplit(...)`` builds one for a tfds data set.
     validation: the data set has a 'validation' split, which periodic evaluation reads (the
       test split otherwise).
     """
@@ -110,11 +110,14 @@ class TfdsSplit:
     labels: bool = True
     tfds_name: str | None = None
 
+    def _targets(self, values) -> np.ndarray:
+        values = np.asarray(values)
+        return values.astype(np.int32) if self.labels else values
+
     def decode(self, record: dict) -> dict[str, np.ndarray]:
-        target = np.asarray(record[self.targets])
         return {
             "inputs": self.transform(np.asarray(record[self.inputs])[None])[0],
-            "targets": target.astype(np.int32) if self.labels else target,
+            "targets": self._targets(record[self.targets]),
         }
 
     def records(self, name: str, split: str, data_dir=None) -> Records:
@@ -122,14 +125,10 @@ class TfdsSplit:
 
     def __call__(self, name: str, split: str, data_dir=None) -> dict[str, np.ndarray]:
         records = tfds_records(self.tfds_name or name, split, data_dir)
-        target_values = np.stack([r[self.targets] for r in records])
-        return {
+        return {  # the whole split's inputs transformed at once
             "inputs": self.transform(np.stack([r[self.inputs] for r in records])),
-            "targets": target_values.astype(np.int32) if self.labels else target_values,
+            "targets": self._targets(np.stack([r[self.targets] for r in records])),
         }
-
-
-tfds_split = TfdsSplit
 
 
 def tfds_records(name: str, split: str, data_dir=None) -> list[dict]:
@@ -281,18 +280,18 @@ def _pixels(permuted: bool) -> Callable[[np.ndarray], np.ndarray]:
 
 
 DATASETS: dict[str, DatasetSpec] = {
-    "mnist1d": DatasetSpec("cross_entropy", 10, tfds_split("x", "label")),
-    "digits32": DatasetSpec("cross_entropy", 10, tfds_split("image", "label")),
-    "adding_problem": DatasetSpec("mse", 1, tfds_split("x", "target", labels=False)),
-    "copy_task": DatasetSpec("cross_entropy", 10, tfds_split("x", "target"), tokens=10),
-    "mnist": DatasetSpec("cross_entropy", 10, tfds_split("image", "label", _mnist_images)),
+    "mnist1d": DatasetSpec("cross_entropy", 10, TfdsSplit("x", "label")),
+    "digits32": DatasetSpec("cross_entropy", 10, TfdsSplit("image", "label")),
+    "adding_problem": DatasetSpec("mse", 1, TfdsSplit("x", "target", labels=False)),
+    "copy_task": DatasetSpec("cross_entropy", 10, TfdsSplit("x", "target"), tokens=10),
+    "mnist": DatasetSpec("cross_entropy", 10, TfdsSplit("image", "label", _mnist_images)),
     "mnist_pixels": DatasetSpec(
-        "cross_entropy", 10, tfds_split("image", "label", _pixels(False), tfds_name="mnist")
+        "cross_entropy", 10, TfdsSplit("image", "label", _pixels(False), tfds_name="mnist")
     ),
     "mnist_pixels_permuted": DatasetSpec(
-        "cross_entropy", 10, tfds_split("image", "label", _pixels(True), tfds_name="mnist")
+        "cross_entropy", 10, TfdsSplit("image", "label", _pixels(True), tfds_name="mnist")
     ),
-    "cifar10": DatasetSpec("cross_entropy", 10, tfds_split("image", "label", _scale_bytes)),
+    "cifar10": DatasetSpec("cross_entropy", 10, TfdsSplit("image", "label", _scale_bytes)),
     "reviews": DatasetSpec("binary_cross_entropy", 1, _reviews, tokens=len(REVIEW_WORDS)),
     "imdb_reviews": DatasetSpec("binary_cross_entropy", 1, _imdb, tokens=IMDB_VOCABULARY),
     "pydoc_chars": DatasetSpec(
@@ -358,20 +357,24 @@ SPLITS = ("train", "test")
 def load_split(name: str, split: str, data_dir=None) -> dict[str, np.ndarray]:
     """{'inputs': [N, ...], 'targets': [N, ...]} (and 'lengths' where sequences are padded) of
     one split of a registered data set."""
+    return _checked_spec(name, split).load(name, split, data_dir)
+
+
+def _checked_spec(name: str, split: str) -> DatasetSpec:
+    """The data set's spec, once ``split`` is known to be one of its splits."""
     spec = dataset_spec(name)
     check_choice("split", split, ("train", "validation", "test") if spec.validation else SPLITS)
-    return spec.load(name, split, data_dir)
+    return spec
 
 
 def load_records(name: str, split: str, data_dir=None) -> Records:
     """One split of a registered tfds data set, streamed from its files (``Records``) rather
     than read into memory; a data set made in memory raises ValueError."""
-    spec = dataset_spec(name)
-    check_choice("split", split, ("train", "validation", "test") if spec.validation else SPLITS)
+    spec = _checked_spec(name, split)
     if not isinstance(spec.load, TfdsSplit):
         raise ValueError(
             f"dataset {name!r} is made in memory; config.data.stream reads a tfds data set's "
-            f"records from its files (mnist, cifar10, imagenet2012, digits32, ...)"
+            f"records from its files (mnist, cifar10, digits32, mnist1d, ...)"
         )
     return spec.load.records(name, split, data_dir)
 
