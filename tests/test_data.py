@@ -190,7 +190,7 @@ def test_streamed_records_give_the_in_memory_batches_reading_only_what_they_need
     np.testing.assert_array_equal(evaluated[2]["inputs"][:100], arrays["inputs"][400:])
 
 
-def test_worker_processes_stream_the_same_batches(data_dir):
+def test_worker_processes_stream_the_same_batches_and_resume(data_dir):
     records = loader.load_records("digits32", "train", data_dir)
     np.testing.assert_array_equal(
         loader.take(records, slice(0, 3))["inputs"],
@@ -198,14 +198,20 @@ def test_worker_processes_stream_the_same_batches(data_dir):
     )
     augment = augmentation("cifar")
 
-    def first_batches(workers):
-        batches = loader.train_batches(
+    def batches(workers):
+        return loader.train_batches(
             records, 16, 0, shard_index=0, shard_count=1, augment=augment, workers=workers
         )
-        return [next(batches) for _ in range(2)]
 
-    for alone, parallel in zip(first_batches(0), first_batches(2), strict=True):
-        np.testing.assert_array_equal(alone["inputs"], parallel["inputs"])
+    alone, parallel = batches(0), batches(2)
+    for _ in range(3):
+        np.testing.assert_array_equal(next(alone)["inputs"], next(parallel)["inputs"])
+    # the workers' iterator state resumes them (its format is the worker count's own, so a
+    # run that changes config.data.workers is refused as a changed run)
+    resumed = batches(2)
+    resumed.set_state(parallel.get_state())
+    for _ in range(2):
+        np.testing.assert_array_equal(next(resumed)["inputs"], next(alone)["inputs"])
 
 
 def test_only_tfds_data_sets_stream():

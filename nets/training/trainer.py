@@ -67,7 +67,6 @@ UNTRACKED = (
     "eval_batch_size",
     "eval_every",
     "data.data_dir",
-    "data.workers",
     "parallel",
     "resume_anyway",
     "anchor",
