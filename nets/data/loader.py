@@ -388,9 +388,10 @@ def take(arrays, rows):
     """The ``rows`` (a slice or an index array) of every leaf of ``arrays`` [N, ...]: a batch
     may nest ({'inputs': {'source', 'decoder_inputs'}, ...}). ``Records`` are read and stacked."""
     if isinstance(arrays, Records):
-        indices = np.arange(len(arrays))[rows]
-        if indices.ndim == 0:
-            return arrays[indices]
+        if np.ndim(rows) == 0 and not isinstance(rows, slice):  # one example, once per record
+            return arrays[rows]
+        # a range slices lazily: no index array the size of the split per call
+        indices = range(len(arrays))[rows] if isinstance(rows, slice) else rows
         return jax.tree.map(lambda *values: np.stack(values), *(arrays[i] for i in indices))
     return jax.tree.map(lambda value: value[rows], arrays)
 
