@@ -162,6 +162,7 @@ def categorical_cross_entropy(
     epsilon: float = EPSILON,
     reduction: str = "mean",
     where=None,
+    label_smoothing: float = 0.0,
 ) -> jax.Array:
     """Categorical cross-entropy, CCE = -1/N sum_n sum_c y_nc log p_nc, over N examples.
 
@@ -169,7 +170,13 @@ def categorical_cross_entropy(
     ``from_logits``. ``targets``: one-hot (or any distribution) [..., classes], or integer
     class labels [...], for which the inner sum is -log p of the labelled class. The unreduced
     terms have the shape [...] (one per example, or per step of a sequence).
+
+    ``label_smoothing`` a (Szegedy et al. 2016) trains against y' = (1 - a) y + a / K over the
+    K classes: CCE = (1 - a) CCE(y) + a * (-1/K sum_c log p_c), which keeps the logits from
+    growing without bound to reach a one-hot target.
     """
+    if not 0 <= label_smoothing < 1:
+        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
     pred_shape, target_shape = jnp.shape(predictions), jnp.shape(targets)
     if from_logits:
         log_p = jax.nn.log_softmax(predictions, axis=-1)
@@ -185,4 +192,6 @@ def categorical_cross_entropy(
             f"of shape {pred_shape[:-1]}, got shape {target_shape} and dtype "
             f"{jnp.result_type(targets)}"
         )
+    if label_smoothing:
+        terms = (1 - label_smoothing) * terms - label_smoothing * jnp.mean(log_p, axis=-1)
     return reduce(terms, reduction, where)

@@ -91,6 +91,23 @@ def test_categorical_cross_entropy_matches_numpy_and_optax():
     )
 
 
+@pytest.mark.parametrize("smoothing", [0.1, 0.5])
+def test_label_smoothing_trains_against_the_smoothed_distribution(smoothing):
+    """y' = (1 - a) y + a / K, by hand in numpy and by optax.smooth_labels."""
+    shifted = LOGITS - LOGITS.max(axis=1, keepdims=True)
+    log_softmax = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    smoothed = (1 - smoothing) * ONE_HOT + smoothing / 5
+    expected = -np.mean(np.sum(smoothed * log_softmax, axis=1))
+    cce = losses.categorical_cross_entropy
+    for targets in (LABELS, ONE_HOT):
+        value = cce(LOGITS, targets, from_logits=True, label_smoothing=smoothing)
+        np.testing.assert_allclose(value, expected, rtol=1e-5)
+    reference = optax.losses.softmax_cross_entropy(LOGITS, optax.smooth_labels(ONE_HOT, smoothing))
+    np.testing.assert_allclose(expected, np.mean(reference), rtol=1e-5)
+    with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\), got 1.0"):
+        cce(LOGITS, LABELS, from_logits=True, label_smoothing=1.0)
+
+
 def test_multi_label_binary_cross_entropy_is_per_unit():
     # each unit is its own binary problem: the loss is the mean of per-column losses
     per_column = [
