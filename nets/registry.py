@@ -3,16 +3,21 @@
 A registry maps names to builders, ``builder(num_outputs=..., **options) -> nn.Module``: a
 module class, a ``partial`` of one with a variant's fields bound, or a function. The options a
 builder takes are its keyword parameters, so a misspelt option is named with the valid ones
-instead of surfacing as a dataclass TypeError deep inside Flax.
+instead of surfacing as a dataclass TypeError deep inside Flax. A ``dtype`` option may be
+given by name ('bfloat16'), as a config gives it.
 """
 
 import inspect
 from collections.abc import Callable, Mapping
 
 import flax.linen as nn
+import jax.numpy as jnp
 
 from nets.checks import check_choice, check_positive
 
+# a model's computation dtype by name: bfloat16 is mixed precision on an accelerator (the
+# parameters stay float32)
+DTYPES = ("float32", "bfloat16", "float16")
 # not options: the outputs are their own argument; parent and name are Flax's own
 _NOT_OPTIONS = ("num_outputs", "parent", "name")
 
@@ -37,4 +42,7 @@ def build(registry: Mapping[str, Callable], name: str, num_outputs: int, options
             f"model {name!r} takes no option {', '.join(map(repr, unknown))}; valid: "
             f"{', '.join(valid) or 'none'}"
         )
+    if isinstance(options.get("dtype"), str):  # a config's 'bfloat16'
+        check_choice(f"model {name!r} dtype", options["dtype"], DTYPES)
+        options = {**options, "dtype": jnp.dtype(options["dtype"])}
     return builder(num_outputs=num_outputs, **options)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from nets.cnn import adaptive_avg_pool, get_model
+from nets.cnn.resnet import BasicBlock, Bottleneck
 
 # torchvision's ImageNet models (1,000 classes); BatchNorm running statistics are not parameters
 TORCHVISION_COUNTS = {
@@ -211,3 +212,25 @@ def test_stochastic_depth_drops_whole_branches_and_rescales_the_rest():
     assert np.all(dropped | kept) and 10 < dropped.sum() < 54  # about half of 64
     evaluated = block.apply(variables, x)  # no dropping outside training
     np.testing.assert_allclose(evaluated, keep_all.apply(variables, x), rtol=1e-6)
+
+
+@pytest.mark.parametrize("block, channels", [(BasicBlock, 8), (Bottleneck, 2)])
+def test_zero_init_residual_starts_every_block_as_its_shortcut(block, channels):
+    """The residual branch's last BatchNorm scale starts at 0: out = relu(0 + x) at init."""
+    x = jax.random.normal(jax.random.key(0), (2, 6, 6, 8))
+    for zero, identity in ((True, True), (False, False)):
+        module = block(channels, zero_init_residual=zero)
+        variables = jax.jit(module.init)(jax.random.key(1), x)
+        out = module.apply(variables, x)
+        assert np.allclose(out, np.maximum(x, 0), atol=1e-6) == identity
+
+
+def test_a_bfloat16_resnet_computes_in_bfloat16_and_keeps_float32_parameters():
+    model = get_model("resnet18", 7, dtype="bfloat16")
+    images = jax.random.normal(jax.random.key(0), (2, 32, 32, 3))
+    variables = cheap_variables(model, images)
+    logits = jax.jit(lambda v, x: model.apply(v, x))(variables, images)
+    assert logits.dtype == jnp.bfloat16 and logits.shape == (2, 7)
+    assert {leaf.dtype for leaf in jax.tree.leaves(variables["params"])} == {np.dtype("float32")}
+    with pytest.raises(ValueError, match="dtype 'int8'; valid: bfloat16, float16, float32"):
+        get_model("resnet18", 7, dtype="int8")

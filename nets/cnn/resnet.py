@@ -28,6 +28,7 @@ class BasicBlock(nn.Module):
     stride: int = 1
     projection: bool = True
     dtype: Any = jnp.float32
+    zero_init_residual: bool = False
     expansion = 1
 
     @nn.compact
@@ -35,7 +36,7 @@ class BasicBlock(nn.Module):
         conv = partial(Conv, use_bias=False, dtype=self.dtype)
         norm = partial(batch_norm, train, dtype=self.dtype)
         y = nn.relu(norm()(conv(self.features, (3, 3), self.stride, padding=1)(x)))
-        y = norm()(conv(self.features, (3, 3), padding=1)(y))
+        y = _last_norm(norm, self.zero_init_residual)(conv(self.features, (3, 3), padding=1)(y))
         return nn.relu(y + _shortcut(x, self.features, self.stride, self.projection, conv, norm))
 
 
@@ -47,6 +48,7 @@ class Bottleneck(nn.Module):
     stride: int = 1
     projection: bool = True
     dtype: Any = jnp.float32
+    zero_init_residual: bool = False
     expansion = 4
 
     @nn.compact
@@ -56,8 +58,14 @@ class Bottleneck(nn.Module):
         y = nn.relu(norm()(conv(self.features, (1, 1))(x)))
         y = nn.relu(norm()(conv(self.features, (3, 3), self.stride, padding=1)(y)))
         out = self.features * self.expansion
-        y = norm()(conv(out, (1, 1))(y))
+        y = _last_norm(norm, self.zero_init_residual)(conv(out, (1, 1))(y))
         return nn.relu(y + _shortcut(x, out, self.stride, self.projection, conv, norm))
+
+
+def _last_norm(norm, zero_init_residual: bool):
+    """The residual branch's last BatchNorm; with ``zero_init_residual`` its scale starts at 0,
+    so every block starts as its shortcut (Goyal et al. 2017; flax's ImageNet example)."""
+    return norm(scale_init=nn.initializers.zeros) if zero_init_residual else norm()
 
 
 def _shortcut(x, features: int, stride: int, projection: bool, conv, norm):
@@ -89,6 +97,7 @@ class ResNet(nn.Module):
     depth: int = 50
     num_outputs: int = 1000
     dtype: Any = jnp.float32
+    zero_init_residual: bool = False  # torchvision's name; True in flax's ImageNet recipe
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
@@ -101,7 +110,9 @@ class ResNet(nn.Module):
         for stage, (features, count) in enumerate(zip((64, 128, 256, 512), counts, strict=True)):
             for i in range(count):
                 stride = 2 if stage > 0 and i == 0 else 1
-                x = block(features, stride, dtype=self.dtype)(x, train)
+                x = block(
+                    features, stride, dtype=self.dtype, zero_init_residual=self.zero_init_residual
+                )(x, train)
         return nn.Dense(self.num_outputs, dtype=self.dtype)(jnp.mean(x, axis=(1, 2)))
 
 
