@@ -5,13 +5,13 @@
 
 Configs: lenet5_digits, resnet20_digits, mnist1d_cnn, mnist1d_gru, lstm_adding, lstm_copy,
 sentiment, char_lm (offline data, generated on first use) and the recipes cifar10_resnet20 /
-_56 / _110 and mnist_lenet5 (their papers' anchors printed beside the result), mnist_pixels,
-imdb_lstm, shakespeare_char (tfds downloads, prepared beforehand). Any registered model
-trains on any registered data set (``nets.models``, ``nets.data.loader``), with no change
-here. Run the same command again and it resumes from the latest checkpoint in --workdir. Writes
-metrics.jsonl (one line per logging interval) and TensorBoard event files (``tensorboard
---logdir runs/`` shows every run), checkpoints/, curves.png and, at the end, results.json (test
-metrics, steps/s, settings, environment).
+_56 / _110, mnist_lenet5 and imagenet_resnet50 (their papers' anchors printed beside the
+result), mnist_pixels, imdb_lstm, shakespeare_char (tfds downloads, prepared beforehand). Any
+registered model trains on any registered data set (``nets.models``, ``nets.data.loader``),
+with no change here. Run the same command again and it resumes from the latest checkpoint in
+--workdir. Writes metrics.jsonl (one line per logging interval) and TensorBoard event files
+(``tensorboard --logdir runs/`` shows every run), checkpoints/, curves.png and, at the end,
+results.json (test metrics, steps/s and examples/s per device, settings, environment).
 """
 
 import json
@@ -80,9 +80,10 @@ def run(config: ml_collections.ConfigDict, workdir: str, *, on_step=None) -> dic
     title = f"{config.model.name} on {config.data.name}"
     devices = outcome["devices"]
     if jax.process_index() == 0:  # one writer (and one report) in a multi-host job
+        per_device = outcome["examples_per_s_per_device"] or 0.0
         print(
             f"{title}: test {test} after {config.num_steps} steps "
-            f"({rate:.1f} steps/s on {devices} device(s))"
+            f"({rate:.1f} steps/s on {devices} device(s), {per_device:.0f} examples/s per device)"
         )
         if config.get("anchor"):
             print(f"published: {config.anchor}")

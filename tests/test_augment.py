@@ -10,6 +10,7 @@ from nets.data import loader
 from nets.data.augment import (
     augmentation,
     center_crop,
+    evaluation_view,
     horizontal_flip,
     pad_and_crop,
     random_resized_crop,
@@ -90,6 +91,23 @@ def test_an_unknown_augmentation_lists_the_known_ones():
         augmentation("mixup")
 
 
+def test_recipes_crop_to_the_size_asked_and_imagenet_evaluates_its_centre():
+    example = {"inputs": coordinates(300, 400), "targets": 3}
+    rng = np.random.default_rng(0)
+    assert augmentation("cifar")(example, rng)["inputs"].shape == (300, 400, 2)  # its own size
+    assert augmentation("cifar", 32)(example, rng)["inputs"].shape == (32, 32, 2)
+    assert augmentation("imagenet")(example, rng)["inputs"].shape == (224, 224, 2)
+    assert augmentation("imagenet", 64)(example, rng)["inputs"].shape == (64, 64, 2)
+    assert evaluation_view("cifar") is None  # CIFAR evaluates the images as they are
+    view = evaluation_view("imagenet")(example)
+    assert view["targets"] == 3
+    np.testing.assert_array_equal(view["inputs"], center_crop(example["inputs"], 256, 224))
+    small = evaluation_view("imagenet", 64)(example)["inputs"]  # the same 256/224 ratio: 73
+    np.testing.assert_array_equal(small, center_crop(example["inputs"], 73, 64))
+    with pytest.raises(ValueError, match="the 48x48 crop does not fit in the 40x40 image"):
+        augmentation("cifar", 48)({"inputs": np.zeros((32, 32, 3))}, rng)
+
+
 def test_augmented_batches_are_seeded_and_resume_exactly():
     arrays = {"inputs": np.random.default_rng(2).random((40, 8, 8, 3), np.float32),
               "targets": np.arange(40, dtype=np.int32)}  # fmt: skip
@@ -138,3 +156,46 @@ def test_the_steps_schedule_divides_the_rate_at_each_boundary():
     ]:
         with pytest.raises(ValueError, match=message):
             build_optimizer(optimizer_config(schedule="steps", **bad), 64_000)
+
+
+def test_warm_up_ramps_linearly_then_the_schedule_runs_on():
+    """flax's ImageNet schedule: 0 -> peak over W updates, then a cosine over the rest."""
+    peak, warmup, total = 0.4, 50, 250
+    cosine = learning_rate(optimizer_config(learning_rate=peak, schedule="cosine",
+                                            warmup_steps=warmup), total)  # fmt: skip
+    for count in (0, 10, 49):
+        assert float(cosine(count)) == pytest.approx(peak * count / warmup)
+    for count in (50, 100, 175, 249):
+        expected = 0.5 * peak * (1 + np.cos(np.pi * (count - warmup) / (total - warmup)))
+        assert float(cosine(count)) == pytest.approx(expected, abs=1e-7)
+    steps = learning_rate(optimizer_config(learning_rate=peak, schedule="steps", warmup_steps=10,
+                                           boundaries=(100, 200)), total)  # fmt: skip
+    rates = [float(steps(c)) for c in (5, 10, 99, 100, 199, 200)]
+    assert rates == pytest.approx([0.2, 0.4, 0.4, 0.04, 0.04, 0.004])
+    flat = learning_rate(optimizer_config(learning_rate=peak, warmup_steps=4), total)
+    assert [float(flat(c)) for c in (1, 4, 200)] == pytest.approx([0.1, 0.4, 0.4])
+    for bad, message in [
+        ({"warmup_steps": 250}, r"warmup_steps \(250\) must leave steps of the run \(250\)"),
+        ({"warmup_steps": -1}, "warmup_steps must be an integer >= 0"),
+        ({"warmup_steps": 100, "schedule": "steps", "boundaries": (100,)}, "within 101..249"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            build_optimizer(optimizer_config(**bad), total)
+
+
+@pytest.mark.parametrize("name", ["sgd", "adamw"])
+def test_weight_decay_on_kernels_leaves_biases_and_norms_alone(name):
+    """A zero gradient: the update is the decay alone, -rate * wd * w, on the kernels only."""
+    params = {"conv": {"kernel": np.ones((3, 3, 2, 4), np.float32), "bias": np.ones(4, np.float32)},
+              "norm": {"scale": np.ones(4, np.float32)}}  # fmt: skip
+    zeros = jax.tree.map(np.zeros_like, params)
+    for on, decayed in (("kernels", {"kernel"}), ("all", {"kernel", "bias", "scale"})):
+        opt = optimizer_config(name=name, learning_rate=0.5, weight_decay=0.1, momentum=0.0,
+                               weight_decay_on=on)  # fmt: skip
+        tx = build_optimizer(opt, 10)
+        updates, _ = tx.update(zeros, tx.init(params), params)
+        for path, update in jax.tree_util.tree_flatten_with_path(updates)[0]:
+            expected = -0.05 if path[-1].key in decayed else 0.0
+            np.testing.assert_allclose(update, expected, rtol=1e-6)
+    with pytest.raises(ValueError, match="weight_decay_on 'biases'; valid: all, kernels"):
+        build_optimizer(optimizer_config(weight_decay_on="biases"), 10)

@@ -1,6 +1,7 @@
 """The contract: a model and a data set of your own, registered in a few lines, train through
 both drivers (the sweep and the run) with no change to any trainer."""
 
+import json
 import os
 import socket
 import subprocess
@@ -19,8 +20,8 @@ from nets.data.loader import DatasetSpec, dataset_spec, register_dataset
 from nets.models import get_model, register_model
 from nets.training.objectives import get_objective
 from nets.training.sweep import evaluate_on, sample_rows, sweep
-from nets.training.trainer import train
-from nets.training.workdir import WorkdirLocked
+from nets.training.trainer import ADDED_LATER, CONFIG_FILE, check_resumable, train
+from nets.training.workdir import WorkdirLocked, json_bytes
 
 TRUE_WEIGHTS = np.array([1.5, -2.0, 0.5], np.float32)
 
@@ -108,3 +109,19 @@ def test_a_resumed_run_must_be_the_same_run_and_the_only_one(tmp_path, registere
     lock.write_text(f"{socket.gethostname()} {gone.pid}")  # a holder that has exited: stale
     assert train(changed, tmp_path)["resumed_from_step"] == 4
     assert not lock.exists()
+
+
+def test_a_run_saved_before_a_field_existed_resumes_as_the_field_was(tmp_path):
+    """config.json of an older run lacks the fields added since (label_smoothing, warm-up,
+    ...): it ran as their neutral values, so only a new value counts as a change."""
+    config = training_config("tiny", "digits32", "lenet5")
+    saved = json.loads(json_bytes(config.to_dict()))
+    for field in ADDED_LATER:
+        group, _, name = field.rpartition(".")
+        (saved[group] if group else saved).pop(name, None)
+    (tmp_path / CONFIG_FILE).write_text(json.dumps(saved))
+    check_resumable(tmp_path / CONFIG_FILE, config)  # the same run
+    config.label_smoothing = 0.1
+    config.optimizer.warmup_steps = 10
+    with pytest.raises(ValueError, match=r"\(label_smoothing 0.0 -> 0.1, optimizer.warmup_st"):
+        check_resumable(tmp_path / CONFIG_FILE, config)

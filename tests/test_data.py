@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from nets.data import loader, pixels
-from nets.data.augment import augmentation
+from nets.data import loader, pixels, prepare
+from nets.data.augment import augmentation, center_crop, evaluation_view
 from nets.data.builders import VERSION, AddingProblem, CopyTask, SequenceTaskConfig
 from nets.data.digits import load_digits
 from nets.data.synthetic import COPY_DELIMITER, adding_problem
@@ -96,6 +96,28 @@ def test_a_dataset_that_needs_a_download_names_the_command_that_prepares_it(tmp_
     with pytest.raises(loader.DatasetNotPreparedError) as error:
         loader.load_split("cifar10", "train", tmp_path)
     assert f"python -m nets.data.prepare cifar10 --data_dir {tmp_path}" in str(error.value)
+    with pytest.raises(loader.DatasetNotPreparedError) as error:  # a manual download
+        loader.load_records("imagenet2012", "test", tmp_path)
+    assert "needs ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar" in str(error.value)
+    assert str(error.value).endswith(
+        f"python -m nets.data.prepare imagenet2012 --data_dir {tmp_path} --manual_dir DIR"
+    )
+    with pytest.raises(ValueError, match="'imagenet2012': its images come in many sizes"):
+        loader.load_split("imagenet2012", "train", tmp_path)
+    (tmp_path / "tars").mkdir()
+    (tmp_path / "tars" / "ILSVRC2012_img_val.tar").write_bytes(b"")
+    argv = ["imagenet2012", "--data_dir", str(tmp_path / "data"), "--manual_dir"]
+    with pytest.raises(SystemExit, match="missing: ILSVRC2012_img_train.tar$"):
+        prepare.main([*argv, str(tmp_path / "tars")])
+    assert not (tmp_path / "data").exists()  # refused before tfds makes a directory
+
+
+def test_imagenet_images_are_standardised_per_channel():
+    images = np.random.default_rng(0).integers(0, 256, (2, 5, 7, 3), np.uint8)
+    mean = 255 * np.array([0.485, 0.456, 0.406])  # flax's ImageNet example's statistics
+    std = 255 * np.array([0.229, 0.224, 0.225])
+    expected = (images.astype(np.float64) - mean) / std
+    np.testing.assert_allclose(loader._imagenet_images(images), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_unknown_names_list_the_valid_ones():
@@ -212,6 +234,17 @@ def test_worker_processes_stream_the_same_batches_and_resume(data_dir):
     resumed.set_state(parallel.get_state())
     for _ in range(2):
         np.testing.assert_array_equal(next(resumed)["inputs"], next(alone)["inputs"])
+    # evaluation through a view (ImageNet's centre crop, at 16x16), read by 2 workers or here
+    view = evaluation_view("imagenet", 16)
+    rows = np.arange(0, 150, 3)
+    here = list(loader.eval_batches(records, 32, rows, view=view))
+    there = list(loader.eval_batches(records, 32, rows, view=view, workers=2))
+    assert len(here) == len(there) == 2 and here[1]["valid"].sum() == 50 - 32
+    for a, b in zip(here, there, strict=True):
+        np.testing.assert_array_equal(a["inputs"], b["inputs"])
+        np.testing.assert_array_equal(a["valid"], b["valid"])
+    first = loader.take(records, 3)["inputs"]
+    np.testing.assert_array_equal(here[0]["inputs"][1], center_crop(first, 18, 16))
 
 
 def test_only_tfds_data_sets_stream():

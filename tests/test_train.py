@@ -21,6 +21,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from experiments import train as train_cli
 from experiments.configs import (
     cifar10_resnet20,
+    imagenet_resnet50,
     lenet5_digits,
     mnist1d_gru,
     mnist_lenet5,
@@ -127,6 +128,21 @@ def test_eval_step_sums_only_the_rows_that_are_valid():
     sums = eval_step(state, batch, loss_fn=objectives.cross_entropy)
     np.testing.assert_allclose(sums["loss"], -np.log(0.7) - np.log(0.2), rtol=1e-5)
     assert float(sums["accuracy"]) == 1.0 and float(sums["count"]) == 2.0
+
+
+def test_label_smoothing_is_what_training_minimises_and_evaluation_ignores():
+    """Probabilities (0.7, 0.2, 0.1), label 0, a = 0.3: the target is (0.8, 0.1, 0.1), by hand;
+    a bfloat16 model's logits are scored in float32."""
+    p = np.array([[0.7, 0.2, 0.1]])
+    logits = jax.numpy.asarray(np.log(p), jax.numpy.bfloat16)
+    batch = {"targets": np.array([0])}
+    trained = objectives.training_objective("cross_entropy", 0.3)(logits, batch)
+    expected = -(0.8 * np.log(0.7) + 0.1 * np.log(0.2) + 0.1 * np.log(0.1))
+    np.testing.assert_allclose(trained["loss"], [expected], rtol=1e-2)  # bfloat16's logits
+    assert trained["loss"].dtype == np.float32 and trained["accuracy"].tolist() == [1.0]
+    evaluated = objectives.get_objective("cross_entropy")(logits, batch)
+    np.testing.assert_allclose(evaluated["loss"], [-np.log(0.7)], rtol=1e-2)
+    assert objectives.training_objective("mse", 0.0) is objectives.mse
 
 
 def test_sequence_targets_average_the_cross_entropy_over_time():
@@ -237,6 +253,27 @@ def test_the_image_recipes_train_through_tfds_under_mock_data(tmp_path, capsys, 
     assert logged(tmp_path / "run", "learning_rate") == [
         (k, pytest.approx(value)) for k, value in zip((1, 2, 3), expected, strict=True)
     ]
+    assert f"published: {config.anchor}" in capsys.readouterr().out
+
+
+def test_the_imagenet_recipe_trains_through_tfds_under_mock_data(tmp_path, capsys, optimized):
+    """Images of many sizes (tfds's mock ImageNet), cropped at random for training and at the
+    centre for evaluation; the warm-up then cosine rate, smoothed labels, per-device rate."""
+    config = tiny(imagenet_resnet50.get_config, str(tmp_path / "data"))
+    with tfds.testing.mock_data(num_examples=16):
+        test_set = loader.load_records("imagenet2012", "test", config.data.data_dir)
+        sizes = {loader.take(test_set, i)["inputs"].shape for i in range(4)}
+        results = train_cli.run(config, str(tmp_path / "run"))
+    assert len(sizes) > 1  # the evaluation could only stack them through its view
+    assert results["steps"] == 3 and 0 <= results["test"]["accuracy"] <= 1
+    assert np.isfinite(results["test"]["loss"])
+    # 0 -> 0.4 over one warm-up update, then a cosine over the other two: 0.4, 0.4 (1 + cos
+    # pi / 2) / 2
+    assert logged(tmp_path / "run", "learning_rate") == [
+        (1, 0.0), (2, pytest.approx(0.4)), (3, pytest.approx(0.2))
+    ]  # fmt: skip
+    per_device = results["steps_per_s"] * config.batch_size / results["devices"]
+    assert results["examples_per_s_per_device"] == pytest.approx(per_device)
     assert f"published: {config.anchor}" in capsys.readouterr().out
 
 
@@ -423,6 +460,20 @@ def test_ctrl_c_during_a_save_waits_for_the_save_to_finish():
             "a batch of 4000 needs at least that many examples; the data set has 1438",
         ),
         ({"model.name": "mnist1d_cnn"}, "model 'mnist1d_cnn' takes no option 'activation'"),
+        ({"label_smoothing": 1.0}, "config.label_smoothing must be in \\[0, 1\\), got 1.0"),
+        (
+            {"data.name": "adding_problem/t50", "label_smoothing": 0.1},
+            "label_smoothing smooths class labels: .* trained with 'mse'",
+        ),
+        ({"data.image_size": -2}, "config.data.image_size must be an integer >= 0, got -2"),
+        (
+            {"data.augment": "cifar", "data.image_size": 48},
+            "the 48x48 crop does not fit in the 40x40 image padded by 4",
+        ),
+        ({"data.augment": "imagenet"}, "LeNet5 expects 32 x 32 images .* got shape \\(1, 224"),
+        ({"data.name": "imagenet2012"}, "'imagenet2012': its images come in many sizes; stream"),
+        ({"optimizer.warmup_steps": 6}, "warmup_steps \\(6\\) must leave steps of the run \\(6"),
+        ({"optimizer.weight_decay_on": "biases"}, "weight_decay_on 'biases'; valid: all"),
     ],
 )
 def test_bad_configs_are_refused_before_anything_is_written(tmp_path, overrides, message):

@@ -1,5 +1,6 @@
 """Experiment configurations: ``get_config(profile)`` in each file, loaded by ml_collections."""
 
+import jax.numpy as jnp
 import ml_collections
 
 from nets.models import model_options
@@ -26,9 +27,11 @@ def optimizer_config(**fields) -> ml_collections.ConfigDict:
         "schedule": "constant",  # 'cosine' (decay to zero over num_steps) or 'steps':
         "boundaries": (),  # the steps where 'steps' multiplies the rate by
         "decay": 0.1,  # this (or a tuple: one factor per boundary)
+        "warmup_steps": 0,  # a linear ramp from 0 to learning_rate before the schedule
         "momentum": 0.9,  # sgd only
         "nesterov": True,  # sgd with momentum: Nesterov's (False: heavy ball)
         "weight_decay": 0.0,  # adamw and sgd
+        "weight_decay_on": "all",  # or 'kernels': not biases, not BatchNorm's scale and offset
         "clip_norm": 0.0,  # global gradient norm clipping; 0 = off
     }
     return ml_collections.ConfigDict({**defaults, **fields})
@@ -37,10 +40,13 @@ def optimizer_config(**fields) -> ml_collections.ConfigDict:
 def model_config(name: str, **options) -> ml_collections.ConfigDict:
     """The model group: ``name`` and every option of that model with its default (so that any
     can be overridden, ``--config.model.hidden_size=64``), ``options`` set. Options the data
-    decide (``num_tokens``) and non-scalar ones (``dtype``) are left to the code."""
+    decide (``num_tokens``) are left to the code; a ``dtype`` is named ('float32',
+    'bfloat16': the computation's)."""
     config = ml_collections.ConfigDict({"name": name})
     for option, default in model_options(name).items():
-        if option != "num_tokens" and isinstance(default, bool | int | float | str):
+        if option == "dtype":
+            config.dtype = jnp.dtype(default).name
+        elif option != "num_tokens" and isinstance(default, bool | int | float | str):
             config[option] = default
     config.update(options)
     return config
@@ -53,10 +59,18 @@ def training_config(profile: str, data: str, model: str, **model_options):
     config.model = model_config(model, **model_options)  # nets.models.get_model(name, **options)
     # nets.data.loader.DATASETS, e.g. 'digits32', 'adding_problem/t100'; data_dir '' = tfds's
     # augment: '' or a training augmentation in nets.data.augment.AUGMENTATIONS ('cifar', ...);
-    # stream: read a tfds data set's records from its files as needed, not the split into
-    # memory; workers: processes that read, decode and augment (0: this one)
+    # image_size: the side of its crops (0: the recipe's own); stream: read a tfds data set's
+    # records from its files as needed, not the split into memory; workers: processes that
+    # read, decode and augment (0: this one)
     config.data = ml_collections.ConfigDict(
-        {"name": data, "data_dir": "", "augment": "", "stream": False, "workers": 0}
+        {
+            "name": data,
+            "data_dir": "",
+            "augment": "",
+            "image_size": 0,
+            "stream": False,
+            "workers": 0,
+        }
     )
     config.optimizer = optimizer_config()
     config.batch_size = 64  # global: split over every device of every process
@@ -68,6 +82,8 @@ def training_config(profile: str, data: str, model: str, **model_options):
     config.keep_checkpoints = 3
     config.parallel = "shard_map"  # or "pmap" (nets.training.parallel); see scripts/README.md
     config.seed = 0
+    # trains a cross-entropy against (1 - a) y + a / K (Szegedy et al. 2016); 0 = the labels
+    config.label_smoothing = 0.0
     # truncated BPTT: consecutive chunks of a text, the carry passed on (many_to_many only)
     config.stateful = False
     # resume even if the config now changes the run (nets.training.trainer.check_resumable)

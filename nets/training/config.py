@@ -4,11 +4,15 @@ A training config (``experiments/configs/*.py``) is grouped by part, one name pe
 
     config.model       name, and the model's own options (hidden_size, cell, num_layers, ...)
     config.data        name ('digits32', 'adding_problem/t100', ...), data_dir, augment
-                       ('' or a name in ``nets.data.augment.AUGMENTATIONS``), stream (read
-                       records from the files instead of memory), workers (grain processes)
+                       ('' or a name in ``nets.data.augment.AUGMENTATIONS``), image_size (its
+                       crops' side; 0 = the recipe's), stream (read records from the files
+                       instead of memory), workers (grain processes)
     config.optimizer   name ('adam', 'adamw', 'sgd'), learning_rate, schedule ('constant',
                        'cosine', or 'steps': times ``decay`` at each step of ``boundaries``),
-                       momentum, nesterov, weight_decay, clip_norm
+                       warmup_steps (a linear ramp from 0 first), momentum, nesterov,
+                       weight_decay (on 'all' parameters or the 'kernels': weight_decay_on),
+                       clip_norm
+    label_smoothing    the training target (1 - a) y + a / K of a cross-entropy (0 = off)
     num_steps, batch_size (global), eval_batch_size, log_every, eval_every (0 or a multiple
     of log_every), checkpoint_every, keep_checkpoints, parallel ('shard_map' or 'pmap'), seed,
     stateful (truncated BPTT: the carry passes between consecutive chunks)
@@ -20,18 +24,30 @@ The experiments' sweep configs use the same checks.
 
 from collections.abc import Iterable
 
+import jax
 import ml_collections
 import optax
 
 from nets.checks import check_choice, check_positive
-from nets.data.augment import augmentation
-from nets.data.loader import DatasetSpec, dataset_spec
+from nets.data.augment import augmentation, evaluation_view
+from nets.data.loader import STREAM_ONLY, DatasetSpec, TfdsSplit, dataset_spec
 from nets.models import ManyToMany, get_model, model_options
 from nets.rnn import CELLS
+from nets.training.objectives import training_objective
 from nets.training.parallel import MODES, check_divisible
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "cosine", "steps")
+
+
+def _kernels(params):
+    """True on the kernels (convolution and dense weights, ndim > 1), False on biases and
+    BatchNorm's scales and offsets: flax's ImageNet example decays the kernels only."""
+    return jax.tree.map(lambda p: p.ndim > 1, params)
+
+
+# optimizer.weight_decay_on: the parameters weight decay pulls towards zero (an optax mask)
+DECAYED = {"all": None, "kernels": _kernels}
 TRAINING_COUNTS = (
     "num_steps",
     "batch_size",
@@ -106,14 +122,27 @@ def learning_rate(opt: ml_collections.ConfigDict, num_steps: int) -> optax.Scala
     count 0, 1, ...): 'cosine' decays it to zero over ``num_steps``; 'steps' multiplies it by
     ``opt.decay`` at each step of ``opt.boundaries`` (He et al.'s 0.1 at 32k and 48k; a tuple
     gives each boundary its own factor, ResNet-110's 10 after its 0.01 warm-up). A
-    constant stays a number: optax then keeps no step count in the optimiser's state."""
+    constant stays a number: optax then keeps no step count in the optimiser's state.
+
+    ``opt.warmup_steps`` W > 0 first raises the rate linearly from 0 to ``learning_rate`` over
+    W updates (Goyal et al. 2017; flax's ImageNet example), then the schedule runs: a cosine
+    over the remaining ``num_steps - W``, the steps at their own (absolute) boundaries."""
+    warmup = opt.get("warmup_steps", 0)
     if opt.schedule == "cosine":
-        return optax.cosine_decay_schedule(opt.learning_rate, num_steps)
-    if opt.schedule == "steps":
-        return optax.piecewise_constant_schedule(
-            opt.learning_rate, dict(zip(opt.boundaries, _decays(opt), strict=True))
+        after = optax.cosine_decay_schedule(opt.learning_rate, num_steps - warmup)
+    elif opt.schedule == "steps":  # join_schedules counts the later schedule from W
+        boundaries = [b - warmup for b in opt.boundaries]
+        after = optax.piecewise_constant_schedule(
+            opt.learning_rate, dict(zip(boundaries, _decays(opt), strict=True))
         )
-    return opt.learning_rate
+    elif not warmup:
+        return opt.learning_rate
+    else:
+        after = optax.constant_schedule(opt.learning_rate)
+    if not warmup:
+        return after
+    ramp = optax.linear_schedule(0.0, opt.learning_rate, warmup)
+    return optax.join_schedules([ramp, after], [warmup])
 
 
 def _decays(opt: ml_collections.ConfigDict) -> tuple[float, ...]:
@@ -123,18 +152,19 @@ def _decays(opt: ml_collections.ConfigDict) -> tuple[float, ...]:
 
 
 def check_boundaries(opt: ml_collections.ConfigDict, num_steps: int, name: str) -> None:
-    """The 'steps' schedule's boundaries: increasing steps inside the run, and a positive
-    factor for each."""
+    """The 'steps' schedule's boundaries: increasing steps inside the run (after the
+    warm-up), and a positive factor for each."""
     steps = list(opt.get("boundaries", ()))
     if not steps or any(isinstance(s, bool) or not isinstance(s, int) for s in steps):
         raise ValueError(
             f"{name}.boundaries must list the steps where the 'steps' schedule decays the rate, "
             f"got {tuple(steps)!r}"
         )
-    if steps != sorted(set(steps)) or steps[0] < 1 or steps[-1] >= num_steps:
+    first = opt.get("warmup_steps", 0) + 1
+    if steps != sorted(set(steps)) or steps[0] < first or steps[-1] >= num_steps:
         raise ValueError(
-            f"{name}.boundaries must increase within 1..{num_steps - 1} (the run's steps), "
-            f"got {tuple(steps)!r}"
+            f"{name}.boundaries must increase within {first}..{num_steps - 1} (the run's steps "
+            f"after any warm-up), got {tuple(steps)!r}"
         )
     decays = _decays(opt)
     if len(decays) != len(steps) or any(
@@ -155,14 +185,23 @@ def build_optimizer(opt: ml_collections.ConfigDict, num_steps: int, name: str = 
     check_choice(f"{name}.schedule", opt.schedule, SCHEDULES)
     for field in ("learning_rate", "momentum", "weight_decay", "clip_norm"):
         check_non_negative(f"{name}.{field}", opt[field])
+    warmup = opt.get("warmup_steps", 0)
+    check_count(f"{name}.warmup_steps", warmup)
+    if warmup and warmup >= num_steps:
+        raise ValueError(
+            f"{name}.warmup_steps ({warmup}) must leave steps of the run ({num_steps}) after it"
+        )
     if opt.schedule == "steps":
         check_boundaries(opt, num_steps, name)
+    decayed = opt.get("weight_decay_on", "all")
+    check_choice(f"{name}.weight_decay_on", decayed, tuple(DECAYED))
+    mask = DECAYED[decayed]
     rate = learning_rate(opt, num_steps)
     optimizer = {
         "adam": lambda: optax.adam(rate),
-        "adamw": lambda: optax.adamw(rate, weight_decay=opt.weight_decay),
+        "adamw": lambda: optax.adamw(rate, weight_decay=opt.weight_decay, mask=mask),
         "sgd": lambda: optax.chain(
-            optax.add_decayed_weights(opt.weight_decay),
+            optax.add_decayed_weights(opt.weight_decay, mask),
             optax.sgd(
                 rate,
                 momentum=opt.momentum or None,
@@ -182,8 +221,15 @@ def validate_training(config: ml_collections.ConfigDict, device_count: int) -> N
     build_model(config)
     build_optimizer(config.optimizer, config.num_steps)
     check_choice("config.parallel", config.parallel, MODES)
-    augmentation(config.data.get("augment", ""))  # an unknown name is refused here
+    spec = dataset_spec(config.data.name)
+    training_objective(spec.loss, config.get("label_smoothing", 0.0))
+    augment = config.data.get("augment", "")
+    augmentation(augment)  # an unknown name is refused here
+    check_count("config.data.image_size", config.data.get("image_size", 0))
     check_count("config.data.workers", config.data.get("workers", 0))
+    if isinstance(spec.load, TfdsSplit) and spec.load.varying_sizes:
+        if not config.data.get("stream", False) or evaluation_view(augment) is None:
+            raise ValueError(f"dataset {config.data.name!r}: {STREAM_ONLY}")
     if config.data.get("stream", False) and config.get("stateful", False):
         raise ValueError(
             "config.data.stream reads examples in random order; config.stateful "

@@ -9,6 +9,7 @@ Sequence targets [batch, time] are averaged over each sequence's valid steps (``
 """
 
 from collections.abc import Callable
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -40,12 +41,20 @@ def per_example_mean(terms: jax.Array, where: jax.Array | None = None) -> jax.Ar
     return jnp.sum(jnp.where(where, terms, 0.0), axis=1) / jnp.maximum(where.sum(axis=1), 1)
 
 
-def cross_entropy(logits: jax.Array, batch: dict) -> dict[str, jax.Array]:
+def cross_entropy(
+    logits: jax.Array, batch: dict, label_smoothing: float = 0.0
+) -> dict[str, jax.Array]:
     """Categorical cross-entropy from logits [batch, (time,) classes] against integer labels
-    [batch, (time)], and the fraction of (valid) predictions whose argmax is the label."""
+    [batch, (time)], and the fraction of (valid) predictions whose argmax is the label. With
+    ``label_smoothing`` a the loss is against (1 - a) y + a / K (``nets.losses``): a training
+    objective; evaluation scores the labels themselves. Logits computed in bfloat16 are
+    scored in float32."""
     targets = batch["targets"]
     where = step_mask(batch, targets)
-    loss = losses.categorical_cross_entropy(logits, targets, from_logits=True, reduction="none")
+    logits = logits.astype(jnp.float32)
+    loss = losses.categorical_cross_entropy(
+        logits, targets, from_logits=True, reduction="none", label_smoothing=label_smoothing
+    )
     correct = (jnp.argmax(logits, axis=-1) == targets).astype(jnp.float32)
     return {"loss": per_example_mean(loss, where), "accuracy": per_example_mean(correct, where)}
 
@@ -106,3 +115,20 @@ def get_objective(loss: str | Callable) -> Callable:
         return loss
     check_choice("loss", loss, OBJECTIVES)
     return OBJECTIVES[loss]
+
+
+def training_objective(loss: str | Callable, label_smoothing: float = 0.0) -> Callable:
+    """What training minimises: the objective ``loss``, with its targets smoothed by
+    ``label_smoothing`` (``config.label_smoothing``; a cross-entropy's only, checked here)."""
+    objective = get_objective(loss)
+    number = isinstance(label_smoothing, int | float) and not isinstance(label_smoothing, bool)
+    if not number or not 0 <= label_smoothing < 1:
+        raise ValueError(f"config.label_smoothing must be in [0, 1), got {label_smoothing!r}")
+    if not label_smoothing:
+        return objective
+    if objective is not cross_entropy:
+        raise ValueError(
+            f"config.label_smoothing smooths class labels: it needs the cross_entropy objective, "
+            f"and this data set is trained with {loss!r}"
+        )
+    return partial(cross_entropy, label_smoothing=label_smoothing)

@@ -34,7 +34,7 @@ import ml_collections
 import numpy as np
 from tqdm import tqdm
 
-from nets.data.augment import augmentation
+from nets.data.augment import augmentation, evaluation_view
 from nets.data.loader import (
     Records,
     dataset_spec,
@@ -49,7 +49,7 @@ from nets.data.loader import (
 from nets.training.checkpoint import Checkpoints
 from nets.training.config import build_model, build_optimizer, learning_rate, validate_training
 from nets.training.events import EventLog
-from nets.training.objectives import get_objective
+from nets.training.objectives import get_objective, training_objective
 from nets.training.parallel import DataParallel
 from nets.training.preemption import Preempted, stop_requests
 from nets.training.state import TrainState, eval_step, initial_carry, train_step
@@ -71,6 +71,20 @@ UNTRACKED = (
     "resume_anyway",
     "anchor",
 )
+# fields added to the configs after runs were written: a saved config without one ran as this
+ADDED_LATER = {
+    "data.augment": "",
+    "data.stream": False,
+    "data.workers": 0,
+    "data.image_size": 0,
+    "optimizer.boundaries": [],
+    "optimizer.decay": 0.1,
+    "optimizer.nesterov": True,
+    "optimizer.warmup_steps": 0,
+    "optimizer.weight_decay_on": "all",
+    "model.dtype": "float32",
+    "label_smoothing": 0.0,
+}
 
 
 class NonFiniteError(ValueError):
@@ -84,8 +98,9 @@ def check_resumable(saved: Path, config: ml_collections.ConfigDict) -> None:
     decays over num_steps, so it would change the steps already taken)."""
     if not saved.exists() or config.get("resume_anyway", False):
         return
-    before = _flatten(json.loads(saved.read_text()))
     after = _flatten(json.loads(json_bytes(config.to_dict())))
+    added = {k: v for k, v in ADDED_LATER.items() if k in after}
+    before = {**added, **_flatten(json.loads(saved.read_text()))}
     ignored = set(UNTRACKED)
     if config.optimizer.schedule == "constant":
         ignored.add("num_steps")
@@ -142,17 +157,27 @@ def _compiled_eval_step(loss_fn: Callable):
 
 
 def evaluate(
-    state: TrainState, arrays, loss_fn, batch_size: int, shard_index=None, shard_count=None
+    state: TrainState,
+    arrays,
+    loss_fn,
+    batch_size: int,
+    shard_index=None,
+    shard_count=None,
+    *,
+    view=None,
+    workers: int = 0,
 ) -> dict[str, float]:
     """Mean loss (and the objective's other metrics) over a whole split. Each process (shard
     ``shard_index`` of ``shard_count``, by default this JAX process of all) evaluates the
     examples k, k + P, k + 2P, ... of it, and the sums are added across processes: no process
-    evaluates everything alone."""
+    evaluates everything alone. ``view`` and ``workers``: as ``eval_batches`` takes them (the
+    evaluation view of the training augmentation, the processes that read it)."""
     shard_index = jax.process_index() if shard_index is None else shard_index
     shard_count = jax.process_count() if shard_count is None else shard_count
     rows = np.arange(size(arrays))[shard_index::shard_count]
     step = _compiled_eval_step(loss_fn)
-    sums = [step(state, batch) for batch in eval_batches(arrays, batch_size, rows)]
+    batches = eval_batches(arrays, batch_size, rows, view=view, workers=workers)
+    sums = [step(state, batch) for batch in batches]
     totals = jax.tree.map(lambda *s: float(np.sum(s)), *sums)
     if jax.process_count() > 1:
         from jax.experimental import multihost_utils
@@ -184,7 +209,9 @@ class Run:
 
     config: ml_collections.ConfigDict
     workdir: Path
-    loss_fn: Callable
+    loss_fn: Callable  # what evaluation scores
+    train_loss_fn: Callable  # what training minimises (its targets smoothed, if asked)
+    view: Callable | None  # the evaluation view of the training augmentation, if it has one
     train_set: dict | Records  # arrays in memory, or records streamed from the files
     test_set: dict | Records
     eval_split: str  # what periodic evaluation reads: 'validation', or 'test' where there is none
@@ -199,6 +226,12 @@ class Run:
     def metrics_path(self) -> Path:
         return self.workdir / METRICS_FILE
 
+    def evaluate(self, state: TrainState, split: dict | Records) -> dict[str, float]:
+        """``evaluate`` on a split of this run, through its evaluation view and workers."""
+        workers = self.config.data.get("workers", 0)
+        batch_size = self.config.eval_batch_size
+        return evaluate(state, split, self.loss_fn, batch_size, view=self.view, workers=workers)
+
 
 def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStack) -> Run:
     """Check the config, read the data, build the model and optimiser, lock ``workdir`` for
@@ -208,6 +241,10 @@ def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStac
     validate_training(config, jax.device_count())
     spec = dataset_spec(config.data.name)
     loss_fn = get_objective(spec.loss)
+    train_loss_fn = training_objective(spec.loss, config.get("label_smoothing", 0.0))
+    image_size = config.data.get("image_size", 0)
+    augment = augmentation(config.data.get("augment", ""), image_size)
+    view = evaluation_view(config.data.get("augment", ""), image_size)
     data_dir = config.data.data_dir or None
     read = load_records if config.data.get("stream", False) else load_split
     train_set = read(config.data.name, "train", data_dir)
@@ -217,8 +254,11 @@ def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStac
     if config.get("eval_every", 0) and eval_set is None:
         eval_set = read(config.data.name, eval_split, data_dir)
     optimizer = build_optimizer(config.optimizer, config.num_steps)
+    first = take(train_set, 0)
+    if augment is not None:  # a crop that does not fit the images fails here, not later
+        first = augment(first, np.random.default_rng(0))
     # the model meets its input here (a wrong shape is an error naming the expected one)
-    example = take(train_set, slice(1))["inputs"]
+    example = jax.tree.map(lambda leaf: leaf[None], first["inputs"])  # a batch of one
     state = TrainState.create(build_model(config), optimizer, example, config.seed)
     local_batch = config.batch_size // jax.process_count()
     if config.get("stateful", False):
@@ -228,9 +268,6 @@ def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStac
         state = state.replace(carry=initial_carry(state.model, state.variables, inputs))
         batches = stream_batches(train_set, local_batch)
     else:
-        augment = augmentation(config.data.get("augment", ""))
-        if augment is not None:  # a crop that does not fit the images fails here, not later
-            augment(take(train_set, 0), np.random.default_rng(0))
         workers = config.data.get("workers", 0)
         batches = train_batches(
             train_set, local_batch, config.seed, augment=augment, workers=workers
@@ -257,6 +294,8 @@ def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStac
         config,
         workdir,
         loss_fn,
+        train_loss_fn,
+        view,
         train_set,
         test_set,
         eval_split,
@@ -279,7 +318,7 @@ def train_steps(run: Run, on_step: Callable[[int], None] | None = None) -> tuple
     steps/s of each interval."""
     config, start_step = run.config, int(run.state.step)
     rate = learning_rate(config.optimizer, config.num_steps)
-    parallel = DataParallel(partial(train_step, loss_fn=run.loss_fn), config.parallel)
+    parallel = DataParallel(partial(train_step, loss_fn=run.train_loss_fn), config.parallel)
     device_state = parallel.put_state(run.state)
     pending, rates = [], []
     interval_start, step = time.perf_counter(), start_step
@@ -303,7 +342,7 @@ def train_steps(run: Run, on_step: Callable[[int], None] | None = None) -> tuple
                 row["learning_rate"] = float(rate(step - 1) if callable(rate) else rate)
                 if config.get("eval_every", 0) and step % config.eval_every == 0:
                     state = parallel.get_state(device_state)
-                    scores = evaluate(state, run.eval_set, run.loss_fn, config.eval_batch_size)
+                    scores = run.evaluate(state, run.eval_set)
                     row.update({f"{run.eval_split}_{k}": v for k, v in scores.items()})
                 _log(run, row)
                 rates.append(row["steps_per_s"])
@@ -333,14 +372,19 @@ def train(
         run = start(config, workdir, stack)
         state, rates = train_steps(run, on_step)
         run.checkpoints.close()
-        test = evaluate(state, run.test_set, run.loss_fn, config.eval_batch_size)
+        test = run.evaluate(state, run.test_set)
         run.events.scalars("test", test, config.num_steps)
+    # the first interval includes compilation; the rest is the steady rate
+    steps_per_s = float(np.median(rates[1:] if len(rates) > 1 else rates)) if rates else None
     return {
         "test": test,
         "steps": config.num_steps,
         "resumed_from_step": run.resumed_from,
-        # the first interval includes compilation; the rest is the steady rate
-        "steps_per_s": float(np.median(rates[1:] if len(rates) > 1 else rates)) if rates else None,
+        "steps_per_s": steps_per_s,
+        # what the input pipeline must supply to each device (images/s, for the image recipes)
+        "examples_per_s_per_device": (
+            steps_per_s * config.batch_size / jax.device_count() if steps_per_s else None
+        ),
         "devices": jax.device_count(),
         "parallel": config.parallel,
         "state": state,
