@@ -185,11 +185,7 @@ def tfds_source(name: str, split: str, data_dir=None) -> Sequence:
     try:
         return data.as_data_source(split)
     except KeyError:  # tfds: "`splits` is empty ... has not been generated yet"
-        needs = (
-            f"{' and '.join(MANUAL[name])} from {MANUAL_SOURCES[name]} in a directory DIR"
-            if name in MANUAL
-            else "a download"
-        )
+        needs = f"{MANUAL[name]} in a directory DIR" if name in MANUAL else "a download"
         raise DatasetNotPreparedError(
             f"dataset {name!r} is not prepared in {data.data_dir}; prepare it (needs {needs}) "
             f"with: {prepare_command(name, data.data_dir_root)}"
@@ -356,9 +352,25 @@ DATASETS: dict[str, DatasetSpec] = {
 }
 # tfds's own builders: prepared by download
 DOWNLOADED = ("mnist", "cifar10", "imdb_reviews", "tiny_shakespeare", "free_spoken_digit")
-# tfds's builders that read files you download yourself (--manual_dir), and where from
-MANUAL = {"imagenet2012": ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar")}
-MANUAL_SOURCES = {"imagenet2012": "image-net.org, after registering"}
+
+
+@dataclasses.dataclass(frozen=True)
+class ManualDownload:
+    """The files a tfds builder reads from ``--manual_dir`` instead of downloading them."""
+
+    files: tuple[str, ...]
+    source: str
+
+    def __str__(self) -> str:
+        return f"{' and '.join(self.files)} from {self.source}"
+
+
+# tfds's builders that read files you download yourself
+MANUAL = {
+    "imagenet2012": ManualDownload(
+        ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar"), "image-net.org, after registering"
+    )
+}
 
 
 def register_dataset(name: str, spec: DatasetSpec) -> None:

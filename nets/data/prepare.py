@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from nets.data.loader import MANUAL, MANUAL_SOURCES, builder
+from nets.data.loader import MANUAL, builder
 
 
 def main(argv=None) -> None:
@@ -30,13 +30,13 @@ def main(argv=None) -> None:
         data = builder(args.name, args.data_dir)
     except ValueError as error:
         sys.exit(f"error: {error}")
-    needed = MANUAL.get(args.name, ())
-    missing = [f for f in needed if not args.manual_dir or not Path(args.manual_dir, f).is_file()]
+    needed = MANUAL[args.name].files if args.name in MANUAL else ()
+    missing = [f for f in needed if not (args.manual_dir and Path(args.manual_dir, f).is_file())]
     if missing:  # before tfds makes any directory
         sys.exit(
             f"error: {args.name} is prepared from files you download yourself: "
-            f"{' and '.join(needed)} ({MANUAL_SOURCES[args.name]}) in the directory given as "
-            f"--manual_dir; missing: {', '.join(missing)}"
+            f"{MANUAL[args.name]} in the directory given as --manual_dir; missing: "
+            f"{', '.join(missing)}"
         )
     import tensorflow_datasets as tfds
 

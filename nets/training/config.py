@@ -128,6 +128,8 @@ def learning_rate(opt: ml_collections.ConfigDict, num_steps: int) -> optax.Scala
     W updates (Goyal et al. 2017; flax's ImageNet example), then the schedule runs: a cosine
     over the remaining ``num_steps - W``, the steps at their own (absolute) boundaries."""
     warmup = opt.get("warmup_steps", 0)
+    if opt.schedule == "constant" and not warmup:
+        return opt.learning_rate
     if opt.schedule == "cosine":
         after = optax.cosine_decay_schedule(opt.learning_rate, num_steps - warmup)
     elif opt.schedule == "steps":  # join_schedules counts the later schedule from W
@@ -135,8 +137,6 @@ def learning_rate(opt: ml_collections.ConfigDict, num_steps: int) -> optax.Scala
         after = optax.piecewise_constant_schedule(
             opt.learning_rate, dict(zip(boundaries, _decays(opt), strict=True))
         )
-    elif not warmup:
-        return opt.learning_rate
     else:
         after = optax.constant_schedule(opt.learning_rate)
     if not warmup:
