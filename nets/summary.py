@@ -67,6 +67,11 @@ def _row(module, output_shape, flops) -> dict:
 def layer_table(model: nn.Module, input_shape: tuple[int, ...]) -> list[dict]:
     """One row per convolution, dense, BatchNorm, pooling layer and recurrent cell, in call
     order, for a batch of one [1, *input_shape]; shapes only (``jax.eval_shape``)."""
+    if getattr(model, "remat", False):
+        # recomputing in the backward pass changes no shape, parameter or forward FLOP, but it
+        # projects the inputs inside its chunks through a detached copy of the cell's layer,
+        # out of this table's sight: the model without it has the same rows
+        model = model.clone(remat=False)
     example = jax.ShapeDtypeStruct((1, *input_shape), jnp.float32)
     variables = jax.eval_shape(model.init, jax.random.key(0), example)
     rows = []

@@ -56,8 +56,10 @@ def test_resnet50_multiply_adds_are_the_published_four_billion():
     assert rows[-1]["output_shape"] == (1000,)
 
 
-def test_an_lstm_is_one_row_with_the_lectures_gate_count():
-    rows = layer_table(get_model("many_to_one", 1, cell="lstm", hidden_size=16), (50, 3))
+@pytest.mark.parametrize("remat", [False, True])  # recomputation changes no row
+def test_an_lstm_is_one_row_with_the_lectures_gate_count(remat):
+    model = get_model("many_to_one", 1, cell="lstm", hidden_size=16, remat=remat)
+    rows = layer_table(model, (50, 3))
     assert [(r["layer"], r["type"], r["output_shape"]) for r in rows] == [
         ("recurrent/cells_0", "LSTMCell", (50, 16)),
         ("head", "Dense", (1,)),
