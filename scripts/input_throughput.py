@@ -83,7 +83,7 @@ def step_images_per_second(
     examples = [loader.take(records, i) for i in range(batch_size)]
     if augment is not None:
         examples = [augment(e, np.random.default_rng(i)) for i, e in enumerate(examples)]
-    batch = jax.tree.map(lambda *values: np.stack(values), *examples)
+    batch = loader.stack(examples)
     model = get_model(model_name, classes)
     state = TrainState.create(model, optax.sgd(0.1, 0.9), batch["inputs"][:1], seed=0)
     step = jax.jit(partial(train_step, loss_fn=objectives.cross_entropy), donate_argnums=0)

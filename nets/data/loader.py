@@ -444,6 +444,11 @@ def size(data) -> int:
     return len(data) if isinstance(data, Records) else len(jax.tree.leaves(data)[0])
 
 
+def stack(examples) -> dict:
+    """Examples (each a dict of arrays, maybe nested) stacked into one batch, leaf by leaf."""
+    return jax.tree.map(lambda *values: np.stack(values), *examples)
+
+
 def take(arrays, rows):
     """The ``rows`` (a slice or an index array) of every leaf of ``arrays`` [N, ...]: a batch
     may nest ({'inputs': {'source', 'decoder_inputs'}, ...}). ``Records`` are read and stacked."""
@@ -452,7 +457,7 @@ def take(arrays, rows):
             return arrays[rows]
         # a range slices lazily: no index array the size of the split per call
         indices = range(len(arrays))[rows] if isinstance(rows, slice) else rows
-        return jax.tree.map(lambda *values: np.stack(values), *(arrays[i] for i in indices))
+        return stack(arrays[i] for i in indices)
     return jax.tree.map(lambda value: value[rows], arrays)
 
 
@@ -577,7 +582,7 @@ def _eval_batch(arrays, rows: np.ndarray, batch_size: int, view, number: int) ->
     if view is None:
         batch = take(arrays, indices)
     else:  # one example at a time: the records may differ in size until viewed
-        batch = jax.tree.map(lambda *v: np.stack(v), *(view(take(arrays, i)) for i in indices))
+        batch = stack(view(take(arrays, i)) for i in indices)
     return {**batch, "valid": real.astype(np.float32)}
 
 
