@@ -220,17 +220,11 @@ def _chunked(step, hidden_state, project, params, carry, xs, mask, perturbations
         return a.reshape(count * chunk, *a.shape[2:])[:time]
 
     perturbed = perturbations is not None
-    segment = _recurrence(step, hidden_state, project, return_carries, unroll, perturbed)
     options = dict(return_carries=return_carries, unroll=unroll)
 
     @jax.custom_vjp
     def chunked(params, carry, xs, mask, perturbations):
-        def body(carry, inputs):
-            final, hidden, carries = segment(params, carry, *inputs)
-            return final, (hidden, carries)
-
-        final, (hidden, carries) = jax.lax.scan(body, carry, (xs, mask, perturbations))
-        return final, hidden, carries
+        return forward(params, carry, xs, mask, perturbations)[0]  # the chunk starts unused
 
     def forward(params, carry, xs, mask, perturbations):
         def body(carry, inputs):
