@@ -68,7 +68,7 @@ def test_ctc_loss_is_minus_log_of_the_sum_over_alignments_and_ignores_padded_fra
     for row in range(3):
         log_probs = np.asarray(jax.nn.log_softmax(logits[row, : lengths[row]]))
         p = brute_force(log_probs).get(tuple(targets[row][mask[row]]), 0.0)
-        assert loss["loss"][row] * mask[row].sum() == pytest.approx(-np.log(p), rel=1e-4)
+        assert float(loss["loss"][row]) * mask[row].sum() == pytest.approx(-np.log(p), rel=1e-4)
     garbage = logits.copy()
     garbage[0, 5:] = 100.0  # beyond the first utterance's 5 frames
     again = ctc((jnp.asarray(garbage), jnp.asarray(lengths)), {"targets": targets, "mask": mask})
@@ -141,7 +141,7 @@ def test_padded_frames_change_neither_the_loss_nor_its_gradients(recogniser):
         )  # fmt: skip
         for i, n in enumerate(lengths)
     ]
-    assert together == pytest.approx(alone[0][0] + alone[1][0], rel=1e-5)
+    assert float(together) == pytest.approx(float(alone[0][0] + alone[1][0]), rel=1e-5)
     summed = jax.tree.map(jnp.add, alone[0][1], alone[1][1])
     for a, b in zip(jax.tree.leaves(grads), jax.tree.leaves(summed), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)
