@@ -29,13 +29,16 @@ from nets.checks import check_choice, check_positive
 from nets.data.corpus import pydoc_text
 from nets.data.pixels import fixed_permutation, pixel_sequences
 from nets.data.reviews import VOCABULARY as REVIEW_WORDS
-from nets.data.reviews import review_split
-from nets.data.series import SERIES, forecast_arrays, load_series
+from nets.data.reviews import max_review_length, review_split
+from nets.data.series import SERIES, Normaliser, forecast_arrays, load_series
 from nets.data.speech import (
     ALPHABET,
+    HOP_MS,
     MAX_DIGITS,
+    MELS,
     SAMPLE_RATE,
     TRAIN_SIZE,
+    WINDOW_MS,
     concatenated,
     digit_speech_split,
     fsdd_test_recording,
@@ -43,7 +46,14 @@ from nets.data.speech import (
 )
 from nets.data.speech import SPLIT_SEEDS as SPEECH_SEEDS
 from nets.data.text import CHARACTERS, Vocabulary, pad, windows
-from nets.data.translation import SEQUENCE_CHARACTERS, task_split
+from nets.data.translation import (
+    DATE_TARGET,
+    END_ID,
+    MAX_DATE_SOURCE,
+    SEQUENCE_CHARACTERS,
+    START_ID,
+    task_split,
+)
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +99,11 @@ class DatasetSpec:
       'lengths' for padded sequences); ``TfdsSplit(...)`` builds one for a tfds data set.
     validation: the data set has a 'validation' split, which periodic evaluation reads (the
       test split otherwise).
+    pipeline: ``pipeline(name, data_dir) -> dict``, what the data pipeline fixes and prediction
+      on new input needs, JSON-able: the task (``TASKS``) and its vocabulary, labels, sample
+      rate, image size and scaling or series scaling. A run writes it into its work directory
+      (``nets.training.run``), so a trained model needs neither this code's data nor its
+      generators. None: the task is 'arrays' (inputs given as arrays of the example's shape).
     """
 
     loss: str | Callable
@@ -96,6 +111,11 @@ class DatasetSpec:
     load: Callable[[str, str, str | None], dict[str, np.ndarray]]
     tokens: int = 0
     validation: bool = False
+    pipeline: Callable[[str, str | None], dict] | None = None
+
+
+# what ``experiments.predict`` does with a run's inputs and outputs, by its data set
+TASKS = ("image", "text_classification", "translation", "speech", "language_model", "forecast")
 
 
 class Records(Sequence):
@@ -314,41 +334,172 @@ def _pixels(permuted: bool) -> Callable[[np.ndarray], np.ndarray]:
     )
 
 
+def _label_names(name: str, data_dir=None, count: int = 0) -> list[str]:
+    """The class names tfds records for a data set's labels ('airplane', ...; '0'..'9' for the
+    digits), or the numbers 0..count-1 where it records none."""
+    try:
+        return list(builder(name.partition("/")[0], data_dir).info.features["label"].names)
+    except Exception:  # not a tfds data set, or no names: the labels are their numbers
+        return [str(k) for k in range(count)]
+
+
+def _image(channels: int, *, pad: int = 0, mean=0.0, std=255.0) -> Callable:
+    """``DatasetSpec.pipeline`` of an image data set: pixels x in 0..255 are read as
+    (x - mean) / std per channel, then ``pad`` zero pixels on each side (MNIST for LeNet-5)."""
+
+    def pipeline(name: str, data_dir=None) -> dict:
+        return {
+            "task": "image",
+            "channels": channels,
+            "mean": np.broadcast_to(mean, channels).tolist(),
+            "std": np.broadcast_to(std, channels).tolist(),
+            "pad": pad,
+            "labels": _label_names(name, data_dir, DATASETS[name.partition("/")[0]].num_outputs),
+        }
+
+    return pipeline
+
+
+SENTIMENT_LABELS = ["negative", "positive"]
+
+
+def _reviews_pipeline(name: str, data_dir=None) -> dict:
+    return {
+        "task": "text_classification",
+        "vocabulary": REVIEW_WORDS.to_json(),
+        "max_length": max_review_length(variant(name, REVIEW_DISTANCE)),
+        "labels": SENTIMENT_LABELS,
+    }
+
+
+def _imdb_pipeline(name: str, data_dir=None) -> dict:
+    return {
+        "task": "text_classification",
+        "vocabulary": imdb_vocabulary(data_dir).to_json(),
+        "max_length": IMDB_LENGTH,
+        "labels": SENTIMENT_LABELS,
+    }
+
+
+def _characters_pipeline(name: str, data_dir=None) -> dict:
+    return {"task": "language_model", "vocabulary": CHARACTERS.to_json()}
+
+
+def _translation_pipeline(name: str, data_dir=None) -> dict:
+    """Sources of at most ``max_source`` characters; outputs of at most ``max_length`` tokens
+    with END; 'date': an output is an ISO date, checked against the calendar."""
+    if name.partition("/")[0] == "dates":
+        max_source, max_target, output = MAX_DATE_SOURCE, DATE_TARGET, "date"
+    else:
+        max_source = max_target = variant(name, REVERSAL_LENGTH)
+        output = "text"
+    return {
+        "task": "translation",
+        "vocabulary": SEQUENCE_CHARACTERS.to_json(),
+        "max_source": max_source,
+        "max_length": max_target + 1,
+        "start": START_ID,
+        "end": END_ID,
+        "output": output,
+    }
+
+
+def _series_pipeline(name: str, data_dir=None) -> dict:
+    """The window read before each origin, the horizon forecast, and the scale of the changes
+    (``nets.data.series.Normaliser``: the training part's standard deviation)."""
+    base = name.partition("/")[0]
+    series = SERIES[base]
+    return {
+        "task": "forecast",
+        "window": variant(name, series.window),
+        "horizon": series.horizon,
+        "std": Normaliser.fit(load_series(base)).std,
+        "unit": series.unit,
+        "step": series.step,
+    }
+
+
+def _speech_pipeline(name: str, data_dir=None) -> dict:
+    """The audio and feature settings of ``nets.data.speech.speech_arrays``."""
+    return {
+        "task": "speech",
+        "alphabet": ALPHABET,
+        "sample_rate": SAMPLE_RATE,
+        "mels": MELS,
+        "window_ms": WINDOW_MS,
+        "hop_ms": HOP_MS,
+    }
+
+
 DATASETS: dict[str, DatasetSpec] = {
     "mnist1d": DatasetSpec("cross_entropy", 10, TfdsSplit("x", "label")),
-    "digits32": DatasetSpec("cross_entropy", 10, TfdsSplit("image", "label")),
+    "digits32": DatasetSpec("cross_entropy", 10, TfdsSplit("image", "label"), pipeline=_image(1)),
     "adding_problem": DatasetSpec("mse", 1, TfdsSplit("x", "target", labels=False)),
     "copy_task": DatasetSpec("cross_entropy", 10, TfdsSplit("x", "target"), tokens=10),
-    "mnist": DatasetSpec("cross_entropy", 10, TfdsSplit("image", "label", _mnist_images)),
+    "mnist": DatasetSpec(
+        "cross_entropy",
+        10,
+        TfdsSplit("image", "label", _mnist_images),
+        pipeline=_image(1, pad=2),
+    ),
     "mnist_pixels": DatasetSpec(
         "cross_entropy", 10, TfdsSplit("image", "label", _pixels(False), tfds_name="mnist")
     ),
     "mnist_pixels_permuted": DatasetSpec(
         "cross_entropy", 10, TfdsSplit("image", "label", _pixels(True), tfds_name="mnist")
     ),
-    "cifar10": DatasetSpec("cross_entropy", 10, TfdsSplit("image", "label", _scale_bytes)),
+    "cifar10": DatasetSpec(
+        "cross_entropy", 10, TfdsSplit("image", "label", _scale_bytes), pipeline=_image(3)
+    ),
     "imagenet2012": DatasetSpec(
         "cross_entropy",
         1000,
         TfdsSplit("image", "label", _imagenet_images, test_split="validation", varying_sizes=True),
+        pipeline=_image(3, mean=IMAGENET_MEAN, std=IMAGENET_STD),
     ),
-    "reviews": DatasetSpec("binary_cross_entropy", 1, _reviews, tokens=len(REVIEW_WORDS)),
-    "imdb_reviews": DatasetSpec("binary_cross_entropy", 1, _imdb, tokens=IMDB_VOCABULARY),
+    "reviews": DatasetSpec(
+        "binary_cross_entropy", 1, _reviews, tokens=len(REVIEW_WORDS), pipeline=_reviews_pipeline
+    ),
+    "imdb_reviews": DatasetSpec(
+        "binary_cross_entropy", 1, _imdb, tokens=IMDB_VOCABULARY, pipeline=_imdb_pipeline
+    ),
     "pydoc_chars": DatasetSpec(
-        "cross_entropy", len(CHARACTERS), _pydoc_chars, len(CHARACTERS), validation=True
+        "cross_entropy",
+        len(CHARACTERS),
+        _pydoc_chars,
+        len(CHARACTERS),
+        validation=True,
+        pipeline=_characters_pipeline,
     ),
-    "dates": DatasetSpec(
-        "cross_entropy", len(SEQUENCE_CHARACTERS), _dates, len(SEQUENCE_CHARACTERS)
-    ),
-    "reversal": DatasetSpec(
-        "cross_entropy", len(SEQUENCE_CHARACTERS), _reversal, len(SEQUENCE_CHARACTERS)
-    ),
-    **{name: DatasetSpec("mse", series.horizon, _series) for name, series in SERIES.items()},
+    **{
+        name: DatasetSpec(
+            "cross_entropy",
+            len(SEQUENCE_CHARACTERS),
+            load,
+            len(SEQUENCE_CHARACTERS),
+            pipeline=_translation_pipeline,
+        )
+        for name, load in (("dates", _dates), ("reversal", _reversal))
+    },
+    **{
+        name: DatasetSpec("mse", series.horizon, _series, pipeline=_series_pipeline)
+        for name, series in SERIES.items()
+    },
     "tiny_shakespeare": DatasetSpec(
-        "cross_entropy", len(CHARACTERS), _shakespeare_chars, len(CHARACTERS), validation=True
+        "cross_entropy",
+        len(CHARACTERS),
+        _shakespeare_chars,
+        len(CHARACTERS),
+        validation=True,
+        pipeline=_characters_pipeline,
     ),
-    "digit_speech": DatasetSpec("ctc", len(ALPHABET) + 1, _digit_speech),
-    "free_spoken_digit": DatasetSpec("ctc", len(ALPHABET) + 1, _free_spoken_digit),
+    **{
+        name: DatasetSpec("ctc", len(ALPHABET) + 1, load, pipeline=_speech_pipeline)
+        for name, load in (
+            ("digit_speech", _digit_speech),
+            ("free_spoken_digit", _free_spoken_digit),
+        )
+    },
 }
 # tfds's own builders: prepared by download
 DOWNLOADED = ("mnist", "cifar10", "imdb_reviews", "tiny_shakespeare", "free_spoken_digit")
@@ -378,6 +529,13 @@ def register_dataset(name: str, spec: DatasetSpec) -> None:
     if name in DATASETS:
         raise ValueError(f"dataset {name!r} is already registered")
     DATASETS[name] = spec
+
+
+def pipeline(name: str, data_dir=None) -> dict:
+    """What prediction on new input needs of data set ``name`` (``DatasetSpec.pipeline``):
+    ``{'task': one of TASKS or 'arrays', ...}``."""
+    spec = dataset_spec(name)
+    return spec.pipeline(name, data_dir) if spec.pipeline else {"task": "arrays"}
 
 
 def dataset_spec(name: str) -> DatasetSpec:

@@ -55,6 +55,7 @@ SPEAKERS, TEST_SPEAKERS = 50, 10  # the last TEST_SPEAKERS speakers are heard on
 TRAIN_SIZE = 6000  # generated training utterances ('digit_speech/N': N); a tenth as many test
 SPLIT_SEEDS = {"train": 0, "test": 1}
 MELS = 40
+WINDOW_MS, HOP_MS = 25.0, 10.0  # the log-mel analysis window and its step
 MAX_SUBSAMPLE = 4  # the recognisers' front ends subsample time by up to this
 FRAME, HOP = 256, 64  # the synthesiser's STFT: 32 ms frames every 8 ms
 
@@ -307,7 +308,12 @@ def speech_arrays(audio: list[np.ndarray], transcripts: list[str], sample_rate: 
         for row, clip in enumerate(audio[start : start + 256]):
             chunk[row, : len(clip)] = clip
         x, n = log_mel_spectrogram(
-            chunk, samples[start : start + 256], sample_rate=sample_rate, mels=MELS
+            chunk,
+            samples[start : start + 256],
+            sample_rate=sample_rate,
+            mels=MELS,
+            window_ms=WINDOW_MS,
+            hop_ms=HOP_MS,
         )
         features.append(np.asarray(x))
         frames.append(np.asarray(n))

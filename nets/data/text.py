@@ -84,17 +84,23 @@ class Vocabulary:
         tokens = [self.tokens[i] for i in ids if i != PAD]
         return (" " if self.level == "word" else "").join(tokens)
 
+    def to_json(self) -> dict:
+        """{'level', 'tokens'}: the tokens proper (ids 2..), as ``from_json`` reads them."""
+        return {"level": self.level, "tokens": list(self.tokens[len(RESERVED) :])}
+
+    @classmethod
+    def from_json(cls, saved: dict) -> "Vocabulary":
+        return cls(saved["tokens"], saved["level"])
+
     def save(self, path: Path) -> None:
         """Write the vocabulary as JSON, whole (``nets.files.write_whole``)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tokens = self.tokens[len(RESERVED) :]
-        write_whole(path, json.dumps({"level": self.level, "tokens": tokens}).encode())
+        write_whole(path, json.dumps(self.to_json()).encode())
 
     @classmethod
     def load(cls, path: Path) -> "Vocabulary":
-        saved = json.loads(Path(path).read_text())
-        return cls(saved["tokens"], saved["level"])
+        return cls.from_json(json.loads(Path(path).read_text()))
 
 
 # the character language models' vocabulary: newline, tab and printable ASCII

@@ -41,6 +41,7 @@ from nets.data.loader import (
     eval_batches,
     load_records,
     load_split,
+    pipeline,
     size,
     stream_batches,
     take,
@@ -59,6 +60,9 @@ log = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.json"  # the config of the run the checkpoints belong to
+# what prediction needs of the data (nets.data.loader.pipeline) and the shapes of one example's
+# inputs: with config.json and a checkpoint, all that nets.training.load.load_run reads
+PIPELINE_FILE = "pipeline.json"
 # fields that leave the trajectory as it is: a resumed run may change them freely
 UNTRACKED = (
     "log_every",
@@ -112,6 +116,16 @@ def check_resumable(saved: Path, config: ml_collections.ConfigDict) -> None:
             f"resuming {saved.parent} with a config that changes its run ({listed}); use another "
             f"--workdir, or --config.resume_anyway=True to continue with the new values"
         )
+
+
+def example_layout(example: dict) -> dict:
+    """The shapes and dtypes of one example's 'inputs' (a dict of them for a nested input) and
+    whether it has 'lengths': what a loaded model is initialised and exported with."""
+    inputs = jax.tree.map(
+        lambda leaf: {"shape": list(np.shape(leaf)), "dtype": np.asarray(leaf).dtype.name},
+        example["inputs"],
+    )
+    return {"inputs": inputs, "lengths": "lengths" in example}
 
 
 def _flatten(tree: dict, prefix: str = "") -> dict:
@@ -287,7 +301,11 @@ def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStac
         batches.set_state(data_state)
         log.warning("resuming from %s", checkpoints.path(int(state.step)))
     if jax.process_index() == 0:
-        write_outputs(workdir, {CONFIG_FILE: json_bytes(config.to_dict())})
+        facts = {**pipeline(config.data.name, data_dir), "example": example_layout(first)}
+        write_outputs(
+            workdir,
+            {CONFIG_FILE: json_bytes(config.to_dict()), PIPELINE_FILE: json_bytes(facts)},
+        )
     resumed = int(state.step) if restored is not None else None
     events = stack.enter_context(EventLog(workdir, resumed))
     run = Run(
