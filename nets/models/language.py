@@ -20,16 +20,18 @@ import jax.numpy as jnp
 import numpy as np
 
 from nets.checks import check_positive, check_rank
-from nets.data.text import Vocabulary
+from nets.data.text import OOV, PAD, Vocabulary
 
 
-@partial(jax.jit, static_argnames=("model", "length"))
-def _generate(model, variables, prompt, length, temperature, key):
+@partial(jax.jit, static_argnames=("model", "length", "never"))
+def _generate(model, variables, prompt, length, temperature, key, never):
     logits, carry = model.apply(variables, prompt, return_carry=True)
+    allowed = ~jnp.isin(jnp.arange(logits.shape[-1]), jnp.array(never, int))
 
     def step(state, key):
         carry, logits = state
-        token = jax.random.categorical(key, logits / temperature)  # [batch]
+        logits = jnp.where(allowed, logits / temperature, -jnp.inf)
+        token = jax.random.categorical(key, logits)  # [batch]
         logits, carry = model.apply(
             variables, token[:, None], initial_carry=carry, return_carry=True
         )
@@ -48,22 +50,24 @@ def check_temperature(name: str, temperature) -> None:
         raise ValueError(f"{name} must be a number > 0, got {temperature!r}")
 
 
-def generate(model, variables, prompt, length: int, *, temperature: float = 1.0, key):
+def generate(model, variables, prompt, length: int, *, temperature: float = 1.0, key, never=()):
     """[batch, length] token ids sampled after ``prompt`` [batch, P] (P >= 1), the same for
-    the same ``key``."""
+    the same ``key``; the ids in ``never`` (padding, the unknown token) are never drawn."""
     prompt = jnp.asarray(prompt)
     check_rank("prompt", prompt.shape, 2, "[batch, time]")
     if prompt.shape[1] < 1:
         raise ValueError("the prompt needs at least one token to start from")
     check_positive("length", length)
     check_temperature("temperature", temperature)
-    return _generate(model, variables, prompt, length, float(temperature), key)
+    never = tuple(sorted({int(i) for i in never}))
+    return _generate(model, variables, prompt, length, float(temperature), key, never)
 
 
 def sample_text(model, variables, vocabulary: Vocabulary, prompt: str, length: int, **kwargs):
-    """``prompt`` continued by ``length`` sampled tokens, as text. The prompt must be written
-    in the vocabulary (an unseen character is an error naming it, not a silent OOV), and the
-    vocabulary must be the one the model was trained with (same size)."""
+    """``prompt`` continued by ``length`` sampled tokens, as text, never padding or the unknown
+    token (neither is text). The prompt must be written in the vocabulary (an unseen
+    character is an error naming it, not a silent OOV), and the vocabulary must be the one the
+    model was trained with (same size)."""
     if len(vocabulary) != model.num_tokens:
         raise ValueError(
             f"the vocabulary has {len(vocabulary)} tokens but the model reads "
@@ -74,5 +78,6 @@ def sample_text(model, variables, vocabulary: Vocabulary, prompt: str, length: i
     unseen = sorted({c for c in prompt if c not in vocabulary.ids})
     if unseen:
         raise ValueError(f"the prompt has characters outside the vocabulary: {unseen}")
-    ids = generate(model, variables, vocabulary.encode(prompt)[None], length, **kwargs)
+    prompt_ids = vocabulary.encode(prompt)[None]
+    ids = generate(model, variables, prompt_ids, length, never=(PAD, OOV), **kwargs)
     return prompt + vocabulary.decode(np.asarray(ids[0]))
