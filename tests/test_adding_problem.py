@@ -10,6 +10,7 @@ from experiments.configs.adding_problem import get_config
 from nets.data.synthetic import ADDING_BASELINE_MSE
 
 
+@pytest.mark.slow
 def test_tiny_run_writes_learning_curves_and_a_consistent_table(tmp_path):
     config = get_config("tiny")
     adding_problem.run(config, str(tmp_path))

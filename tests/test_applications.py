@@ -23,6 +23,7 @@ from nets.training.preemption import Preempted
 from nets.training.trainer import train
 
 
+@pytest.mark.slow
 def test_sentiment_compares_the_models_by_distance(tmp_path):
     config = sentiment_config.get_config("tiny")
     results = sentiment.run(config, str(tmp_path))
@@ -45,6 +46,7 @@ def language_run(tmp_path_factory):
     return workdir, char_lm.run(char_lm_config.get_config("tiny"), str(workdir))
 
 
+@pytest.mark.slow
 def test_char_lm_scores_the_lstm_beside_the_ngrams_and_samples(language_run):
     workdir, results = language_run
     rows = results["baselines"]["rows"]
@@ -91,6 +93,7 @@ def test_a_stateful_language_model_resumes_after_sigterm_with_its_carry(language
         np.testing.assert_array_equal(x, y)
 
 
+@pytest.mark.slow
 def test_imdb_trains_and_tiny_shakespeare_reads_under_mock_data(tmp_path):
     data_dir = str(tmp_path / "data")
     with tfds.testing.mock_data(num_examples=16):

@@ -80,6 +80,7 @@ def test_noisy_sine_test_targets_are_clean():
     "parts",
     [("saturation", "classification"), ("binary", "multilabel"), ("regression",), ("anchor",)],
 )
+@pytest.mark.slow
 def test_tiny_run_of_each_part(tmp_path, parts):
     config = get_config("tiny")
     config.parts = parts

@@ -41,6 +41,7 @@ def run(cache: str, width: int) -> dict:
     return json.loads(result.stdout.splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_a_rerun_hits_the_cache_and_a_new_shape_compiles_afresh(tmp_path):
     cache = tmp_path / "cache"
     first = run(str(cache), 3)

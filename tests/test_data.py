@@ -212,6 +212,7 @@ def test_streamed_records_give_the_in_memory_batches_reading_only_what_they_need
     np.testing.assert_array_equal(evaluated[2]["inputs"][:100], arrays["inputs"][400:])
 
 
+@pytest.mark.slow
 def test_worker_processes_stream_the_same_batches_and_resume(data_dir):
     records = loader.load_records("digits32", "train", data_dir)
     np.testing.assert_array_equal(

@@ -95,6 +95,7 @@ def test_arima_forecasts_from_each_origin_with_the_parameters_fixed():
     np.testing.assert_allclose(forecasts[:, 2], phi**3 * values[origins - 1], rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_forecasting_experiment_scores_models_beside_the_baselines(tmp_path):
     results = forecasting.run(forecasting_config.get_config("tiny"), str(tmp_path))
     sunspots = results["series"]["sunspots"]

@@ -23,6 +23,7 @@ def tiny_run(tmp_path_factory):
     return config, workdir, json.loads((workdir / "results.json").read_text())
 
 
+@pytest.mark.slow
 def test_every_part_writes_its_figure(tiny_run):
     _, workdir, results = tiny_run
     for name in ("forget_gate", "adding", "clipping", "memory_length"):
@@ -30,6 +31,7 @@ def test_every_part_writes_its_figure(tiny_run):
     assert set(long_memory.PARTS) <= results.keys()
 
 
+@pytest.mark.slow
 def test_chrono_keeps_more_gradient_at_initialisation_than_a_forget_bias_of_one(tiny_run):
     """Chrono's forget biases are log(u), u ~ U[1, T_max - 1]: mostly above 1, and its input
     gates start nearly shut, so C_t carries more of the gradient back."""
@@ -42,6 +44,7 @@ def test_chrono_keeps_more_gradient_at_initialisation_than_a_forget_bias_of_one(
     assert longest["lstm_chrono"] > longest["lstm_b1"] > 0
 
 
+@pytest.mark.slow
 def test_the_longest_solved_length_follows_from_the_runs(tiny_run):
     config, _, results = tiny_run
     runs = results["adding"]["runs"]
@@ -58,6 +61,7 @@ def test_the_longest_solved_length_follows_from_the_runs(tiny_run):
     assert {r["variant"] for r in runs} == set(config.adding.variants)
 
 
+@pytest.mark.slow
 def test_clipped_and_unclipped_runs_start_alike_and_clip_at_the_median_norm(tiny_run):
     config, _, results = tiny_run
     plain, clipped = results["clipping"]["runs"]
@@ -70,6 +74,7 @@ def test_clipped_and_unclipped_runs_start_alike_and_clip_at_the_median_norm(tiny
     assert np.asarray(plain["loss"]).shape == (config.clipping.seeds, config.clipping.num_steps)
 
 
+@pytest.mark.slow
 def test_copy_rows_carry_the_memoryless_baseline(tiny_run):
     config, _, results = tiny_run
     rows = results["copy"]

@@ -121,6 +121,7 @@ def job(workdir: Path, data_dir: str, num_steps: int, records: Path) -> list[dic
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="gloo collectives over TCP on Linux")
+@pytest.mark.slow
 def test_two_processes_of_four_devices_train_as_one_of_eight(tmp_path, data_dir):
     loader.load_split("mnist1d", "train", data_dir)  # prepared before two processes race to it
     # the reference: this test process, 8 devices, the same config and data

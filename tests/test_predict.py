@@ -80,6 +80,7 @@ def results(workdir) -> dict:
     return json.loads((Path(workdir) / "results.json").read_text())
 
 
+@pytest.mark.slow
 def test_a_copied_run_loads_read_only_while_locked(runs, tmp_path):
     copy = tmp_path / "elsewhere"
     shutil.copytree(runs["lenet5"], copy)
@@ -97,6 +98,7 @@ def test_a_copied_run_loads_read_only_while_locked(runs, tmp_path):
         load_run(copy, step=5)
 
 
+@pytest.mark.slow
 def test_images_predict_as_the_evaluation_scored_them(runs, tmp_path, capsys):
     run = load_run(runs["lenet5"])
     test = load_digits()["test"]
@@ -117,6 +119,7 @@ def test_images_predict_as_the_evaluation_scored_them(runs, tmp_path, capsys):
     assert accuracy == pytest.approx(results(runs["lenet5"])["test"]["accuracy"], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_reviews_predict_as_the_evaluation_scored_them(runs, capsys, tmp_path):
     run = load_run(runs["sentiment"])
     name = run.config.data.name
@@ -134,6 +137,7 @@ def test_reviews_predict_as_the_evaluation_scored_them(runs, capsys, tmp_path):
     assert accuracy == pytest.approx(results(runs["sentiment"])["test"]["accuracy"], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_dates_translate_as_the_evaluation_decodes_them(runs, capsys):
     run = load_run(runs["dates"])
     sources = [source for source, _ in date_pairs("test")[:40]]
@@ -147,6 +151,7 @@ def test_dates_translate_as_the_evaluation_decodes_them(runs, capsys):
         assert all(r["valid"] == (r["ended"] and is_calendar_date(r["output"])) for r in records)
 
 
+@pytest.mark.slow
 def test_log_probability_is_the_sum_over_the_output_tokens(runs):
     from nets.predict import _sequence_log_probability, translate
 
@@ -175,6 +180,7 @@ def test_calendar_dates():
         assert not is_calendar_date(text)
 
 
+@pytest.mark.slow
 def test_speech_transcribes_as_the_evaluation_decodes_at_any_rate(runs, tmp_path, capsys):
     from scipy import signal
 
@@ -206,6 +212,7 @@ def test_speech_transcribes_as_the_evaluation_decodes_at_any_rate(runs, tmp_path
     assert set(silence["transcript"]) <= set(alphabet)  # a transcript, maybe empty; no crash
 
 
+@pytest.mark.slow
 def test_forecasts_are_the_evaluation_outputs_in_the_series_units(runs, tmp_path, capsys):
     run = load_run(runs["forecasting"])
     facts, name = run.pipeline, run.config.data.name
@@ -223,6 +230,7 @@ def test_forecasts_are_the_evaluation_outputs_in_the_series_units(runs, tmp_path
     np.testing.assert_allclose([r["forecast"] for r in records], expected, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_samples_never_hold_padding_or_the_unknown_token(runs, capsys):
     [record] = predicted(capsys, runs["char_lm"], "def ", "--length", 3000, "--temperature", 50)
     assert record["output"].startswith("def ") and len(record["output"]) == 3004
@@ -239,6 +247,7 @@ def test_samples_never_hold_padding_or_the_unknown_token(runs, capsys):
     assert not np.isin(banned, (PAD, OOV)).any()
 
 
+@pytest.mark.slow
 def test_the_exported_model_runs_without_nets_and_gives_the_same_outputs(runs, tmp_path):
     from nets.predict import apply
 
@@ -320,6 +329,7 @@ print("read back without nets")
         ("lenet5", lambda d: [d / "text.wav"], "not a readable image"),
     ],
 )
+@pytest.mark.slow
 def test_bad_input_is_one_line(runs, tmp_path, capsys, run_name, make, message):
     wavfile.write(tmp_path / "empty.wav", 8000, np.zeros(0, np.int16))
     wavfile.write(tmp_path / "short.wav", 8000, np.zeros(150, np.int16))
@@ -339,6 +349,7 @@ def test_bad_input_is_one_line(runs, tmp_path, capsys, run_name, make, message):
     assert str(stopped.value).startswith("error: ") and "\n" not in str(stopped.value)
 
 
+@pytest.mark.slow
 def test_a_run_that_cannot_be_loaded_says_why(runs, tmp_path):
     with pytest.raises(SystemExit, match="is not a directory"):
         predict_cli.main(["--workdir", str(tmp_path / "none"), "x"])

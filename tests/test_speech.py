@@ -214,6 +214,7 @@ def fsdd_records(count: int = 12) -> list[dict]:
     return records
 
 
+@pytest.mark.slow
 def test_the_experiment_trains_on_free_spoken_digit_under_mock_data(tmp_path):
     records = fsdd_records(24)
     config = speech_config.get_config("tiny")

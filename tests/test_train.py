@@ -197,6 +197,7 @@ def test_every_training_config_and_profile_is_valid(profile):
         validate_training(configs[name], device_count=8 if profile == "tiny" else 1)
 
 
+@pytest.mark.slow
 def test_a_config_trains_end_to_end_and_logs(tmp_path, data_dir):
     config = tiny(mnist1d_gru.get_config, data_dir)
     results = train_cli.run(config, str(tmp_path))
@@ -238,6 +239,7 @@ def test_a_config_trains_end_to_end_and_logs(tmp_path, data_dir):
 
 
 @pytest.mark.parametrize("recipe", [cifar10_resnet20, mnist_lenet5], ids=lambda m: m.__name__)
+@pytest.mark.slow
 def test_the_image_recipes_train_through_tfds_under_mock_data(tmp_path, capsys, recipe):
     """The real decode path (and CIFAR's augmentation) for a few steps, the step schedule as
     logged, and the published number printed beside ours."""
@@ -256,6 +258,7 @@ def test_the_image_recipes_train_through_tfds_under_mock_data(tmp_path, capsys, 
     assert f"published: {config.anchor}" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_the_imagenet_recipe_trains_through_tfds_under_mock_data(tmp_path, capsys, optimized):
     """Images of many sizes (tfds's mock ImageNet), cropped at random for training and at the
     centre for evaluation; the warm-up then cosine rate, smoothed labels, per-device rate."""
@@ -277,6 +280,7 @@ def test_the_imagenet_recipe_trains_through_tfds_under_mock_data(tmp_path, capsy
     assert f"published: {config.anchor}" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_permuted_sequential_mnist_trains_through_tfds_under_mock_data(tmp_path):
     """784 steps per example (the data tests check the plain and permuted orders)."""
     overrides = {"data.name": "mnist_pixels_permuted"}
@@ -287,6 +291,7 @@ def test_permuted_sequential_mnist_trains_through_tfds_under_mock_data(tmp_path)
     assert np.isfinite(results["test"]["loss"]) and results["test"]["loss"] > 0
 
 
+@pytest.mark.slow
 def test_a_streamed_augmented_run_resumes_to_the_uninterrupted_one(tmp_path, data_dir):
     """Records read from the files, augmented: stopped at step 2 and resumed to 4, the run
     ends with the parameters of one that ran 4 steps straight (the same augmented images)."""
@@ -330,6 +335,7 @@ def final_state(workdir: Path):
     return state
 
 
+@pytest.mark.slow
 def test_a_run_preempted_then_killed_resumes_to_a_bit_identical_result(tmp_path, data_dir):
     """SIGTERM at step 25 (between checkpoints): the step is saved and the process exits 143;
     resumed, then SIGKILL at 35: it continues from 30. The end equals an uninterrupted run."""
@@ -486,6 +492,7 @@ def test_bad_configs_are_refused_before_anything_is_written(tmp_path, overrides,
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_a_dataset_that_is_not_prepared_says_how_to_prepare_it(tmp_path):
     result = subprocess.run(
         [
@@ -527,6 +534,7 @@ def test_multihost_jobs_are_recognised_from_the_environment(env, multihost):
     assert describes_multihost(env) is multihost
 
 
+@pytest.mark.slow
 def test_command_line_errors_are_one_line_and_leave_nothing(tmp_path):
     """What absl and ml_collections would print as tracebacks is one line, exit status 1, for
     every experiment (they share experiments.cli)."""

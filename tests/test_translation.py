@@ -182,6 +182,7 @@ def test_decoding_refuses_bad_arguments(batch):
         get_model("encoder_decoder", V, num_tokens=V, attention=True)
 
 
+@pytest.mark.slow
 def test_translation_experiment_writes_both_tasks_and_the_figures(tmp_path):
     results = translation.run(dates_config.get_config("tiny"), str(tmp_path))
     assert list(results["models"]) == ["attention"]  # the tiny profile trains one model

@@ -18,6 +18,7 @@ def tiny_run(tmp_path_factory):
     return workdir, json.loads((workdir / "results.json").read_text())
 
 
+@pytest.mark.slow
 def test_writes_results_and_three_figures(tiny_run):
     workdir, results = tiny_run
     for name in FIGURES:
@@ -30,6 +31,7 @@ def test_writes_results_and_three_figures(tiny_run):
     }
 
 
+@pytest.mark.slow
 def test_recorded_ratios_follow_from_recorded_norms(tiny_run):
     _, results = tiny_run
     for record in results["sweep"]:
@@ -47,6 +49,7 @@ def test_recorded_ratios_follow_from_recorded_norms(tiny_run):
         assert np.all(np.isfinite(record["train_loss_last_10"]))
 
 
+@pytest.mark.slow
 def test_spectral_sweep_obeys_the_pascanu_bound_below_one(tiny_run):
     _, results = tiny_run
     (small,) = [r for r in results["spectral"] if r["sigma"] == 0.5]

@@ -34,6 +34,7 @@ def tiny(data_dir, **overrides):
     return config
 
 
+@pytest.mark.slow
 def test_tiny_run_writes_both_figures(tmp_path, data_dir):
     results = visualize_filters.run(tiny(data_dir), str(tmp_path))
     for name in ("filters.png", "feature_maps.png"):
