@@ -1,6 +1,7 @@
 """Use a trained run on your own input, or export it.
 
     python -m experiments.predict --workdir runs/dates "9 May 2018" "the 1st of march 1999"
+    python -m experiments.predict --workdir runs/dates "5/9/18" "2010-10-10" --order mdy
     python -m experiments.predict --workdir runs/sentiment "not bad at all, I loved it"
     python -m experiments.predict --workdir runs/speech/bilstm recording.wav --beam 8
     python -m experiments.predict --workdir runs/char_lm "def " --length 200 --temperature 0.8
@@ -27,7 +28,7 @@ from nets.training.load import RunError, load_run
 
 OPTIONS = {  # the options each task takes from the command line
     "text_classification": (),
-    "translation": ("beam",),
+    "translation": ("beam", "order"),
     "speech": ("beam",),
     "language_model": ("length", "temperature", "seed"),
     "forecast": (),
@@ -46,6 +47,11 @@ def parser() -> argparse.ArgumentParser:
     parse.add_argument("--json", action="store_true", help="print one JSON line per input")
     parse.add_argument("--step", type=int, help="the checkpoint's step (default: the latest)")
     parse.add_argument("--beam", type=int, default=0, help="beam width (0: greedy)")
+    parse.add_argument(
+        "--order",
+        choices=("dmy", "mdy"),
+        help="dates: 5/9/18 is 5 September (dmy, default) or May 9 (mdy)",
+    )
     parse.add_argument("--length", type=int, default=200, help="characters to sample")
     parse.add_argument("--temperature", type=float, default=0.8, help="sampling temperature")
     parse.add_argument("--seed", type=int, default=0, help="sampling seed")

@@ -29,7 +29,7 @@ from experiments.configs import compared_run
 from experiments.plotting import plt, save_run
 from nets.checks import check_positive
 from nets.data.loader import eval_batches, load_split, take
-from nets.data.translation import END_ID, START_ID, decode_targets
+from nets.data.translation import END_ID, ORDER_MARKS, START_ID, decode_targets
 from nets.models.decoding import beam_search, greedy_decode
 from nets.models.seq2seq import EncoderDecoder
 from nets.training.config import validate_training
@@ -129,7 +129,9 @@ def attention_figure(examples: list[dict]):
     for ax, example in zip(np.atleast_1d(axes), examples, strict=True):
         weights = np.array(example["weights"])
         ax.imshow(weights, cmap="Greys", vmin=0, vmax=1, aspect="auto")
-        ax.set_xticks(range(len(example["source"])), list(example["source"]), fontsize=7)
+        names = {mark: order for order, mark in ORDER_MARKS.items()}  # the unprintable marks
+        source = [names.get(c, c) for c in example["source"]]
+        ax.set_xticks(range(len(source)), source, fontsize=7)
         labels = [*example["output"], "END"][: len(weights)]
         ax.set_yticks(range(len(weights)), labels, fontsize=7)
         ax.set_xlabel("source character")

@@ -105,22 +105,32 @@ def classify_text(run, texts: list[str], notice: Notice = print) -> list[dict]:
     return records
 
 
-def _translation_sources(run, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _translation_sources(run, texts: list[str], order: str | None):
+    """The model's source ids and lengths of ``texts``: each behind its order's mark where the
+    model reads one (a date model: ``order`` 'dmy' by default, or 'mdy')."""
     facts = run.pipeline
     vocabulary = Vocabulary.from_json(facts["vocabulary"])
-    reserved = {vocabulary.tokens[facts["start"]], vocabulary.tokens[facts["end"]]}
+    marks = facts.get("order_marks", {})
+    if order is not None and order not in marks:
+        raise InputError(
+            f"--order {order}: this model reads the orders {sorted(marks)}"
+            if marks
+            else "--order: this model's inputs have no order of days and months"
+        )
+    mark = marks.get(order or "dmy", "")
+    reserved = {vocabulary.tokens[facts["start"]], vocabulary.tokens[facts["end"]], *marks.values()}
     for index, text in enumerate(texts):
         unknown = sorted({c for c in text if c not in vocabulary.ids or c in reserved})
         if unknown:
             raise InputError(
                 f"input {index + 1} ({text!r}) has characters the model does not know: {unknown}"
             )
-        if len(text) > facts["max_source"]:
+        if len(mark + text) > facts["max_source"]:
             raise InputError(
                 f"input {index + 1} ({text!r}) has {len(text)} characters; the model reads at "
-                f"most {facts['max_source']}"
+                f"most {facts['max_source'] - len(mark)}"
             )
-    return pad([vocabulary.encode(text) for text in texts], facts["max_source"])
+    return pad([vocabulary.encode(mark + text) for text in texts], facts["max_source"])
 
 
 @functools.partial(jax.jit, static_argnames="model")
@@ -137,14 +147,17 @@ def _sequence_log_probability(model, variables, source, lengths, tokens, start, 
     return jnp.sum(jnp.where((ended == 0) & (tokens != PAD), log_probs, 0.0), axis=1)
 
 
-def translate(run, texts: list[str], beam: int = 0, alpha: float = 0.6) -> list[dict]:
+def translate(
+    run, texts: list[str], beam: int = 0, alpha: float = 0.6, order: str | None = None
+) -> list[dict]:
     """Each text's output (greedy, or the best of a ``beam``-wide beam search) and its
-    log-probability; 'ended': the output closed with END within the model's longest output."""
+    log-probability; 'ended': the output closed with END within the model's longest output.
+    A date model reads numeric days and months in ``order`` ('dmy', the default, or 'mdy')."""
     from nets.models.decoding import beam_search, greedy_decode
 
     _check_nonempty(texts)
     facts = run.pipeline
-    source, lengths = _translation_sources(run, texts)
+    source, lengths = _translation_sources(run, texts, order)
     kwargs = dict(max_length=facts["max_length"], start=facts["start"], end=facts["end"])
     if beam:
         tokens, _ = beam_search(

@@ -25,7 +25,7 @@ from nets.data.reviews import SPLIT_SEEDS, SPLIT_SIZES, generate_reviews
 from nets.data.series import load_series, origins
 from nets.data.speech import utterances
 from nets.data.text import OOV, PAD
-from nets.data.translation import date_pairs, decode_targets
+from nets.data.translation import decode_targets, written_dates
 from nets.models.ctc import greedy_decode
 from nets.predict import is_calendar_date
 from nets.training.load import RunError, load_run
@@ -140,13 +140,18 @@ def test_reviews_predict_as_the_evaluation_scored_them(runs, capsys, tmp_path):
 @pytest.mark.slow
 def test_dates_translate_as_the_evaluation_decodes_them(runs, capsys):
     run = load_run(runs["dates"])
-    sources = [source for source, _ in date_pairs("test")[:40]]
+    written = written_dates("test", 40)
     arrays = loader.take(loader.load_split("dates", "test"), slice(40))
     for beam in (0, 2):
-        records = predicted(capsys, runs["dates"], *sources, "--beam", beam)
         kwargs = dict(beam_width=beam, alpha=0.6) if beam else {}
-        outputs = decode_translations(state_of(run), arrays, 11, **kwargs)
-        assert [r["output"] for r in records] == decode_targets(outputs)
+        outputs = decode_targets(decode_translations(state_of(run), arrays, 11, **kwargs))
+        records = []
+        for order in ("dmy", "mdy"):  # each order's dates, read with --order
+            texts = [text for text, o, _ in written if o == order]
+            by_order = predicted(capsys, runs["dates"], *texts, "--beam", beam, "--order", order)
+            records += [r | {"order": order} for r in by_order]
+        rows = [i for order in ("dmy", "mdy") for i, w in enumerate(written) if w[1] == order]
+        assert [r["output"] for r in records] == [outputs[i] for i in rows]
         assert all(r["log_probability"] <= 0 for r in records)
         assert all(r["valid"] == (r["ended"] and is_calendar_date(r["output"])) for r in records)
 
@@ -316,7 +321,10 @@ print("read back without nets")
         ("sentiment", lambda d: ["   "], "input 1 is empty"),
         ("sentiment", lambda d: ["!!!"], None),  # punctuation only: words, all unknown
         ("dates", lambda d: ["9 May 2018 \u00e9t\u00e9"], "characters the model does not know"),
-        ("dates", lambda d: ["9" * 40], "has 40 characters; the model reads at most 32"),
+        ("dates", lambda d: ["9" * 40], "has 40 characters; the model reads at most 31"),
+        ("dates", lambda d: ["5/9/18", "--order", "ymd"], None),  # argparse: usage, status 2
+        ("dates", lambda d: ["5/9/18\x05"], "characters the model does not know: ['\\x05']"),
+        ("sentiment", lambda d: ["good", "--order", "mdy"], "have no order of days and months"),
         ("speech", lambda d: [d / "missing.wav"], "not a readable .wav file"),
         ("speech", lambda d: [d / "empty.wav"], "the file has no samples"),
         ("speech", lambda d: [d / "short.wav"], "is shorter than one 25 ms analysis window"),
@@ -340,6 +348,11 @@ def test_bad_input_is_one_line(runs, tmp_path, capsys, run_name, make, message):
     (tmp_path / "short.csv").write_text("1\n2\n3\n")
     np.save(tmp_path / "cube.npy", np.zeros((2, 2, 2, 2)))
     arguments = ["--workdir", str(runs[run_name]), *map(str, make(tmp_path))]
+    if message is None and "--order" in arguments:
+        with pytest.raises(SystemExit) as stopped:
+            predict_cli.main(arguments)
+        assert stopped.value.code == 2 and "invalid choice: 'ymd'" in capsys.readouterr().err
+        return
     if message is None:
         predict_cli.main(arguments)
         assert "none of its words is in the model's vocabulary" in capsys.readouterr().err

@@ -23,19 +23,39 @@ V = len(data.SEQUENCE_CHARACTERS)
 
 
 def test_every_written_date_names_its_iso_date_and_test_days_are_unseen():
-    for source, target in data.date_pairs("train", 600):  # an independent parser agrees
-        year_first = source[:4].isdigit()  # 2018/05/09, 20180509; otherwise day before month
-        read = date_parser.parse(source, dayfirst=not year_first, fuzzy=True).date()
+    orders = set()
+    for source, order, target in data.written_dates("train", 600):  # an independent parser agrees
+        orders.add(order)
+        year_first = source[:4].isdigit()  # 2018/05/09, 20180509, ISO: the month follows
+        read = date_parser.parse(source, dayfirst=order == "dmy" and not year_first, fuzzy=True)
+        read = read.date()
         day = datetime.date.fromisoformat(target)
         assert (read.month, read.day) == (day.month, day.day), source
         # dateutil puts a two-digit year within 50 years of today, Python's %y in 1969-2068
         assert (
             read.year == day.year if str(day.year) in source else read.year % 100 == day.year % 100
         )
+    assert orders == {"dmy", "mdy"}
     train_days = {t for _, t in data.date_pairs("train")}
     test_days = {t for _, t in data.date_pairs("test")}
     assert not train_days & test_days
     assert len(data._days("test")) == round(0.1 * len(data._days("test") + data._days("train")))
+
+
+def test_the_order_option_decides_an_ambiguous_day_and_month():
+    day = datetime.date(2018, 9, 5)  # 5 September: 5/9/18 day first, 9/5/18 month first
+    written = {order: [f(day, order) for f in data.DATE_FORMATS] for order in data.ORDERS}
+    assert "5/9/18" in written["dmy"] and "9/5/18" in written["mdy"]
+    assert "05/09/2018" in written["dmy"] and "09/05/2018" in written["mdy"]
+    assert "2018-09-05" in written["dmy"] and "2018-09-05" in written["mdy"]  # ISO in both
+    # formats that name the month in words, or lead with the year, do not depend on the order
+    same = [a == b for a, b in zip(written["dmy"], written["mdy"], strict=True)]
+    assert sum(same) == len(data.DATE_FORMATS) - 3
+    for order, mark in data.ORDER_MARKS.items():
+        assert data.date_source("5/9/18", order) == mark + "5/9/18"
+        assert data.SEQUENCE_CHARACTERS.encode(mark)[0] not in (data.START_ID, data.END_ID)
+    with pytest.raises(ValueError, match="order"):
+        data.date_source("5/9/18", "ymd")
 
 
 def test_arrays_shift_the_targets_behind_start_and_mask_after_end():

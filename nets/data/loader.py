@@ -50,6 +50,7 @@ from nets.data.translation import (
     DATE_TARGET,
     END_ID,
     MAX_DATE_SOURCE,
+    ORDER_MARKS,
     SEQUENCE_CHARACTERS,
     START_ID,
     task_split,
@@ -387,13 +388,17 @@ def _characters_pipeline(name: str, data_dir=None) -> dict:
 
 def _translation_pipeline(name: str, data_dir=None) -> dict:
     """Sources of at most ``max_source`` characters; outputs of at most ``max_length`` tokens
-    with END; 'date': an output is an ISO date, checked against the calendar."""
+    with END; 'date': an output is an ISO date, checked against the calendar, and a source
+    starts with the mark of its order of numeric days and months ('order_marks')."""
+    facts = {}
     if name.partition("/")[0] == "dates":
         max_source, max_target, output = MAX_DATE_SOURCE, DATE_TARGET, "date"
+        facts["order_marks"] = ORDER_MARKS
     else:
         max_source = max_target = variant(name, REVERSAL_LENGTH)
         output = "text"
     return {
+        **facts,
         "task": "translation",
         "vocabulary": SEQUENCE_CHARACTERS.to_json(),
         "max_source": max_source,

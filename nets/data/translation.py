@@ -5,11 +5,15 @@
 
 **Dates.** Every day from 1969-01-01 to 2068-12-31 (the range in which Python's two-digit
 year ``%y`` reads back to the same year), written in one of ``len(DATE_FORMATS)`` ways people
-write dates ("Saturday 9 May 2018", "9/5/18", "may 9th, 2018", "09.05.2018", ...; the day
-comes before the month unless the year leads, "2018/05/09", so every source names one date),
-translated into ISO "2018-05-09". A
-fixed tenth of the days (``HELD_OUT``) is kept for the test split: a test date was never seen
-in training in any format, so the model must have learned the formats, not the dates.
+write dates ("Saturday 9 May 2018", "9/5/18", "may 9th, 2018", "09.05.2018", "2018-05-09",
+...), translated into ISO "2018-05-09". Where only numbers give the day and the month ("9/5/18",
+"09.05.2018", "09/05/2018") their order is an explicit option, ``ORDERS``: 'dmy' (day first,
+most of the world) or 'mdy' (month first, the United States), drawn half and half and read
+by the model as the source's first character (``ORDER_MARKS``, ``date_source``), so "5/9/18"
+is 2018-09-05 in one order and 2018-05-09 in the other, never a guess. A year that leads
+("2018/05/09", "20180509", ISO) is always followed by the month. A fixed tenth of the days
+(``HELD_OUT``) is kept for the test split: a test date was never seen in training in any
+format, so the model must have learned the formats, not the dates.
 
 **Reversal.** A string of 1..L random digits and the same digits in reverse order: the
 length-controlled task on which a fixed-size context vector runs out of room as L grows
@@ -34,7 +38,11 @@ from nets.checks import check_choice, check_positive
 from nets.data.text import CHARACTERS, PAD, Vocabulary, pad
 
 START, END = "\x02", "\x03"
-SEQUENCE_CHARACTERS = Vocabulary([START, END, *CHARACTERS.tokens[2:]], "char")
+ORDERS = ("dmy", "mdy")  # day first or month first, where only numbers say which is which
+ORDER_MARKS = {"dmy": "\x04", "mdy": "\x05"}  # ASCII EOT and ENQ: no one types them
+SEQUENCE_CHARACTERS = Vocabulary(
+    [START, END, *ORDER_MARKS.values(), *CHARACTERS.tokens[2:]], "char"
+)
 START_ID, END_ID = SEQUENCE_CHARACTERS.ids[START], SEQUENCE_CHARACTERS.ids[END]
 
 FIRST_DAY, LAST_DAY = datetime.date(1969, 1, 1), datetime.date(2068, 12, 31)
@@ -49,20 +57,33 @@ def _ordinal(day: int) -> str:
     return f"{day}{suffix}"
 
 
-DATE_FORMATS = (
-    lambda d: f"{d:%A} {d.day} {d:%B %Y}",  # Saturday 9 May 2018
-    lambda d: f"{d.day}/{d.month}/{d:%y}",  # 9/5/18
-    lambda d: f"{d:%B}".lower() + f" {_ordinal(d.day)}, {d.year}",  # may 9th, 2018
-    lambda d: f"{d:%d.%m.%Y}",  # 09.05.2018
-    lambda d: f"{d:%B} {d.day}, {d.year}",  # May 9, 2018
-    lambda d: f"{d.day} {d:%b %Y}",  # 9 May 2018
-    lambda d: f"{d:%Y/%m/%d}",  # 2018/05/09
-    lambda d: f"{d:%a}, {d.day} {d:%b %y}",  # Sat, 9 May 18
-    lambda d: f"the {_ordinal(d.day)} of {d:%B %Y}",  # the 9th of May 2018
-    lambda d: f"{d:%d-%b-%Y}".upper(),  # 09-MAY-2018
-    lambda d: f"{d:%Y%m%d}",  # 20180509
-    lambda d: f"{d:%A}, {d:%B}".upper() + f" {d.day} {d.year}",  # SATURDAY, MAY 9 2018
+def _numbers(day: datetime.date, order: str) -> tuple[int, int]:
+    """(day, month) in the order ``order`` ('dmy' or 'mdy')."""
+    return (day.day, day.month) if order == "dmy" else (day.month, day.day)
+
+
+DATE_FORMATS = (  # each a function of the day and the order of numeric days and months
+    lambda d, o: f"{d:%A} {d.day} {d:%B %Y}",  # Saturday 9 May 2018
+    lambda d, o: "{}/{}/".format(*_numbers(d, o)) + f"{d:%y}",  # 9/5/18 or 5/9/18
+    lambda d, o: f"{d:%B}".lower() + f" {_ordinal(d.day)}, {d.year}",  # may 9th, 2018
+    lambda d, o: "{:02}.{:02}.".format(*_numbers(d, o)) + str(d.year),  # 09.05.2018
+    lambda d, o: f"{d:%B} {d.day}, {d.year}",  # May 9, 2018
+    lambda d, o: f"{d.day} {d:%b %Y}",  # 9 May 2018
+    lambda d, o: f"{d:%Y/%m/%d}",  # 2018/05/09
+    lambda d, o: f"{d:%a}, {d.day} {d:%b %y}",  # Sat, 9 May 18
+    lambda d, o: f"the {_ordinal(d.day)} of {d:%B %Y}",  # the 9th of May 2018
+    lambda d, o: f"{d:%d-%b-%Y}".upper(),  # 09-MAY-2018
+    lambda d, o: f"{d:%Y%m%d}",  # 20180509
+    lambda d, o: f"{d:%A}, {d:%B}".upper() + f" {d.day} {d.year}",  # SATURDAY, MAY 9 2018
+    lambda d, o: d.isoformat(),  # 2018-05-09 (ISO 8601 in, ISO 8601 out)
+    lambda d, o: "{:02}/{:02}/".format(*_numbers(d, o)) + str(d.year),  # 09/05/2018 or 05/09/2018
 )
+
+
+def date_source(text: str, order: str) -> str:
+    """What the model reads for a written date: the order's mark, then the text."""
+    check_choice("order", order, ORDERS)
+    return ORDER_MARKS[order] + text
 
 
 @functools.cache
@@ -75,19 +96,24 @@ def _days(split: str) -> list[datetime.date]:
     return [day for n, day in enumerate(days) if (n in held_out) == (split == "test")]
 
 
-def date_pairs(split: str, size: int | None = None) -> list[tuple[str, str]]:
-    """``size`` (default ``SPLIT_SIZES[split]``) pairs (written date, ISO date) of the split's
-    days, each in a random format."""
+def written_dates(split: str, size: int | None = None) -> list[tuple[str, str, str]]:
+    """``size`` (default ``SPLIT_SIZES[split]``) triples (written date, its order, ISO date) of
+    the split's days, each in a random format and a random order."""
     check_choice("split", split, SPLIT_SIZES)
     size = SPLIT_SIZES[split] if size is None else size
     check_positive("size", size)
     rng = random.Random(SPLIT_SEEDS[split])
     days = _days(split)
-    pairs = []
+    triples = []
     for _ in range(size):
-        day = rng.choice(days)
-        pairs.append((rng.choice(DATE_FORMATS)(day), day.isoformat()))
-    return pairs
+        day, order = rng.choice(days), rng.choice(ORDERS)
+        triples.append((rng.choice(DATE_FORMATS)(day, order), order, day.isoformat()))
+    return triples
+
+
+def date_pairs(split: str, size: int | None = None) -> list[tuple[str, str]]:
+    """``written_dates`` as the model's (source, target) pairs: (``date_source``, ISO date)."""
+    return [(date_source(text, order), iso) for text, order, iso in written_dates(split, size)]
 
 
 def reversal_pairs(split: str, max_length: int, size: int | None = None):
