@@ -8,9 +8,13 @@ that sees the same words but not their order) on the generated reviews of
 ``nets.data.reviews`` at each longest filler D of ``config.distances``, with the run driver
 (each in --workdir/<model>_d<D>/, checkpointed and resumable), then measures test accuracy at
 each D and, within each, against the distance between the deciding clause and the end of the
-review. Writes results.json and
-accuracy_vs_distance.png, and prints a table with the published IMDB anchors beside it (another
-data set: they say what an LSTM reaches on real reviews, not on these).
+review. Every model is then scored on the hand-written natural test set (220 ordinary review
+sentences, ``nets.data.reviews.natural_reviews``), as a whole and on the sentences where
+order decides (a negation, a contrast or a concession), beside VADER (Hutto & Gilbert 2014:
+the rule-based analyser built from the same lexicon, compound score > 0 as positive), with the
+set's out-of-vocabulary rate. Writes results.json and accuracy_vs_distance.png, and prints
+the tables with the published IMDB anchors beside them (another data set: they say what an
+LSTM reaches on real reviews, not on these).
 """
 
 import sys
@@ -25,7 +29,15 @@ from experiments import cli
 from experiments.configs import compared_run
 from experiments.plotting import plt, save_run
 from nets.checks import check_positive
-from nets.data.reviews import review_split
+from nets.data.reviews import (
+    CONCESSIONS,
+    CONTRASTS,
+    max_review_length,
+    natural_reviews,
+    review_split,
+    vocabulary,
+)
+from nets.data.text import OOV, pad, words
 from nets.training.config import validate_training
 from nets.training.trainer import predict, train
 from nets.training.workdir import prepare_workdir, run_header
@@ -66,6 +78,42 @@ def by_distance(correct: np.ndarray, distances: np.ndarray, bins: int = 8) -> li
                 }
             )
     return rows
+
+
+def natural_arrays(distance: int) -> dict:
+    """The natural test set as the models read it, with 'order' [N]: the sentence has a
+    negation (VADER's list, or a word ending in "n't"), a contrast or a concession."""
+    from vaderSentiment.vaderSentiment import NEGATE
+
+    natural = natural_reviews("test")
+    ids, lengths = pad(
+        [vocabulary().encode(t) for t in natural["texts"]], max_review_length(distance)
+    )
+    markers = set(NEGATE) | {w for link in CONTRASTS + CONCESSIONS for w in link.split()}
+    order = [any(w in markers or w.endswith("n't") for w in words(t)) for t in natural["texts"]]
+    return {
+        "inputs": ids,
+        "lengths": lengths,
+        "targets": np.array(natural["labels"], np.int32),
+        "order": np.array(order),
+    }
+
+
+def vader_says_positive(texts: list[str]) -> np.ndarray:
+    """VADER's compound score > 0, per text."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    analyser = SentimentIntensityAnalyzer()
+    return np.array([analyser.polarity_scores(t)["compound"] > 0 for t in texts])
+
+
+def natural_scores(says_positive: np.ndarray, natural: dict) -> dict[str, float]:
+    correct = says_positive == (natural["targets"] == 1)
+    return {
+        "accuracy": float(correct.mean()),
+        "order_decides": float(correct[natural["order"]].mean()),
+        "order_free": float(correct[~natural["order"]].mean()),
+    }
 
 
 def accuracy_figure(results: dict, distances: list[int]):
@@ -114,9 +162,11 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
             outcome = train(model_run(config, name, distance), workdir / f"{name}_d{distance}")
             says_positive = predict(outcome["state"], test)[:, 0] > 0  # logit > 0
             correct = says_positive == (test["targets"] == 1)
+            natural = natural_arrays(distance)
             results[name][str(distance)] = {
                 "accuracy": float(correct.mean()),
                 "by_distance": by_distance(correct, test["distances"]),
+                "natural": natural_scores(predict(outcome["state"], natural)[:, 0] > 0, natural),
                 "steps_per_s": outcome["steps_per_s"],
             }
     print(f"\ntest accuracy (%) on {len(test['targets'])} generated reviews, by longest filler D")
@@ -124,9 +174,29 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     for name, runs in results.items():
         cells = "".join(f"{100 * runs[str(d)]['accuracy']:8.1f}" for d in distances)
         print(f"  {LABELS.get(name, name):<20}{cells}")
+    texts = natural_reviews("test")["texts"]
+    natural = natural_arrays(distances[0])
+    vader = natural_scores(vader_says_positive(texts), natural)
+    unknown = float(np.mean(natural["inputs"][natural["inputs"] > 0] == OOV))
+    count, ordered = len(texts), int(natural["order"].sum())
+    print(f"\nnatural test set: {count} hand-written sentences, {100 * unknown:.1f}% of their "
+          f"tokens out of vocabulary; accuracy (%) overall, where order decides ({ordered}: "
+          f"a negation, contrast or concession) and elsewhere ({count - ordered})")  # fmt: skip
+    print(f"  {'model':<26}{'all':>8}{'order':>8}{'other':>8}")
+    rows = [(f"{LABELS.get(n, n)}, D={d}", r[str(d)]["natural"])
+            for n, r in results.items() for d in distances]  # fmt: skip
+    for label, row in [*rows, ("VADER (rules, same lexicon)", vader)]:
+        cells = "".join(f"{100 * row[k]:8.1f}" for k in ("accuracy", "order_decides", "order_free"))
+        print(f"  {label:<26}{cells}")
     for label, value in ANCHORS.items():
         print(f"  published: {label:<36} {value:5.2f}")
-    summary = {**run_header("sentiment", config, start), "models": results, "anchors": ANCHORS}
+    summary = {
+        **run_header("sentiment", config, start),
+        "models": results,
+        "natural": {"vader": vader, "out_of_vocabulary": unknown, "sentences": count,
+                    "order_decides": ordered},
+        "anchors": ANCHORS,
+    }  # fmt: skip
     save_run(workdir, summary, {"accuracy_vs_distance.png": accuracy_figure(results, distances)})
     return summary
 

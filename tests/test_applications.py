@@ -17,6 +17,7 @@ from experiments.configs import char_lm as char_lm_config
 from experiments.configs import imdb_lstm, shakespeare_char
 from experiments.configs import sentiment as sentiment_config
 from nets.data import loader
+from nets.data.reviews import natural_reviews
 from nets.data.text import CHARACTERS
 from nets.training.checkpoint import Checkpoints
 from nets.training.preemption import Preempted
@@ -35,6 +36,19 @@ def test_sentiment_compares_the_models_by_distance(tmp_path):
         weighted = sum(r["accuracy"] * r["count"] for r in rows) / 2000
         assert math.isclose(weighted, run["accuracy"], rel_tol=1e-9)
         assert (tmp_path / f"{name}_d6" / "checkpoints").is_dir()
+        # the natural set: the accuracy is the two subsets' weighted mean
+        natural, ordered = run["natural"], results["natural"]["order_decides"]
+        count = results["natural"]["sentences"]
+        weighted = natural["order_decides"] * ordered + natural["order_free"] * (count - ordered)
+        assert math.isclose(weighted / count, natural["accuracy"], rel_tol=1e-9)
+    # VADER's accuracy, recomputed from its compound scores
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    analyser, natural = SentimentIntensityAnalyzer(), natural_reviews("test")
+    correct = [(analyser.polarity_scores(t)["compound"] > 0) == bool(y)
+               for t, y in zip(natural["texts"], natural["labels"], strict=True)]  # fmt: skip
+    assert results["natural"]["vader"]["accuracy"] == pytest.approx(np.mean(correct))
+    assert results["natural"]["sentences"] == 220 and 0 < results["natural"]["order_decides"] < 220
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["anchors"]["Maas et al. 2011 (IMDB)"] == 88.89
     assert (tmp_path / "accuracy_vs_distance.png").stat().st_size > 10_000

@@ -124,7 +124,8 @@ def test_reviews_predict_as_the_evaluation_scored_them(runs, capsys, tmp_path):
     run = load_run(runs["sentiment"])
     name = run.config.data.name
     test = loader.load_split(name, "test")
-    texts = generate_reviews(SPLIT_SIZES["test"], loader.variant(name, 0), SPLIT_SEEDS["test"])
+    distance, seed = loader.variant(name, 0), SPLIT_SEEDS["test"]
+    texts = generate_reviews(SPLIT_SIZES["test"], distance, seed, split="test")
     (tmp_path / "reviews.txt").write_text("\n".join(texts["texts"]))
     records = predicted(capsys, runs["sentiment"], "--file", tmp_path / "reviews.txt")
     positive = 1 / (1 + np.exp(-np.asarray(evaluation_outputs(state_of(run), test))[:, 0]))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from nets.data import corpus, reviews
-from nets.data.text import CHARACTERS, OOV, PAD, Vocabulary, pad, windows, words
+from nets.data.text import CHARACTERS, OOV, PAD, Vocabulary, pad, windows, word_dropout, words
 from nets.ngram import KneserNey, unigram_bits
 
 
@@ -55,35 +55,120 @@ def test_language_model_windows_are_shifted_by_one():
 
 
 def rule(text: str) -> tuple[int, int]:
-    """The review rule read back from the words alone: (label, words after the deciding
-    adjective)."""
+    """The review rule read back from the words alone, with none of the generator's code:
+    (label, tokens after the deciding clause's last opinion word). The deciding part is what
+    follows a contrast word; with a concession, what follows the comma after it (the
+    concession came first) or else what precedes it; then, after its last "and", the last
+    opinion word's polarity from VADER's ratings, turned around by a negation before it or
+    by "less" just before it."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    ratings = SentimentIntensityAnalyzer().lexicon
+    grammar = {
+        "more",
+        "less",
+        "not",
+        "no",
+        "never",
+        "hardly",
+        "nothing",
+        "cannot",
+        "and",
+        "at",
+        "all",
+    }
     tokens = text.split()
-    start = tokens.index("but") + 1 if "but" in tokens else 0
-    position = next(
-        i for i in range(start, len(tokens)) if tokens[i] in reviews.POSITIVE + reviews.NEGATIVE
-    )
-    polarity = 1 if tokens[position] in reviews.POSITIVE else -1
-    negated = "not" in tokens[start:position]
-    return int(polarity * (-1 if negated else 1) > 0), len(tokens) - 1 - position
+    links = [
+        i for i, t in enumerate(tokens) if t in ("but", "yet", "however", "still", "nevertheless")
+    ]
+    concessions = [i for i, t in enumerate(tokens) if t in ("although", "though", "while")]
+    end = len(tokens)
+    if links:
+        start = links[0] + 1
+    elif concessions:
+        c = concessions[0]
+        commas = [i for i, t in enumerate(tokens) if t == "," and i > c]
+        start, end = (commas[0] + 1, len(tokens)) if commas else (0, c - (tokens[c - 1] == "even"))
+    else:
+        start = 0
+    segment = tokens[start:end]
+    if "and" in segment:
+        start += len(segment) - segment[::-1].index("and")
+        segment = tokens[start:end]
+    opinions = [
+        i for i, t in enumerate(segment)
+        if abs(ratings.get(t, 0)) >= reviews.OPINION_RATING and t not in grammar
+    ]  # fmt: skip
+    position = opinions[-1]
+    polarity = 1 if ratings[segment[position]] > 0 else -1
+    negated = any(t in grammar - {"more", "less", "and", "at", "all"} or t.endswith("n't")
+                  for t in segment[:position])  # fmt: skip
+    less = position > 0 and segment[position - 1] == "less"
+    value = polarity * (-1 if negated else 1) * (-1 if less else 1)
+    return int(value > 0), len(tokens) - 1 - (start + position)
 
 
 def test_generated_reviews_follow_the_stated_rule():
-    generated = reviews.generate_reviews(400, max_distance=12, seed=3)
+    generated = reviews.generate_reviews(600, max_distance=12, seed=3)
     read = [rule(text) for text in generated["texts"]]
     np.testing.assert_array_equal([label for label, _ in read], generated["labels"])
     np.testing.assert_array_equal([d for _, d in read], generated["distances"])
-    assert generated["distances"].max() <= 12 and 0.4 < generated["labels"].mean() < 0.6
-    contrast = generated["contrast"]
-    assert 0.4 < contrast.mean() < 0.6
-    assert all(("but" in t) == c for t, c in zip(generated["texts"], contrast, strict=True))
-    # a contrast's two clauses have opposite values: the words alone cannot give the label
-    first = [
-        rule(t.split(" but ")[0])[0] for t, c in zip(generated["texts"], contrast, strict=True) if c
-    ]
-    np.testing.assert_array_equal(first, 1 - generated["labels"][contrast])
+    assert 0.4 < generated["labels"].mean() < 0.6
+    structures = np.array(generated["structures"])
+    for structure, share in zip(reviews.STRUCTURES, reviews.STRUCTURE_WEIGHTS, strict=True):
+        assert abs((structures == structure).mean() - share) < 0.06, structure
+    # where order decides, the other clause has the opposite value: the same opinion words
+    # in another order would give the other label
+    for text, label, structure in zip(
+        generated["texts"], generated["labels"], structures, strict=True
+    ):
+        if structure == "contrast":
+            link = next(t for t in text.split() if t in reviews.CONTRASTS)
+            assert rule(text.split(f" {link} ")[0])[0] == 1 - label, text
     split = reviews.review_split("test", 12)
     assert split["inputs"].shape == (2000, reviews.max_review_length(12))
     assert (split["lengths"] == (split["inputs"] != PAD).sum(axis=1)).all()
+    longest = reviews.generate_reviews(3000, 12, seed=4)["texts"]
+    assert max(len(t.split()) for t in longest) <= reviews.max_review_length(12)
+
+
+def test_review_vocabulary_test_filler_and_frames_are_unseen_in_training():
+    vocabulary = reviews.vocabulary()
+    assert len(vocabulary.tokens) == reviews.REVIEW_VOCABULARY
+    train = reviews.generate_reviews(2000, 8, seed=0, split="train")["texts"]
+    test = reviews.generate_reviews(2000, 8, seed=1, split="test")["texts"]
+    seen = {w for t in train for w in t.split()}
+    assert seen <= set(vocabulary.tokens)  # every training token has an id
+    test_filler = set(reviews.filler_words()["test"][0])
+    assert not test_filler & set(vocabulary.tokens)
+    assert sum(w in test_filler for t in test for w in t.split()) > 1000  # OOV in testing
+    # a frame of the test split never opens a training clause: "i thought", "looks"
+    assert not any(" looks " in f" {t} " or "i thought" in t or "that was a" in t for t in train)
+    assert sum("i thought" in t or " looks " in f" {t} " for t in test) > 100
+    # opinion words carry VADER's human ratings, at least OPINION_RATING from neutral
+    ratings = reviews.lexicon()
+    assert ratings["good"] == 1.9 and ratings["bad"] == -2.5  # vader_lexicon.txt's means
+    assert all(ratings[w] >= 0.5 for w in reviews.opinion_words()[1])
+    assert all(ratings[w] <= -0.5 for w in reviews.opinion_words()[-1])
+
+
+def test_natural_reviews_are_balanced_and_never_generated():
+    natural = reviews.natural_reviews()
+    assert len(natural["texts"]) >= 200 and sum(natural["labels"]) * 2 == len(natural["labels"])
+    assert len(set(natural["texts"])) == len(natural["texts"])
+    generated = set(reviews.generate_reviews(2000, 8, seed=0)["texts"])
+    assert not generated & {t.lower() for t in natural["texts"]}
+
+
+def test_word_dropout_replaces_only_real_tokens_at_its_rate():
+    ids = np.arange(2, 1002)
+    ids[800:] = PAD
+    dropped = word_dropout(ids, 800, np.random.default_rng(0), rate=0.25)
+    assert (dropped[800:] == PAD).all() and (ids[800:] == PAD).all()
+    changed = dropped[:800] != ids[:800]
+    assert (dropped[:800][changed] == OOV).all()
+    assert abs(changed.mean() - 0.25) < 0.05  # binomial(800, 0.25): sd 0.015
+    assert (word_dropout(ids, 800, np.random.default_rng(0), 0.25) == dropped).all()  # seeded
 
 
 def test_the_pydoc_corpus_is_split_by_whole_documents():

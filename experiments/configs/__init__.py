@@ -58,7 +58,8 @@ def training_config(profile: str, data: str, model: str, **model_options):
     config = new_config(profile)
     config.model = model_config(model, **model_options)  # nets.models.get_model(name, **options)
     # nets.data.loader.DATASETS, e.g. 'digits32', 'adding_problem/t100'; data_dir '' = tfds's
-    # augment: '' or a training augmentation in nets.data.augment.AUGMENTATIONS ('cifar', ...);
+    # augment: '' or a training augmentation in nets.data.augment.AUGMENTATIONS ('cifar',
+    # 'specaugment', 'word_dropout', ...);
     # image_size: the side of its crops (0: the recipe's own); stream: read a tfds data set's
     # records from its files as needed, not the split into memory; workers: processes that
     # read, decode and augment (0: this one)

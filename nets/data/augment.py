@@ -1,12 +1,13 @@
-"""Data augmentation: pure functions of one image [height, width, channels] and a numpy random
-generator, so that a seeded generator gives the same image every time (a resumed run sees the
-same augmented batches as an uninterrupted one).
+"""Data augmentation: pure functions of one example (an image [height, width, channels], a
+spectrogram [frames, mels]) and a numpy random generator, so that a seeded generator gives the
+same example every time (a resumed run sees the same augmented batches as an uninterrupted one).
 
     pad_and_crop      CIFAR (He et al. 2016): pad 4 zero pixels on each side, crop 32x32 at random
     horizontal_flip   mirror left-right with probability 1/2
     random_resized_crop   ImageNet training (Szegedy et al. 2015, torchvision's algorithm): a
                       random area of 8-100% and aspect ratio 3/4-4/3, resized to 224x224
     center_crop       ImageNet evaluation: shorter side resized to 256, the central 224x224
+    word_dropout      text: a tenth of the words read as unknown (``nets.data.text.word_dropout``)
 
 ``AUGMENTATIONS`` names the training recipes by data set: ``augmentation(name, size)`` returns
 ``augment(example, rng) -> example`` on a {'inputs': image, ...} example, for grain's
@@ -114,13 +115,22 @@ def center_crop(image: np.ndarray, resize_to: int = 256, size: int = 224) -> np.
     return image[top : top + size, left : left + size]
 
 
-def _cifar(image, rng, size: int):
+def _cifar(example, rng, size: int):
     crop = (size, size) if size else None  # the image's own size by default
-    return horizontal_flip(pad_and_crop(image, rng, padding=4, size=crop), rng)
+    return horizontal_flip(pad_and_crop(example["inputs"], rng, padding=4, size=crop), rng)
 
 
-def _imagenet(image, rng, size: int):
-    return horizontal_flip(random_resized_crop(image, rng, size or IMAGENET_SIZE), rng)
+def _imagenet(example, rng, size: int):
+    return horizontal_flip(random_resized_crop(example["inputs"], rng, size or IMAGENET_SIZE), rng)
+
+
+def _word_dropout(example, rng, size: int):
+    from nets.data.text import word_dropout
+
+    return word_dropout(example["inputs"], int(example["lengths"]), rng, WORD_DROPOUT)
+
+
+WORD_DROPOUT = 0.1  # the fraction of a review's words read as unknown in training
 
 
 def _imagenet_view(image, size: int):
@@ -129,10 +139,12 @@ def _imagenet_view(image, size: int):
 
 
 IMAGENET_SIZE, IMAGENET_RESIZE = 224, 256  # the crop, and the shorter side it is cut from
-# name -> the training transform of one image to ``size`` x ``size`` (0: the recipe's own)
-AUGMENTATIONS: dict[str, Callable[[np.ndarray, np.random.Generator, int], np.ndarray]] = {
+# name -> the training transform of one example's inputs (an image to ``size`` x ``size``, 0:
+# the recipe's own; a spectrogram, whose real frames are the example's 'lengths')
+AUGMENTATIONS: dict[str, Callable[[dict, np.random.Generator, int], np.ndarray]] = {
     "cifar": _cifar,
     "imagenet": _imagenet,
+    "word_dropout": _word_dropout,  # nets.data.text.word_dropout, at WORD_DROPOUT
 }
 # name -> the evaluation view that goes with the training transform, where the images need one
 # (ImageNet's come in many sizes: resize 256, centre 224, or the same ratio at another size)
@@ -160,7 +172,7 @@ def evaluation_view(name: str, size: int = 0) -> Callable[[dict], dict] | None:
 
 
 def _augment(transform, size: int, example: dict, rng: np.random.Generator) -> dict:
-    return {**example, "inputs": transform(example["inputs"], rng, size)}
+    return {**example, "inputs": transform(example, rng, size)}
 
 
 def _view(transform, size: int, example: dict) -> dict:

@@ -28,8 +28,8 @@ import numpy as np
 from nets.checks import check_choice, check_positive
 from nets.data.corpus import pydoc_text
 from nets.data.pixels import fixed_permutation, pixel_sequences
-from nets.data.reviews import VOCABULARY as REVIEW_WORDS
-from nets.data.reviews import max_review_length, review_split
+from nets.data.reviews import REVIEW_VOCABULARY, max_review_length, review_split
+from nets.data.reviews import vocabulary as review_vocabulary
 from nets.data.series import SERIES, Normaliser, forecast_arrays, load_series
 from nets.data.speech import (
     ALPHABET,
@@ -367,7 +367,7 @@ SENTIMENT_LABELS = ["negative", "positive"]
 def _reviews_pipeline(name: str, data_dir=None) -> dict:
     return {
         "task": "text_classification",
-        "vocabulary": REVIEW_WORDS.to_json(),
+        "vocabulary": review_vocabulary().to_json(),
         "max_length": max_review_length(variant(name, REVIEW_DISTANCE)),
         "labels": SENTIMENT_LABELS,
     }
@@ -463,7 +463,7 @@ DATASETS: dict[str, DatasetSpec] = {
         pipeline=_image(3, mean=IMAGENET_MEAN, std=IMAGENET_STD),
     ),
     "reviews": DatasetSpec(
-        "binary_cross_entropy", 1, _reviews, tokens=len(REVIEW_WORDS), pipeline=_reviews_pipeline
+        "binary_cross_entropy", 1, _reviews, tokens=REVIEW_VOCABULARY, pipeline=_reviews_pipeline
     ),
     "imdb_reviews": DatasetSpec(
         "binary_cross_entropy", 1, _imdb, tokens=IMDB_VOCABULARY, pipeline=_imdb_pipeline

@@ -142,3 +142,14 @@ def windows(ids: np.ndarray, length: int) -> dict[str, np.ndarray]:
         "inputs": stream[: count * length].reshape(count, length),
         "targets": stream[1 : count * length + 1].reshape(count, length),
     }
+
+
+def word_dropout(ids: np.ndarray, length: int, rng: np.random.Generator, rate: float) -> np.ndarray:
+    """A copy of ``ids`` [T] with each of its first ``length`` tokens replaced by OOV with
+    probability ``rate`` (word dropout, Iyyer et al. 2015; Gal & Ghahramani 2016): the model
+    meets the unknown id in training and learns what an unknown word usually means (nothing),
+    instead of keeping the random embedding it was initialised with."""
+    ids = np.array(ids)
+    dropped = rng.random(length) < rate
+    ids[:length][dropped] = OOV
+    return ids
