@@ -7,6 +7,8 @@ same example every time (a resumed run sees the same augmented batches as an uni
     random_resized_crop   ImageNet training (Szegedy et al. 2015, torchvision's algorithm): a
                       random area of 8-100% and aspect ratio 3/4-4/3, resized to 224x224
     center_crop       ImageNet evaluation: shorter side resized to 256, the central 224x224
+    specaugment       speech (Park et al. 2019): masks on a log-mel spectrogram's frequency
+                      bands and time spans (``nets.data.speech_augment.spec_augment``)
     word_dropout      text: a tenth of the words read as unknown (``nets.data.text.word_dropout``)
 
 ``AUGMENTATIONS`` names the training recipes by data set: ``augmentation(name, size)`` returns
@@ -133,6 +135,12 @@ def _word_dropout(example, rng, size: int):
 WORD_DROPOUT = 0.1  # the fraction of a review's words read as unknown in training
 
 
+def _specaugment(example, rng, size: int):
+    from nets.data.speech_augment import spec_augment
+
+    return spec_augment(example["inputs"], int(example["lengths"]), rng)
+
+
 def _imagenet_view(image, size: int):
     size = size or IMAGENET_SIZE
     return center_crop(image, round(size * IMAGENET_RESIZE / IMAGENET_SIZE), size)
@@ -144,6 +152,7 @@ IMAGENET_SIZE, IMAGENET_RESIZE = 224, 256  # the crop, and the shorter side it i
 AUGMENTATIONS: dict[str, Callable[[dict, np.random.Generator, int], np.ndarray]] = {
     "cifar": _cifar,
     "imagenet": _imagenet,
+    "specaugment": _specaugment,  # nets.data.speech_augment.spec_augment
     "word_dropout": _word_dropout,  # nets.data.text.word_dropout, at WORD_DROPOUT
 }
 # name -> the evaluation view that goes with the training transform, where the images need one

@@ -42,10 +42,8 @@ import sys
 import numpy as np
 from tqdm import tqdm
 
-from nets.audio import log_mel_spectrogram
 from nets.checks import check_choice, check_positive
 from nets.data.text import pad
-from nets.models.ctc import subsampled_lengths
 
 SAMPLE_RATE = 8000  # Hz: the Free Spoken Digit Dataset's rate, and enough for F1..F3
 ALPHABET = "0123456789"  # label k + 1 is ALPHABET[k]; label 0 is the CTC blank
@@ -298,6 +296,11 @@ def speech_arrays(audio: list[np.ndarray], transcripts: list[str], sample_rate: 
     ``transcripts``: log-mel features (``nets.audio``) computed in chunks, so the padded audio
     of a whole split is never in memory at once. An utterance too short for its labels after
     the front end's largest subsampling is an error naming it."""
+    # here only: JAX is needed for the features, not by the generators (espeak-ng's worker
+    # process imports this module and starts faster without it)
+    from nets.audio import log_mel_spectrogram
+    from nets.models.ctc import subsampled_lengths
+
     check_sample_rate(sample_rate)
     labels = [encode(text) for text in transcripts]
     targets, label_lengths = pad(labels, max(len(x) for x in labels))
