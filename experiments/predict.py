@@ -114,6 +114,8 @@ def main(argv=None) -> None:
             print(f"exported {run.task} model (step {run.step}) to {export_run(run, args.export)}")
             return
         inputs = read_inputs(args)
+        if args.order and "order" not in OPTIONS[run.task]:
+            raise InputError("--order: this model's inputs have no order of days and months")
         options = {name: getattr(args, name) for name in OPTIONS[run.task]}
         if run.task in ("text_classification", "speech"):
             options["notice"] = lambda text: print(f"notice: {text}", file=sys.stderr)
