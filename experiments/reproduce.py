@@ -122,6 +122,11 @@ def digit_error(model: str, decoding: str):
     return lambda runs: 100 * runs[0]["models"][model][decoding]["error_rate"]
 
 
+def source_error(model: str, source: str):
+    """A recogniser's beam digit error (%) on one held-out source (experiments.speech_sources)."""
+    return lambda runs: 100 * runs[0]["models"][model][source]["beam"]["error_rate"]
+
+
 def train(config: str, *overrides: str) -> tuple[str, ...]:
     return ("-m", "experiments.train", "--config", f"experiments/configs/{config}.py", *overrides)
 
@@ -383,6 +388,18 @@ EXPERIMENTS = (
             percent("BiLSTM, greedy", "0.47%", 0.5, digit_error("bilstm", "greedy")),
             percent("LSTM, greedy", "0.97%", 1.0, digit_error("lstm", "greedy")),
             percent("tanh RNN, greedy", "4.10%", 2.0, digit_error("tanh", "greedy")),
+        ),
+    ),
+    Experiment(
+        "speech_sources",
+        (("-m", "experiments.speech_sources"),),
+        (
+            # one training run each; 600 utterances per held-out source
+            percent("held-out espeak-ng, beam", "1.75%", 1.5, source_error("both", "espeak")),
+            percent("held-out synthetic, beam", "0.66%", 0.7, source_error("both", "synthetic")),
+            percent(
+                "synthesiser only on espeak-ng", "62.2%", 15.0, source_error("synthetic", "espeak")
+            ),
         ),
     ),
     Experiment(

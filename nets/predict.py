@@ -241,9 +241,14 @@ def read_audio(path, sample_rate: int, notice: Notice = print) -> np.ndarray:
     return samples.astype(np.float32)
 
 
+SILENCE_DB = -60.0  # a recording's peak below this, in dB full scale, is silence
+
+
 def transcribe(run, paths: list[str], beam: int = 0, notice: Notice = print) -> list[dict]:
     """Each .wav file's transcript: the best path collapsed (greedy), or CTC prefix beam search
-    of width ``beam``. Silence decodes to an empty transcript."""
+    of width ``beam``. A file whose peak is below ``SILENCE_DB`` (dB full scale) is silent: an
+    empty transcript and a notice, without the model (the features are normalised per
+    utterance, so after them silence is no longer quieter than speech)."""
     from nets.audio import log_mel_spectrogram
     from nets.models.ctc import beam_search, greedy_decode
 
@@ -259,6 +264,11 @@ def transcribe(run, paths: list[str], beam: int = 0, notice: Notice = print) -> 
                 f"{path}: {len(audio)} samples ({1000 * len(audio) / rate:.1f} ms) is shorter "
                 f"than one {facts['window_ms']:g} ms analysis window"
             )
+        peak = float(np.max(np.abs(audio)))
+        if peak < 10 ** (SILENCE_DB / 20):
+            notice(f"{path}: silent (peak below {SILENCE_DB:g} dBFS): no speech")
+            records.append({"input": str(path), "transcript": ""})
+            continue
         features, frames = log_mel_spectrogram(
             audio[None], sample_rate=rate, mels=facts["mels"], window_ms=facts["window_ms"],
             hop_ms=facts["hop_ms"],
