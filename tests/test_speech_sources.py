@@ -2,6 +2,8 @@
 checked against independent arithmetic: a sine's frequency read from its FFT, an SNR and a
 gain measured in decibels, a room's T60 by Schroeder's backward integration."""
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -10,7 +12,13 @@ from nets.data import speech_augment as augment
 from nets.data.augment import augmentation
 from nets.data.speech import SAMPLE_RATE
 
+# espeakng-loader has no wheel for Linux on ARM: there the espeak-ng tests cannot run
+needs_espeak = pytest.mark.skipif(
+    importlib.util.find_spec("espeakng_loader") is None, reason="no espeakng-loader wheel here"
+)
 
+
+@needs_espeak
 def test_espeak_speaks_digits_at_8_khz_and_a_fresh_process_repeats_itself():
     voice = espeak.Voice("en-US", "f3", speed=170)
     audio = espeak.speak("4071", voice)
@@ -31,6 +39,7 @@ def test_espeak_speaks_digits_at_8_khz_and_a_fresh_process_repeats_itself():
     assert len(first[0]) == pytest.approx(len(audio), abs=0.05 * len(audio))
 
 
+@needs_espeak
 def test_an_unknown_voice_is_one_line_listing_the_voices():
     with pytest.raises(ValueError, match="no English voice 'en-AU'; the voices are en-US, "):
         espeak.speak("1", espeak.Voice("en-AU"))
@@ -40,6 +49,7 @@ def test_an_unknown_voice_is_one_line_listing_the_voices():
         espeak.speak("4a", espeak.Voice("en-US"))
 
 
+@needs_espeak
 def test_held_out_voices_share_neither_accent_nor_variant_with_training():
     parts = {split: espeak.split_voices(split) for split in ("train", "validation", "test")}
     for a, b in (("train", "test"), ("train", "validation"), ("validation", "test")):
@@ -89,6 +99,7 @@ def test_gain_noise_and_reverberation_have_the_asked_level_and_decay():
     assert len(wet) == len(audio) and db(wet) == pytest.approx(db(audio), abs=1e-3)
 
 
+@needs_espeak
 def test_waveform_augmentation_is_a_function_of_its_seed():
     audio = espeak.speak("12", espeak.Voice("en"))
     first = augment.augment_waveform(audio, np.random.default_rng(5))
@@ -120,6 +131,7 @@ def test_spec_augment_masks_only_the_real_frames():
     )
 
 
+@needs_espeak
 def test_spoken_digit_splits_mix_sources_and_hold_out_voices():
     arrays = spoken_digits.spoken_digits_split("validation", 6, ("synthetic", "espeak", "espeak"))
     np.testing.assert_array_equal(arrays["source"], [0, 1, 1, 0, 1, 1])
@@ -144,6 +156,7 @@ def test_spoken_digit_splits_mix_sources_and_hold_out_voices():
 
 
 @pytest.mark.slow
+@needs_espeak
 def test_the_transfer_experiment_scores_every_row_on_every_held_out_source(tmp_path):
     from experiments import speech_sources
     from experiments.configs import speech_sources as speech_sources_config

@@ -76,10 +76,22 @@ class Voice:
         return f"{self.language}+{self.variant}" if self.variant else self.language
 
 
-def data_path() -> Path:
-    import espeakng_loader  # here only: generation needs it, the rest of nets does not
+def _loader():
+    """The espeakng-loader module (imported here only: generation needs it, the rest of nets
+    does not); where it has no wheel (Linux on ARM) a one-line error says so."""
+    try:
+        import espeakng_loader
+    except ImportError:
+        raise ImportError(
+            "espeak-ng's voices come from the espeakng-loader wheel, which this platform does "
+            "not have (it covers Linux x86-64, macOS and Windows): the espeak-ng data sets "
+            "need one of those"
+        ) from None
+    return espeakng_loader
 
-    return Path(espeakng_loader.get_data_path())
+
+def data_path() -> Path:
+    return Path(_loader().get_data_path())
 
 
 @functools.cache
@@ -113,9 +125,7 @@ class _Engine:
     one global state)."""
 
     def __init__(self):
-        import espeakng_loader
-
-        self.lib = ctypes.CDLL(espeakng_loader.get_library_path())
+        self.lib = ctypes.CDLL(_loader().get_library_path())
         synchronous = 0x02  # AUDIO_OUTPUT_SYNCHRONOUS: espeak_Synth returns when it is done
         rate = self.lib.espeak_Initialize(synchronous, 0, str(data_path()).encode(), 0)
         if rate != ENGINE_RATE:
