@@ -32,6 +32,7 @@ import numpy as np
 from scipy.io import wavfile
 
 from experiments import cli
+from experiments.configs import without
 from experiments.plotting import plt, save_run
 from experiments.speech import ANCHORS, beam_decode, references, scores
 from nets.checks import check_positive
@@ -51,9 +52,7 @@ EXPERIMENT_FIELDS = (
 def model_run(config: ml_collections.ConfigDict, data: str) -> ml_collections.ConfigDict:
     """The training config of the recogniser on data set ``data`` (``config.source_steps``
     steps for a single source)."""
-    single = ml_collections.ConfigDict(
-        {k: v for k, v in config.to_dict().items() if k not in EXPERIMENT_FIELDS}
-    )
+    single = without(config, *EXPERIMENT_FIELDS)
     single.data.name = data
     if data != config.data.name:
         single.num_steps = config.source_steps

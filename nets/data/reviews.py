@@ -132,8 +132,9 @@ def lexicon() -> dict[str, float]:
     return ratings
 
 
-def _grammar_words() -> set[str]:
-    return {w for text in GRAMMAR for w in words(re.sub(r"{[a-z]}", "", text))}
+@functools.cache
+def _grammar_words() -> frozenset[str]:
+    return frozenset(w for text in GRAMMAR for w in words(re.sub(r"{[a-z]}", "", text)))
 
 
 @functools.cache
