@@ -14,7 +14,7 @@ Profiles: 'quick' (default, about 15 minutes for one recogniser on a 2-core CPU)
 
 import ml_collections
 
-from experiments.configs import speech
+from experiments.configs import shrink_for_tests, speech
 
 
 def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
@@ -43,7 +43,9 @@ def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
         config.sources = {"synthetic": "synthetic_digits/40000", "espeak": "espeak_digits/40000"}
         config.test_size = 2000
         config.source_steps = config.num_steps
-    elif profile == "tiny":
+    elif profile == "tiny":  # the speech config's tiny sizes: its quick schedule was set above
+        shrink_for_tests(config, batch_size=8, eval_batch_size=8, eval_every=2)
+        config.model.update(num_layers=1, hidden_size=4, front_end_features=4)
         config.data.name = "spoken_digits/24"
         config.sources = {"espeak": "espeak_digits/24"}
         config.test_size = 8
