@@ -164,8 +164,11 @@ def _backward(step, hidden_state, project, params, xs, mask, saved,
         body, d_final, (cell_saved, mask, d_hidden, d_carries), reverse=True, unroll=unroll
     )
     d_projected = d_recurrent if shared[-1] else d_projected
-    d_kernel = jnp.einsum("tbh,tbg->hg", h_previous, d_recurrent).astype(kernel.dtype)
-    d_bias = None if bias is None else d_recurrent.sum((0, 1)).astype(bias.dtype)
+    # sums over all T*B rows: accumulated in at least float32 (bfloat16 compute), rounded once
+    wide = jnp.promote_types(kernel.dtype, jnp.float32)
+    d_kernel = jnp.einsum("tbh,tbg->hg", h_previous, d_recurrent, preferred_element_type=wide)
+    d_kernel = d_kernel.astype(kernel.dtype)
+    d_bias = None if bias is None else d_recurrent.sum((0, 1), dtype=wide).astype(bias.dtype)
     d_input_params, d_xs = project_vjp(d_projected.astype(projected.dtype))
     return d_initial, (d_input_params, d_kernel, d_bias), d_xs, d_perturbations
 

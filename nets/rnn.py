@@ -51,6 +51,10 @@ def identity(scale: float = 1.0) -> Initializer:
     return init
 
 
+def _cast(tree, dtype):
+    return jax.tree.map(lambda a: jnp.asarray(a, dtype), tree)
+
+
 def _perturb(x: jax.Array, perturbation: jax.Array | None) -> jax.Array:
     return x if perturbation is None else x + perturbation
 
@@ -72,10 +76,15 @@ class RecurrentCell(nn.Module):
     ``readout(h)``: the per-step output y_t from h_t (identity unless the cell has W_y).
 
     ``param_dtype`` is the parameters' dtype, float32 unless set (even with jax_enable_x64).
+    ``dtype`` is the computation's: None (the default) computes in the inputs' dtype promoted
+    with the parameters'; ``jnp.bfloat16`` is mixed precision: the projections, the gates, the
+    carry and the whole scan (and its backward pass) in bfloat16, the parameters kept in
+    ``param_dtype`` and their gradients returned in it.
     """
 
     hidden_size: int
     param_dtype: Any = jnp.float32
+    dtype: Any = None
     carry_names: ClassVar[tuple[str, ...]] = ("h",)
 
     def __post_init__(self):
@@ -117,10 +126,17 @@ class RecurrentCell(nn.Module):
     def recurrence_step(self) -> recurrence.Step:
         return recurrence.autodiff_step(self.update_function())
 
+    def recurrent_weights(self) -> tuple[jax.Array, jax.Array | None]:
+        """(W_h, b_h or None) in the computation's dtype."""
+        kernel, bias = self.recurrent_kernel, self.recurrent_bias()
+        if self.dtype is None:
+            return kernel, bias
+        return kernel.astype(self.dtype), None if bias is None else bias.astype(self.dtype)
+
     def step(self, carry: Carry, projected: jax.Array, perturbation: Carry | None = None):
         """carry_t from carry_{t-1} and the projected input p_t of one step."""
-        recurrent = self.hidden_state(carry) @ self.recurrent_kernel
-        bias = self.recurrent_bias()
+        kernel, bias = self.recurrent_weights()
+        recurrent = self.hidden_state(carry) @ kernel
         recurrent = recurrent if bias is None else recurrent + bias
         return self.update_function()(carry, projected, recurrent, perturbation)
 
@@ -150,6 +166,7 @@ class SimpleRNNCell(RecurrentCell):
             self.hidden_size,
             kernel_init=self.kernel_init,
             param_dtype=self.param_dtype,
+            dtype=self.dtype,
             bias_init=self.bias_init,
         )
         self.recurrent_kernel = self.param(
@@ -165,6 +182,7 @@ class SimpleRNNCell(RecurrentCell):
                 use_bias=False,
                 kernel_init=self.kernel_init,
                 param_dtype=self.param_dtype,
+                dtype=self.dtype,
             )
 
     def update_function(self):
@@ -297,6 +315,7 @@ class LSTMCell(RecurrentCell):
             4 * self.hidden_size,
             kernel_init=self.kernel_init,
             param_dtype=self.param_dtype,
+            dtype=self.dtype,
             bias_init=chrono_bias(self.chrono)
             if self.chrono
             else forget_gate_bias(self.forget_bias),
@@ -382,6 +401,7 @@ class GRUCell(RecurrentCell):
             3 * self.hidden_size,
             kernel_init=self.kernel_init,
             param_dtype=self.param_dtype,
+            dtype=self.dtype,
             bias_init=self._gate_bias,
         )
         self.recurrent_kernel = self.param(
@@ -533,6 +553,8 @@ class Recurrent(nn.Module):
         to_time_major = lambda tree: jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), tree)  # noqa: E731
         mask = None if seq_lengths is None else jnp.arange(time)[:, None] < seq_lengths[None, :]
         perturbations = to_time_major(carry_perturbations)
+        if self.cells[0].dtype is not None:
+            perturbations = _cast(perturbations, self.cells[0].dtype)
 
         x = to_time_major(inputs)  # [time, batch, features]
         final_carries, carries = [], None
@@ -600,7 +622,7 @@ class Recurrent(nn.Module):
         gradient one matmul after it). With remat it is computed inside, ceil(sqrt(T)) steps at
         a time, so that neither the projections nor the gates of all T steps are ever held.
         """
-        kernel, bias = cell.recurrent_kernel, cell.recurrent_bias()
+        kernel, bias = cell.recurrent_weights()
         if self.remat:
             if self.is_initializing():
                 cell.input_projection(xs[:1])  # creates W_x and b
@@ -630,9 +652,13 @@ class Recurrent(nn.Module):
         )
 
     def _split_carry(self, initial_carry, batch, dtype):
+        """One carry per cell: zeros in the computation's dtype (the inputs' if it is None), or
+        ``initial_carry``'s, cast to the computation's dtype if it is set."""
+        compute = self.cells[0].dtype
         if initial_carry is None:
-            return [cell.initialize_carry(batch, dtype) for cell in self.cells]
-        return [initial_carry] if len(self.cells) == 1 else list(initial_carry)
+            return [cell.initialize_carry(batch, compute or dtype) for cell in self.cells]
+        carries = [initial_carry] if len(self.cells) == 1 else list(initial_carry)
+        return carries if compute is None else _cast(carries, compute)
 
 
 CELLS: dict[str, Callable[..., RecurrentCell]] = {

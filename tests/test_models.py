@@ -36,6 +36,7 @@ def test_bad_names_options_and_sizes_say_what_is_valid():
         "num_tokens",
         "embedding_size",
         "dropout",
+        "dtype",
     ]
 
 

@@ -44,8 +44,8 @@ def model_config(name: str, **options) -> ml_collections.ConfigDict:
     'bfloat16': the computation's)."""
     config = ml_collections.ConfigDict({"name": name})
     for option, default in model_options(name).items():
-        if option == "dtype":
-            config.dtype = jnp.dtype(default).name
+        if option == "dtype":  # None: the model computes in its float32 inputs' dtype
+            config.dtype = jnp.dtype(default or jnp.float32).name
         elif option != "num_tokens" and isinstance(default, bool | int | float | str):
             config[option] = default
     config.update(options)
@@ -91,6 +91,8 @@ def training_config(profile: str, data: str, model: str, **model_options):
     config.resume_anyway = False
     # the published result a recipe reproduces, printed beside ours ('' for none)
     config.anchor = ""
+    # 'a:b': a jax.profiler trace of steps a..b-1 in workdir/profile ('' = none)
+    config.profile_steps = ""
     return config
 
 

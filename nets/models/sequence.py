@@ -11,11 +11,14 @@ table [num_tokens, embedding_size]). ``seq_lengths`` [batch] marks right-padded 
 padded steps leave the state unchanged and output zeros. ``dropout`` (in training only) drops
 units of the recurrent network's input and of what the head reads. Extra keyword arguments
 (``initial_carry``, ``carry_perturbations``) go to the ``Recurrent``, so ``nets.gradients``
-measures d loss / d h_t through the whole model. ``BagOfEmbeddings`` is the order-blind
-baseline of the token heads.
+measures d loss / d h_t through the whole model. ``dtype`` is the recurrence's computation
+dtype (``nets.rnn.RecurrentCell``): 'bfloat16' runs the gates and the scan in bfloat16; the
+parameters, the dense head that reads the recurrence and so the loss stay float32.
+``BagOfEmbeddings`` is the order-blind baseline of the token heads.
 """
 
 import inspect
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -38,6 +41,7 @@ class SequenceHead(nn.Module):
     num_tokens: int = 0
     embedding_size: int = 0
     dropout: float = 0.0
+    dtype: Any = None
 
     def read(self, inputs, seq_lengths, train, recurrent_kwargs):
         """``(final_carry, outputs)`` of the Recurrent over ``inputs``."""
@@ -45,7 +49,7 @@ class SequenceHead(nn.Module):
             inputs = embed_tokens(self, inputs)
         inputs = self.drop(inputs, train)
         recurrent = Recurrent(
-            self.cell,
+            self.cell if self.dtype is None else self.cell.clone(dtype=self.dtype),
             num_layers=self.num_layers,
             bidirectional=self.bidirectional,
             unroll=self.unroll,
