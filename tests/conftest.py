@@ -37,3 +37,26 @@ def optimized():
     jax.config.update("jax_disable_most_optimizations", False)
     yield
     jax.config.update("jax_disable_most_optimizations", True)
+
+
+@pytest.fixture(autouse=True)
+def device_to_host_guard(monkeypatch):
+    """On an accelerator, reading an array's value inside
+    ``jax.transfer_guard_device_to_host('disallow')`` (where the training loops run their
+    steps, ``nets.training.steady``) raises; the CPU backend copies nothing, so its guard never
+    fires. Here every read of a ``jax.Array``'s value (float(), np.asarray, jax.device_get,
+    .tolist()) honours the guard as an accelerator's runtime would, in every test."""
+    from jax._src import array
+    from jax._src import config as jax_config
+
+    read = array.ArrayImpl._value
+
+    def guarded(self):
+        if jax_config.transfer_guard_device_to_host.value == "disallow":
+            raise RuntimeError(
+                f"Disallowed device-to-host transfer: {self.aval} read back inside "
+                "jax.transfer_guard_device_to_host('disallow')"
+            )
+        return read.fget(self)
+
+    monkeypatch.setattr(array.ArrayImpl, "_value", property(guarded))

@@ -195,6 +195,9 @@ def test_every_training_config_and_profile_is_valid(profile):
     } <= training
     for name in training:
         validate_training(configs[name], device_count=8 if profile == "tiny" else 1)
+        if profile == "tiny":  # the tests' runs stay tiny (one inherited 4,000 quick steps)
+            assert configs[name].num_steps <= 8, name
+            assert configs[name].get("source_steps", 0) <= 8, name
 
 
 @pytest.mark.slow
@@ -480,6 +483,9 @@ def test_ctrl_c_during_a_save_waits_for_the_save_to_finish():
         ({"data.name": "imagenet2012"}, "'imagenet2012': its images come in many sizes; stream"),
         ({"optimizer.warmup_steps": 6}, "warmup_steps \\(6\\) must leave steps of the run \\(6"),
         ({"optimizer.weight_decay_on": "biases"}, "weight_decay_on 'biases'; valid: all"),
+        ({"profile_steps": "5:3"}, "profile_steps must be 'a:b' with 1 <= a < b <= num_steps"),
+        ({"profile_steps": "2:9"}, "b <= num_steps \\+ 1 \\(7\\) to trace steps a..b-1, got '2:9'"),
+        ({"profile_steps": "10"}, "config.profile_steps must be 'a:b'"),
     ],
 )
 def test_bad_configs_are_refused_before_anything_is_written(tmp_path, overrides, message):

@@ -15,7 +15,8 @@ A training config (``experiments/configs/*.py``) is grouped by part, one name pe
     label_smoothing    the training target (1 - a) y + a / K of a cross-entropy (0 = off)
     num_steps, batch_size (global), eval_batch_size, log_every, eval_every (0 or a multiple
     of log_every), checkpoint_every, keep_checkpoints, parallel ('shard_map' or 'pmap'), seed,
-    stateful (truncated BPTT: the carry passes between consecutive chunks)
+    stateful (truncated BPTT: the carry passes between consecutive chunks), profile_steps
+    ('a:b': a jax.profiler trace of steps a..b-1, ``nets.training.profiling``)
 
 Every check raises ValueError with one line that names the field (``config.optimizer.name``)
 and what is valid; the command line prints it as ``error: ...`` before anything is written.
@@ -35,6 +36,7 @@ from nets.models import ManyToMany, get_model, model_options
 from nets.rnn import CELLS
 from nets.training.objectives import training_objective
 from nets.training.parallel import MODES, check_divisible
+from nets.training.profiling import parse_steps
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "cosine", "steps")
@@ -250,4 +252,5 @@ def validate_training(config: ml_collections.ConfigDict, device_count: int) -> N
             f"({config.log_every}): evaluations join the logged lines"
         )
     check_count("config.seed", config.seed)
+    parse_steps(config.get("profile_steps", ""), config.num_steps)
     check_divisible(config.batch_size, device_count)

@@ -82,7 +82,12 @@ class DataParallel:
         if self.mode == "pmap":
             if stateful:
                 raise ValueError("a stateful run (carried state) needs parallel='shard_map'")
-            return jax_utils.replicate(state, self.local_devices)
+            # on the mesh pmap gives its outputs ('batch' over the local devices): with
+            # replicate's own ('_device_put_sharded') the second step's input differed from the
+            # first's and the step compiled twice
+            mesh = Mesh(np.array(self.local_devices), (AXIS,))
+            state = jax_utils.replicate(state, self.local_devices)
+            return jax.device_put(state, NamedSharding(mesh, PartitionSpec(AXIS)))
         specs = PartitionSpec()  # everything replicated
         if stateful:
             carry = jax.tree.map(lambda _: PartitionSpec(AXIS), state.carry)

@@ -2,7 +2,9 @@
 
 Every (data set, seed) pair is an independent run of the shared ``train_step``; the pairs are
 vmapped, and ``eval_every`` steps run inside one ``lax.scan`` with the batches drawn inside it,
-so a whole sweep is one compiled program called once per evaluation. For experiments whose
+so a whole sweep is one compiled program called once per evaluation: the blocks run in
+``nets.training.steady.steady`` (nothing comes back to the host inside one), and a block that
+compiles again after the first is a ``RecompilationWarning``. For experiments whose
 data fit in memory or are generated from a key (MNIST-1D, the adding problem, a noisy sine).
 """
 
@@ -16,6 +18,7 @@ import optax
 from nets.checks import check_positive
 from nets.training.objectives import batch_mean
 from nets.training.state import TrainState, train_step
+from nets.training.steady import Compilations, steady, warn_recompiled
 
 
 def check_schedule(num_steps: int, eval_every: int, prefix: str = "config.") -> None:
@@ -111,14 +114,19 @@ def sweep(
     steps, metrics, blocks = [0], [], []
     if evaluate_all:
         metrics.append(np.asarray(evaluate_all(state)))
-    for _ in range(num_steps // eval_every):
-        state, block_metrics = train_block(state, data_keys, train_sets)
-        steps.append(steps[-1] + eval_every)
-        blocks.append(jax.device_get(block_metrics))
-        if evaluate_all:
-            metrics.append(np.asarray(evaluate_all(state)))
-        if progress is not None:
-            progress.update(eval_every * datasets * seeds)
+    with Compilations() as compiled:
+        for block in range(num_steps // eval_every):
+            before = len(compiled.programs)
+            with steady():  # eval_every steps, and nothing comes back until they are done
+                state, block_metrics = train_block(state, data_keys, train_sets)
+            steps.append(steps[-1] + eval_every)
+            blocks.append(jax.device_get(block_metrics))
+            if evaluate_all:
+                metrics.append(np.asarray(evaluate_all(state)))
+            if block and compiled.since(before):
+                warn_recompiled(f"the block ending at step {steps[-1]}", compiled.since(before))
+            if progress is not None:
+                progress.update(eval_every * datasets * seeds)
     result = {
         "steps": steps,
         "train": {name: np.concatenate([b[name] for b in blocks], -1) for name in blocks[0]},

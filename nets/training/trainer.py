@@ -53,7 +53,9 @@ from nets.training.events import EventLog
 from nets.training.objectives import get_objective, training_objective
 from nets.training.parallel import DataParallel
 from nets.training.preemption import Preempted, stop_requests
+from nets.training.profiling import Profile
 from nets.training.state import TrainState, eval_step, initial_carry, train_step
+from nets.training.steady import Compilations, steady, warn_recompiled
 from nets.training.workdir import exclusive, json_bytes, prepare_workdir, write_outputs
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,7 @@ UNTRACKED = (
     "parallel",
     "resume_anyway",
     "anchor",
+    "profile_steps",
 )
 # fields added to the configs after runs were written: a saved config without one ran as this
 ADDED_LATER = {
@@ -333,23 +336,41 @@ def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStac
 def train_steps(run: Run, on_step: Callable[[int], None] | None = None) -> tuple[TrainState, list]:
     """Run the steps from the restored one to ``config.num_steps`` on every device; log each
     interval and save each checkpoint. Returns the final state (host copy) and the logged
-    steps/s of each interval."""
+    steps/s of each interval.
+
+    Between log intervals the steps run in ``nets.training.steady.steady``: nothing comes back
+    to the host (a transfer there raises), and a step that compiles after this process's first
+    is a ``RecompilationWarning``. Each metrics row counts the programs compiled in
+    its interval ('compilations': steps, evaluation and saving together)."""
     config, start_step = run.config, int(run.state.step)
     rate = learning_rate(config.optimizer, config.num_steps)
     parallel = DataParallel(partial(train_step, loss_fn=run.train_loss_fn), config.parallel)
     device_state = parallel.put_state(run.state)
     pending, rates = [], []
     interval_start, step = time.perf_counter(), start_step
+    profile = Profile(config.get("profile_steps", ""), run.workdir, config.num_steps)
 
     def save():  # nothing after a non-finite step is saved
         _check_finite(jax.device_get(pending), step - len(pending) + 1, run.checkpoints)
         run.checkpoints.save(step, parallel.get_state(device_state), run.batches.get_state())
 
-    with progress_bar(config.num_steps, start_step) as bar, stop_requests() as stop:
+    with (
+        progress_bar(config.num_steps, start_step) as bar,
+        stop_requests() as stop,
+        Compilations() as compiled,
+        profile,
+    ):
+        logged = 0  # the compilations counted in earlier rows
         while step < config.num_steps:
-            batch = parallel.put_batch(next(run.batches))
-            device_state, metrics = parallel.step(device_state, batch)
+            batch = next(run.batches)
+            profile.before(step + 1)
+            before = len(compiled.programs)
+            with steady(), jax.profiler.StepTraceAnnotation("train", step_num=step + 1):
+                device_state, metrics = parallel.step(device_state, parallel.put_batch(batch))
             step += 1
+            profile.after(step, metrics)
+            if step > start_step + 1 and compiled.since(before):
+                warn_recompiled(f"step {step}", compiled.since(before))
             pending.append(metrics)
             bar.update()
             saving = step % config.checkpoint_every == 0 or step == config.num_steps
@@ -362,6 +383,8 @@ def train_steps(run: Run, on_step: Callable[[int], None] | None = None) -> tuple
                     state = parallel.get_state(device_state)
                     scores = run.evaluate(state, run.eval_set)
                     row.update({f"{run.eval_split}_{k}": v for k, v in scores.items()})
+                row["compilations"] = len(compiled.programs) - logged
+                logged = len(compiled.programs)
                 _log(run, row)
                 rates.append(row["steps_per_s"])
                 bar.set_postfix(loss=f"{row['loss']:.4g}")
