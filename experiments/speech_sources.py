@@ -17,7 +17,8 @@ and with white noise at ``config.test_snr_db``:
 
 Then ``config.user_files`` held-out espeak-ng utterances are written as .wav files at the
 engine's own 22,050 Hz and transcribed by ``nets.predict.transcribe`` from the saved run
-(what ``python -m experiments.predict`` does), so the numbers a user gets are measured too.
+(what ``python -m experiments.predict`` does), so the numbers a user gets are measured too,
+and so are a second of silence and of white, pink and brown noise (no speech: nothing heard).
 Writes results.json and transfer.png (the matrix) and prints the tables with the speech
 experiment's published anchor beside them.
 """
@@ -37,6 +38,7 @@ from experiments.plotting import plt, save_run
 from experiments.speech import ANCHORS, beam_decode, references, scores
 from nets.checks import check_positive
 from nets.data.espeak import ENGINE_RATE
+from nets.data.speech_augment import COLOURS, coloured_noise
 from nets.data.spoken_digits import SOURCES, SPLIT_SEEDS, spoken_digits_split
 from nets.metrics import label_error_rate
 from nets.models.ctc import greedy_decode
@@ -155,10 +157,12 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
                 np.mean([r["transcript"] == s for r, s in zip(records, spoken, strict=True)])
             ),
         }
-    quiet = {  # no speech at all: the recogniser should hear nothing
+    rng = np.random.default_rng(0)
+    quiet = {  # no speech at all, 1 s at about -40 dBFS: the recogniser should hear nothing
         "silence.wav": np.zeros(ENGINE_RATE, np.int16),
-        "noise.wav": (np.random.default_rng(0).standard_normal(ENGINE_RATE) * 300).astype(np.int16),
-    }
+        **{f"{colour}_noise.wav": (coloured_noise(colour, ENGINE_RATE, rng) * 300).astype(np.int16)
+           for colour in COLOURS},
+    }  # fmt: skip
     for name, samples in quiet.items():
         wavfile.write(workdir / "user_files" / name, ENGINE_RATE, samples)
     records = transcribe(loaded, [str(workdir / "user_files" / n) for n in quiet], notice=print)

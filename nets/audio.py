@@ -17,6 +17,9 @@ features [batch, frames, mels], frames [batch] each utterance's real frames.
 
 Step 2 is the same computation as ``librosa.feature.melspectrogram(..., center=False)`` with
 ``n_fft`` = W, which the tests check it against.
+
+Because step 4 erases level and colour, whether a recording holds speech at all is judged
+before it, on the host: ``energy_rise_db`` (how far its loud frames rise above its quiet ones).
 """
 
 import functools
@@ -93,3 +96,34 @@ def _features(audio, lengths, filterbank, window: int, hop: int):
     variance = jnp.sum(jnp.where(valid, (log_mel - mean) ** 2, 0), axis=1, keepdims=True) / count
     normalised = (log_mel - mean) / jnp.sqrt(variance + 1e-5)
     return jnp.where(valid, normalised, 0.0), frames_real
+
+
+def energy_rise_db(
+    audio: np.ndarray,
+    sample_rate: int,
+    window_ms: float = 25.0,
+    hop_ms: float = 10.0,
+    band: tuple[float, float] = (300.0, 3400.0),
+) -> float:
+    """How far a recording's loud frames rise above its quiet ones, in dB, whatever the colour
+    of a steady noise: over the frames t of step 1, the 95th minus the 10th percentile of
+
+        e_t = 10 log10 sum_f P(f, t) / P10(f),    f in ``band`` (the telephone band)
+
+    with P(f, t) step 2's power spectrum and P10(f) frequency f's 10th percentile over the
+    frames. Dividing by P10 whitens a stationary noise, so brown noise's few strong low
+    frequencies vary no more than white noise's many; speech comes and goes between words
+    and phones, noise does not. numpy, on one mono recording [samples] of at least a window.
+    """
+    window, hop = _samples(sample_rate, window_ms), _samples(sample_rate, hop_ms)
+    audio = np.asarray(audio, np.float64)
+    if audio.ndim != 1 or len(audio) < window:
+        raise ValueError(f"audio of shape {audio.shape}: expected [samples] of at least {window}")
+    starts = hop * np.arange((len(audio) - window) // hop + 1)
+    frames = audio[starts[:, None] + np.arange(window)[None, :]]
+    hann = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(window) / window)
+    power = np.abs(np.fft.rfft(frames * hann, axis=-1)) ** 2
+    frequency = np.fft.rfftfreq(window, 1 / sample_rate)
+    power = power[:, (frequency >= band[0]) & (frequency <= band[1])] + 1e-20
+    energy = 10 * np.log10(np.sum(power / np.percentile(power, 10, axis=0), axis=1))
+    return float(np.percentile(energy, 95) - np.percentile(energy, 10))

@@ -242,13 +242,33 @@ def read_audio(path, sample_rate: int, notice: Notice = print) -> np.ndarray:
 
 
 SILENCE_DB = -60.0  # a recording's peak below this, in dB full scale, is silence
+# a recording whose loud frames rise less than this above its quiet ones is steady noise
+# (nets.audio.energy_rise_db): white, pink and brown noise of 0.3-3 s stay below 3.4 dB, the
+# held-out test utterances rise at least 7.5 dB clean and 3.6 dB at 5 dB SNR
+SPEECH_RISE_DB = 4.0
+
+
+def _no_speech(audio: np.ndarray, rate: int, facts: dict) -> str | None:
+    """Why a recording holds no speech (silence, steady noise), or None where it may."""
+    from nets.audio import energy_rise_db
+
+    if np.max(np.abs(audio)) < 10 ** (SILENCE_DB / 20):
+        return f"silent (peak below {SILENCE_DB:g} dBFS)"
+    rise = energy_rise_db(audio, rate, facts["window_ms"], facts["hop_ms"])
+    if rise < SPEECH_RISE_DB:
+        return (f"steady noise (its loud frames rise {rise:.1f} dB above its quiet ones, "
+                f"speech {SPEECH_RISE_DB:g} dB or more)")  # fmt: skip
+    return None
 
 
 def transcribe(run, paths: list[str], beam: int = 0, notice: Notice = print) -> list[dict]:
     """Each .wav file's transcript: the best path collapsed (greedy), or CTC prefix beam search
-    of width ``beam``. A file whose peak is below ``SILENCE_DB`` (dB full scale) is silent: an
-    empty transcript and a notice, without the model (the features are normalised per
-    utterance, so after them silence is no longer quieter than speech)."""
+    of width ``beam``. A file with no speech gets an empty transcript and a notice, without the
+    model (the features are normalised per utterance, so after them silence is no longer
+    quieter than speech, nor noise different from a voice): silence, its peak below
+    ``SILENCE_DB`` (dB full scale), and steady noise, its loud frames less than
+    ``SPEECH_RISE_DB`` above its quiet ones (``nets.audio.energy_rise_db``). A sound that comes
+    and goes (a door, music, a cough) is not refused: the model hears what it can in it."""
     from nets.audio import log_mel_spectrogram
     from nets.models.ctc import beam_search, greedy_decode
 
@@ -264,9 +284,9 @@ def transcribe(run, paths: list[str], beam: int = 0, notice: Notice = print) -> 
                 f"{path}: {len(audio)} samples ({1000 * len(audio) / rate:.1f} ms) is shorter "
                 f"than one {facts['window_ms']:g} ms analysis window"
             )
-        peak = float(np.max(np.abs(audio)))
-        if peak < 10 ** (SILENCE_DB / 20):
-            notice(f"{path}: silent (peak below {SILENCE_DB:g} dBFS): no speech")
+        reason = _no_speech(audio, rate, facts)
+        if reason:
+            notice(f"{path}: {reason}: no speech")
             records.append({"input": str(path), "transcript": ""})
             continue
         features, frames = log_mel_spectrogram(

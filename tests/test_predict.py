@@ -25,6 +25,7 @@ from nets.data.digits import load_digits
 from nets.data.reviews import SPLIT_SEEDS, SPLIT_SIZES, generate_reviews
 from nets.data.series import load_series, origins
 from nets.data.speech import utterances
+from nets.data.speech_augment import coloured_noise
 from nets.data.text import OOV, PAD
 from nets.data.translation import decode_targets, written_dates
 from nets.models.ctc import greedy_decode
@@ -215,18 +216,26 @@ def test_speech_transcribes_as_the_evaluation_decodes_at_any_rate(runs, tmp_path
     predict_cli.main(["--workdir", str(runs["speech"]), str(tmp_path / "cd.wav"), "--beam", "3"])
     err = capsys.readouterr().err
     assert "2 channels mixed down to one" in err and "resampled from 22050 Hz to 8000 Hz" in err
-    # silence, and a whisper of noise below -60 dBFS: no speech, whatever the model would say
-    wavfile.write(tmp_path / "silence.wav", 8000, np.zeros(4000, np.float32))
-    quiet = np.random.default_rng(0).standard_normal(4000) * 10 ** (-65 / 20) / 4
-    wavfile.write(tmp_path / "quiet.wav", 8000, quiet.astype(np.float32))
+    # silence, a whisper of noise below -60 dBFS, and steady noise (white at -20 dBFS, brown):
+    # no speech, whatever the model would say
+    rng = np.random.default_rng(0)
+    quiet = rng.standard_normal(4000) * 10 ** (-65 / 20) / 4
+    assert np.abs(quiet).max() < 10 ** (-60 / 20) < 20 * np.abs(quiet).max()
+    clips = {
+        "silence": np.zeros(4000),
+        "quiet": quiet,
+        "white": rng.standard_normal(8000) * 0.1,
+        "brown": coloured_noise("brown", 12000, rng) * 0.1,
+    }
+    for name, clip in clips.items():
+        wavfile.write(tmp_path / f"{name}.wav", 8000, clip.astype(np.float32))
     capsys.readouterr()
     predict_cli.main(["--workdir", str(runs["speech"]), "--json",
-                      str(tmp_path / "silence.wav"), str(tmp_path / "quiet.wav")])  # fmt: skip
+                      *(str(tmp_path / f"{name}.wav") for name in clips)])  # fmt: skip
     out, err = capsys.readouterr()
-    assert [json.loads(line)["transcript"] for line in out.splitlines()] == ["", ""]
+    assert [json.loads(line)["transcript"] for line in out.splitlines()] == [""] * 4
     assert err.count("silent (peak below -60 dBFS): no speech") == 2
-    # just above the threshold the model is asked (a recording of a quiet voice is not silence)
-    assert np.abs(quiet).max() < 10 ** (-60 / 20) < 20 * np.abs(quiet).max()
+    assert err.count("steady noise (its loud frames rise") == 2
 
 
 @pytest.mark.slow

@@ -11,18 +11,21 @@ import librosa
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
+from scipy import signal
 from scipy.io import wavfile
 
 from experiments import speech as experiment
 from experiments.configs import speech as speech_config
-from nets.audio import frame_count, log_mel_spectrogram
+from nets.audio import energy_rise_db, frame_count, log_mel_spectrogram
 from nets.cnn import conv_output_size
 from nets.data import loader, speech
 from nets.data.fsdd import read_recording
 from nets.data.prepare import main as prepare
+from nets.data.speech_augment import COLOURS, add_noise, coloured_noise
 from nets.metrics import label_error_rate
 from nets.models import get_model
 from nets.models.ctc import beam_search, collapse, greedy_decode, subsampled_lengths
+from nets.predict import SPEECH_RISE_DB
 from nets.training.objectives import ctc
 
 
@@ -56,6 +59,29 @@ def test_features_equal_librosa_normalised_per_band_and_padding_changes_nothing(
         np.testing.assert_allclose(features[row, : frames[row]], expected, atol=2e-4)
         assert not np.any(features[row, frames[row] :])
     assert frame_count(np.array([199, 200, 279, 280]), 200, 80).tolist() == [0, 1, 1, 2]
+
+
+def test_energy_rise_is_a_step_in_level_and_steady_noise_of_any_colour_stays_below_speech():
+    rng = np.random.default_rng(0)
+    quiet, loud = rng.standard_normal(8000), 10 * rng.standard_normal(8000)
+    # a noise that steps up 20 dB (10x the amplitude) halfway: its loud frames rise 20 dB
+    # (plus the 95th and 10th percentiles' spread over the frames, about a decibel)
+    step = energy_rise_db(np.concatenate([quiet, loud]), 8000)
+    assert 20 < step < 23 and energy_rise_db(np.concatenate([quiet, quiet]), 8000) < 4
+    assert energy_rise_db(1e-3 * np.concatenate([quiet, loud]), 8000) == pytest.approx(step)
+    for colour, seconds in itertools.product(COLOURS, [0.3, 1, 3]):
+        noise = coloured_noise(colour, int(8000 * seconds), rng)
+        assert energy_rise_db(noise, 8000) < SPEECH_RISE_DB, (colour, seconds)
+    for k, colour in enumerate(COLOURS):  # power ~ 1/f^k: a line of slope -k on log-log axes
+        frequency, power = signal.welch(coloured_noise(colour, 80_000, rng), 8000, nperseg=1024)
+        slope = np.polyfit(np.log(frequency[2:]), np.log(power[2:]), 1)[0]
+        assert slope == pytest.approx(-k, abs=0.1), colour
+    for index, utterance in enumerate(speech.utterances("test", 20)):  # held-out speakers
+        noisy = add_noise(utterance.audio, 10.0, np.random.default_rng(index))
+        assert energy_rise_db(utterance.audio, 8000) > SPEECH_RISE_DB + 2
+        assert energy_rise_db(noisy, 8000) > SPEECH_RISE_DB, index
+    with pytest.raises(ValueError, match="at least 200"):
+        energy_rise_db(np.zeros(100), 8000)
 
 
 def test_ctc_loss_is_minus_log_of_the_sum_over_alignments_and_ignores_padded_frames():

@@ -27,6 +27,7 @@ seeded by the example's position in the training order like the image recipes.
 
 import numpy as np
 
+from nets.checks import check_choice
 from nets.data.speech import SAMPLE_RATE
 
 SPEED, GAIN_DB, SNR_DB, T60 = (0.9, 1.1), (-10.0, 10.0), (0.0, 30.0), (0.1, 0.6)
@@ -51,6 +52,20 @@ def add_noise(audio: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.
     power = np.mean(audio.astype(np.float64) ** 2)
     noise = rng.standard_normal(len(audio)) * np.sqrt(power / 10 ** (snr_db / 10))
     return (audio + noise).astype(np.float32)
+
+
+COLOURS = ("white", "pink", "brown")  # noise power falling as 1/f^0, 1/f, 1/f^2
+
+
+def coloured_noise(colour: str, samples: int, rng: np.random.Generator) -> np.ndarray:
+    """[samples] of stationary noise of unit variance whose power falls as 1/f^k with k the
+    index of ``colour`` in ``COLOURS``: white noise shaped in the frequency domain."""
+    check_choice("colour", colour, COLOURS)
+    spectrum = np.fft.rfft(rng.standard_normal(samples))
+    frequency = np.fft.rfftfreq(samples)
+    frequency[0] = frequency[1]  # the mean keeps the lowest frequency's weight, not infinity
+    noise = np.fft.irfft(spectrum * frequency ** (-COLOURS.index(colour) / 2), samples)
+    return (noise / noise.std()).astype(np.float32)
 
 
 def room_impulse_response(t60: float, rng: np.random.Generator) -> np.ndarray:
