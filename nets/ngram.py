@@ -35,6 +35,23 @@ def _codes(ids: np.ndarray, order: int, base: int) -> np.ndarray:
     return codes
 
 
+def _token_ids(name: str, ids, vocabulary_size: int) -> np.ndarray:
+    """``ids`` as a 1-D int64 array of tokens 0..V-1; anything else is refused."""
+    ids = np.asarray(ids)
+    if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
+        raise ValueError(f"{name}: expected a 1-D sequence of integer token ids, got {ids.dtype} "
+                         f"of shape {ids.shape}")  # fmt: skip
+    if ids.size and (ids.min() < 0 or ids.max() >= vocabulary_size):
+        raise ValueError(f"{name}: token ids must be in 0..{vocabulary_size - 1}, found "
+                         f"{ids.min()}..{ids.max()}")  # fmt: skip
+    return ids.astype(np.int64)
+
+
+def _padded(ids: np.ndarray, order: int) -> np.ndarray:
+    """``ids`` preceded by the n - 1 padding tokens (id 0) that give its first tokens histories."""
+    return np.concatenate([np.zeros(order - 1, np.int64), ids])
+
+
 class _Order:
     """The counts of one order k: sorted k-gram codes with their counts, and for each history
     (code // V) its total count and number of distinct next tokens."""
@@ -80,10 +97,10 @@ class KneserNey:
         check_positive("vocabulary_size", vocabulary_size)
         if vocabulary_size**order >= 2**63:
             raise ValueError(f"order {order} over {vocabulary_size} tokens overflows 63-bit codes")
-        ids = np.asarray(ids, np.int64)
-        if ids.size and (ids.min() < 0 or ids.max() >= vocabulary_size):
-            raise ValueError(f"token ids must be in 0..{vocabulary_size - 1}")
-        padded = np.concatenate([np.zeros(order - 1, np.int64), ids])
+        ids = _token_ids("training text", ids, vocabulary_size)
+        if ids.size == 0:
+            raise ValueError("the training text has no tokens: nothing to count")
+        padded = _padded(ids, order)
         base, orders = vocabulary_size, []
         grams = np.unique(_codes(padded, order, base), return_counts=True)
         for k in range(order, 0, -1):
@@ -95,8 +112,8 @@ class KneserNey:
     def probabilities_of(self, ids) -> np.ndarray:
         """[N] P(x_t | the n - 1 tokens before it) for every token of ``ids`` (the text preceded
         by padding, as in training)."""
-        ids = np.asarray(ids, np.int64)
-        padded = np.concatenate([np.zeros(self.order - 1, np.int64), ids])
+        ids = _token_ids("text", ids, self.vocabulary_size)
+        padded = _padded(ids, self.order)
         p = np.full(len(ids), 1.0 / self.vocabulary_size)
         for k, counts in enumerate(self.orders, start=1):
             grams = _codes(padded[self.order - k :], k, self.vocabulary_size)
@@ -104,9 +121,10 @@ class KneserNey:
         return p
 
     def next_token_distribution(self, history) -> np.ndarray:
-        """[V] P(w | history) for every token w (the last n - 1 tokens of ``history`` count)."""
-        context = np.asarray(history, np.int64)[len(history) - (self.order - 1) :]
-        context = np.concatenate([np.zeros(self.order - 1 - len(context), np.int64), context])
+        """[V] P(w | history) for every token w (the last n - 1 tokens of ``history`` count; a
+        shorter history is preceded by padding, as the text's first tokens are)."""
+        padded = _padded(_token_ids("history", history, self.vocabulary_size), self.order)
+        context = padded[len(padded) - (self.order - 1) :]
         vocabulary = np.arange(self.vocabulary_size)
         p = np.full(self.vocabulary_size, 1.0 / self.vocabulary_size)
         for k, counts in enumerate(self.orders, start=1):

@@ -208,6 +208,23 @@ def test_kneser_ney_matches_a_hand_computed_bigram_and_sums_to_one():
         for t in range(20):
             history = np.concatenate([np.zeros(order - 1, int), text[:t]])
             assert math.isclose(probabilities[t], fitted.next_token_distribution(history)[text[t]])
+    # a history shorter than n - 1 is padded, as the text's first tokens are: every length
+    text = np.array([1, 2, 3, 1, 2, 3, 3, 2, 1, 2, 3, 1, 1, 2])
+    fitted = KneserNey.fit(text, 5, vocabulary_size=4)
+    probabilities = fitted.probabilities_of(text)
+    for t in range(len(text)):
+        assert math.isclose(probabilities[t], fitted.next_token_distribution(text[:t])[text[t]])
+    assert not np.allclose(fitted.next_token_distribution([1, 2, 3]),
+                           fitted.next_token_distribution([3]))  # fmt: skip
+    for call, message in [
+        (lambda: fitted.probabilities_of([1, 4]), r"in 0..3, found 1..4"),
+        (lambda: fitted.next_token_distribution([-1]), r"in 0..3, found -1..-1"),
+        (lambda: fitted.probabilities_of([[1, 2]]), "1-D sequence of integer token ids"),
+        (lambda: fitted.probabilities_of([1.5]), "integer token ids"),
+        (lambda: KneserNey.fit([], 3, vocabulary_size=4), "has no tokens"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            call()
     # the add-one unigram: -mean log2((count + 1) / (N + V))
     assert math.isclose(
         unigram_bits([1, 1, 2], [1, 0], 3), -(math.log2(3 / 6) + math.log2(1 / 6)) / 2
