@@ -22,14 +22,19 @@ def gradients(conv, x, kernel, **options):
 
 
 def assert_gradients_equal_xla(x_shape, kernel_shape, **options):
-    x = jax.random.normal(jax.random.key(0), x_shape)
-    kernel = jax.random.normal(jax.random.key(1), kernel_shape)
-    ours = gradients(convolution.conv_general_dilated, x, kernel, **options)
-    xla = gradients(lax.conv_general_dilated, x, kernel, **options)
-    for a, b in zip(ours, xla, strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
-    forward = convolution.conv_general_dilated(x, kernel, **options)
-    np.testing.assert_array_equal(forward, lax.conv_general_dilated(x, kernel, **options))
+    """In float32 to float32's accuracy, and in float64 to 1e-12: the sums are kept in the
+    inputs' precision, not rounded to float32."""
+    for dtype, tolerance in [(jnp.float32, 1e-4), (jnp.float64, 1e-12)]:
+        with jax.enable_x64(dtype == jnp.float64):
+            x = jax.random.normal(jax.random.key(0), x_shape, dtype)
+            kernel = jax.random.normal(jax.random.key(1), kernel_shape, dtype)
+            ours = gradients(convolution.conv_general_dilated, x, kernel, **options)
+            xla = gradients(lax.conv_general_dilated, x, kernel, **options)
+            for a, b in zip(ours, xla, strict=True):
+                assert a.dtype == dtype
+                np.testing.assert_allclose(a, b, rtol=tolerance, atol=tolerance)
+            forward = convolution.conv_general_dilated(x, kernel, **options)
+            np.testing.assert_array_equal(forward, lax.conv_general_dilated(x, kernel, **options))
 
 
 NHWC = ("NHWC", "HWIO", "NHWC")
@@ -87,13 +92,19 @@ def test_chunks_of_examples_add_up_to_the_whole_batch(monkeypatch):
     whole = convolution.weight_gradient(x, d_y, (3, 3, 4, 3), (2, 2), ((1, 0), (1, 0)))
     np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-5)
     # and by hand: dL/dW[i, j] = sum over examples and output positions of x_pad * d_y
-    x_pad = np.pad(np.asarray(x), ((0, 0), (1, 0), (1, 0), (0, 0)))
+    x_pad = np.pad(np.asarray(x, np.float64), ((0, 0), (1, 0), (1, 0), (0, 0)))
     by_hand = np.zeros((3, 3, 4, 3))
     for i in range(3):
         for j in range(3):
             patch = x_pad[:, i : i + 3 : 2, j : j + 3 : 2]
-            by_hand[i, j] = np.einsum("nhwc,nhwd->cd", patch, np.asarray(d_y))
+            by_hand[i, j] = np.einsum("nhwc,nhwd->cd", patch, np.asarray(d_y, np.float64))
     np.testing.assert_allclose(whole, by_hand, rtol=1e-4, atol=1e-4)
+    with jax.enable_x64(True):  # in float64, chunked, to float64's accuracy
+        monkeypatch.setattr(convolution, "CHUNK_BYTES", 128)
+        x64, d_y64 = (jnp.asarray(np.asarray(a), jnp.float64) for a in (x, d_y))
+        chunked = convolution.weight_gradient(x64, d_y64, (3, 3, 4, 3), (2, 2), ((1, 0), (1, 0)))
+        assert chunked.dtype == jnp.float64
+        np.testing.assert_allclose(chunked, by_hand, rtol=1e-12, atol=1e-12)
 
 
 def test_dilation_and_groups_fall_back_to_xla():

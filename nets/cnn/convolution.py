@@ -116,7 +116,8 @@ def weight_gradient(x, d_y, kernel_shape, strides, padding, depthwise=False):
     over chunks of n examples.
 
     x [batch, *spatial, C_in]; d_y [batch, *spatial', C_out]; returns ``kernel_shape``,
-    [*window, C_in, C_out] ([*window, 1, C] for depthwise), accumulated in float32.
+    [*window, C_in, C_out] ([*window, 1, C] for depthwise), accumulated in the promoted type
+    of the inputs and float32 (float32 for bfloat16 or float32 inputs, float64 for float64).
     """
     x_pad = jnp.pad(x, ((0, 0), *padding, (0, 0)))
     batch, out = x.shape[0], d_y.shape[1:-1]
@@ -134,12 +135,19 @@ def weight_gradient(x, d_y, kernel_shape, strides, padding, depthwise=False):
     def add(total, pair):
         return total + gradient(*pair), None
 
-    zeros = jnp.zeros(kernel_shape, jnp.float32)
+    zeros = jnp.zeros(kernel_shape, _accumulator(x, d_y))
     return jax.lax.scan(add, zeros, (chunks(x_pad), chunks(d_y)))[0]
+
+
+def _accumulator(x, d_y):
+    """The sums' dtype: float32 at least (bfloat16 products summed in bfloat16 lose the
+    gradient), float64 where the inputs are."""
+    return jnp.promote_types(jnp.promote_types(x.dtype, d_y.dtype), jnp.float32)
 
 
 def _offsets(x_pad, d_y, kernel_shape, strides, depthwise):
     """The weight gradient of one chunk of examples, one offset of the window at a time."""
+    total = _accumulator(x_pad, d_y)
     window, channels = kernel_shape[:-2], x_pad.shape[-1]
     out = d_y.shape[1:-1]
     d_y_rows = d_y.reshape(-1, d_y.shape[-1])
@@ -154,11 +162,11 @@ def _offsets(x_pad, d_y, kernel_shape, strides, depthwise):
         )
         rows = x_pad[(slice(None), *index)].reshape(-1, channels)
         if depthwise:
-            offsets.append(jnp.sum(rows * d_y_rows, axis=0, dtype=jnp.float32)[None])
+            offsets.append(jnp.sum(rows * d_y_rows, axis=0, dtype=total)[None])
         elif d_y_columns is not None:
-            offsets.append(jnp.matmul(d_y_columns, rows, preferred_element_type=jnp.float32).T)
+            offsets.append(jnp.matmul(d_y_columns, rows, preferred_element_type=total).T)
         else:
-            offsets.append(jnp.matmul(rows.T, d_y_rows, preferred_element_type=jnp.float32))
+            offsets.append(jnp.matmul(rows.T, d_y_rows, preferred_element_type=total))
     return jnp.stack(offsets).reshape(kernel_shape)
 
 
