@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from nets.cnn import ConvBlock, LeNet5, conv_output_size, pool
+from nets.cnn.layers import batch_norm
 
 
 def count(tree) -> int:
@@ -167,3 +168,17 @@ def test_overlapping_pooling_falls_back_to_reduce_window():
     x = jax.random.normal(jax.random.key(7), (1, 7, 7, 2))
     expected = nn.max_pool(x, (3, 3), strides=(2, 2), padding="VALID")
     np.testing.assert_allclose(pool(x, "max", 3, 2), expected)
+
+
+def test_batch_norm_keeps_flax_running_statistics_the_biased_batch_variance():
+    x = np.random.default_rng(0).normal(2.0, 3.0, (4, 4, 4, 2))  # 64 values per channel
+    layer = batch_norm(train=True)
+    variables = layer.init(jax.random.key(0), x)
+    y, updates = layer.apply(variables, x, mutable=["batch_stats"])
+    values = x.reshape(-1, 2)
+    running = updates["batch_stats"]
+    np.testing.assert_allclose(running["mean"], 0.1 * values.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(running["var"], 0.9 + 0.1 * values.var(0), rtol=1e-5)  # / n
+    assert not np.allclose(running["var"], 0.9 + 0.1 * values.var(0, ddof=1), rtol=1e-5)
+    expected = (values - values.mean(0)) / np.sqrt(values.var(0) + 1e-5)
+    np.testing.assert_allclose(np.asarray(y).reshape(-1, 2), expected, rtol=1e-4, atol=1e-4)
