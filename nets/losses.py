@@ -30,6 +30,8 @@ sequences is one call: ``categorical_cross_entropy(logits, labels, from_logits=T
 where=mask)`` with logits [batch, time, classes], labels and mask [batch, time].
 """
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -70,6 +72,26 @@ def reduce(terms: jax.Array, reduction: str = "mean", where: jax.Array | None = 
         return total
     count = terms.size if where is None else jnp.sum(where)
     return total / count
+
+
+def in_range(name: str, values, low: float, high: float, where, axes: int = 0) -> jax.Array:
+    """Booleans of the loss terms' shape (``values``' shape less its last ``axes`` axes): True
+    where the term's values all lie in [low, high]. Where the values are known (not traced) a
+    value outside, or NaN, in a term that ``where`` keeps is a ValueError naming the range;
+    where they are traced the caller makes those terms NaN: never silently clipped."""
+    inside = (values >= low) & (values <= high)  # False for NaN
+    inside = jnp.all(inside, axis=tuple(range(inside.ndim - axes, inside.ndim)))
+    known, keep = concrete(inside), concrete(where)
+    if known is not None:
+        outside = ~known
+        if keep is not None:
+            keep = keep.reshape(keep.shape + (1,) * (outside.ndim - keep.ndim)).astype(bool)
+            outside &= np.broadcast_to(keep, outside.shape)
+        if outside.any():
+            given = np.asarray(values)
+            raise ValueError(f"{name} must lie in [{low:g}, {high:g}], got values from "
+                             f"{given.min():g} to {given.max():g}")  # fmt: skip
+    return inside
 
 
 def _labelled(log_p: jax.Array, labels: jax.Array, where) -> jax.Array:
@@ -120,8 +142,8 @@ def huber(predictions, targets, delta: float = 1.0, *, reduction="mean", where=N
     The two pieces meet with equal value and slope at |e| = delta. ``delta`` must be positive.
     """
     _check_same_shape(predictions, targets)
-    if isinstance(delta, int | float) and delta <= 0:
-        raise ValueError(f"huber delta must be positive, got {delta}")
+    if isinstance(delta, int | float) and not 0 < delta < math.inf:  # NaN fails both
+        raise ValueError(f"huber delta must be positive and finite, got {delta}")
     abs_error = jnp.abs(targets - predictions)
     quadratic = jnp.minimum(abs_error, delta)
     # 1/2 q^2 + delta (|e| - q) equals both pieces above and has no branch to differentiate.
@@ -143,15 +165,19 @@ def binary_cross_entropy(
     Each unit is its own binary problem, so a [batch, labels] array is the multi-label loss
     (sigmoid per unit); the mean runs over all n elements. ``predictions`` are probabilities p,
     or logits z with p = sigmoid(z) when ``from_logits``; targets y in [0, 1], same shape.
+    Probabilities and targets outside [0, 1] are refused (``in_range``), not clipped.
     """
     _check_same_shape(predictions, targets)
+    valid = in_range("binary cross-entropy targets", targets, 0.0, 1.0, where)
     if from_logits:
         log_p = jax.nn.log_sigmoid(predictions)
         log_not_p = jax.nn.log_sigmoid(-predictions)  # log(1 - sigmoid(z)) = log sigmoid(-z)
     else:
+        valid &= in_range("probabilities (from_logits=False)", predictions, 0.0, 1.0, where)
         p = jnp.clip(predictions, epsilon, 1.0 - epsilon)
         log_p, log_not_p = jnp.log(p), jnp.log1p(-p)
-    return reduce(-(targets * log_p + (1.0 - targets) * log_not_p), reduction, where)
+    terms = -(targets * log_p + (1.0 - targets) * log_not_p)
+    return reduce(jnp.where(valid, terms, jnp.nan), reduction, where)
 
 
 def categorical_cross_entropy(
@@ -169,7 +195,8 @@ def categorical_cross_entropy(
     ``predictions`` [..., classes]: probabilities p, or logits z with p = softmax(z) when
     ``from_logits``. ``targets``: one-hot (or any distribution) [..., classes], or integer
     class labels [...], for which the inner sum is -log p of the labelled class. The unreduced
-    terms have the shape [...] (one per example, or per step of a sequence).
+    terms have the shape [...] (one per example, or per step of a sequence). Probabilities or
+    target distributions with entries outside [0, 1] are refused (``in_range``).
 
     ``label_smoothing`` a (Szegedy et al. 2016) trains against y' = (1 - a) y + a / K over the
     K classes: CCE = (1 - a) CCE(y) + a * (-1/K sum_c log p_c), which keeps the logits from
@@ -182,7 +209,9 @@ def categorical_cross_entropy(
         log_p = jax.nn.log_softmax(predictions, axis=-1)
     else:
         log_p = jnp.log(jnp.clip(predictions, epsilon, 1.0))
+    valid = True
     if target_shape == pred_shape:
+        valid = in_range("target distributions", targets, 0.0, 1.0, where, 1)
         terms = -jnp.sum(targets * log_p, axis=-1)
     elif target_shape == pred_shape[:-1] and jnp.issubdtype(jnp.result_type(targets), jnp.integer):
         terms = _labelled(log_p, targets, where)
@@ -192,6 +221,8 @@ def categorical_cross_entropy(
             f"of shape {pred_shape[:-1]}, got shape {target_shape} and dtype "
             f"{jnp.result_type(targets)}"
         )
+    if not from_logits:
+        valid &= in_range("probabilities (from_logits=False)", predictions, 0.0, 1.0, where, 1)
     if label_smoothing:
         terms = (1 - label_smoothing) * terms - label_smoothing * jnp.mean(log_p, axis=-1)
-    return reduce(terms, reduction, where)
+    return reduce(jnp.where(valid, terms, jnp.nan), reduction, where)

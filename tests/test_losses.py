@@ -52,7 +52,7 @@ def test_huber_is_quadratic_inside_delta_and_linear_beyond(delta):
     )
 
 
-@pytest.mark.parametrize("delta", [0.0, -1.0])
+@pytest.mark.parametrize("delta", [0.0, -1.0, float("nan"), float("inf")])
 def test_huber_rejects_non_positive_delta(delta):
     with pytest.raises(ValueError, match="delta must be positive"):
         losses.huber(PRED, TARGET, delta)
@@ -231,3 +231,30 @@ def test_labels_outside_the_classes_are_never_scored_as_another_class():
     )
     grad = jax.jit(jax.grad(lambda z: cce(z, np.array([0, -1, 2]), from_logits=True, where=mask)))
     assert np.all(np.isfinite(grad(logits))) and np.all(grad(logits)[1] == 0)
+
+
+def test_probabilities_and_targets_outside_0_1_are_refused_not_clipped():
+    bce, cce = losses.binary_cross_entropy, losses.categorical_cross_entropy
+    probs = np.full((2, 3), 0.5, np.float32)
+    for call, message in [
+        (lambda: bce(probs, np.array([[0, 1, 2.0]] * 2)), r"targets must lie in \[0, 1\].* to 2"),
+        (lambda: bce(probs, np.array([[0, -1.0, 1]] * 2)), r"targets .* from -1 to 1"),
+        (lambda: bce(probs + 0.6, np.ones((2, 3))), r"probabilities \(from_logits=False\)"),
+        (lambda: bce(probs - 0.6, np.ones((2, 3))), "from -0.1 to -0.1"),
+        (lambda: cce(probs * 3, np.eye(3)[[0, 1]]), r"probabilities .* from 1.5 to 1.5"),
+        (lambda: cce(probs, np.array([[1.2, -0.2, 0]] * 2)), r"target distributions .* -0.2"),
+        (lambda: bce(probs, np.array([[0, np.nan, 1]] * 2)), "from nan to nan"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            call()
+    # from logits, any real prediction is a logit; a target of 2.0 is still refused
+    with pytest.raises(ValueError, match="targets must lie"):
+        bce(probs, np.full((2, 3), 2.0), from_logits=True)
+    # traced: NaN (the run driver's non-finite guard stops on it), never a number
+    traced = jax.jit(lambda t: bce(probs, t))(np.array([[0, 1, 2.0]] * 2))
+    assert np.isnan(traced)
+    assert np.isnan(jax.jit(lambda p: cce(p, np.eye(3)[[0, 1]]))(probs * 3))
+    # a masked-out term may hold anything (the padding): it counts for nothing
+    mask = np.array([[True, True, False]] * 2)
+    np.testing.assert_allclose(bce(probs, np.array([[0, 1, 2.0]] * 2), where=mask), np.log(2),
+                               rtol=1e-6)  # fmt: skip

@@ -99,6 +99,18 @@ def test_ctc_loss_is_minus_log_of_the_sum_over_alignments_and_ignores_padded_fra
     garbage[0, 5:] = 100.0  # beyond the first utterance's 5 frames
     again = ctc((jnp.asarray(garbage), jnp.asarray(lengths)), {"targets": targets, "mask": mask})
     np.testing.assert_allclose(again["loss"], loss["loss"], rtol=1e-6)
+    # the blank (0) or an id past the logits as a real label: refused, or NaN where traced
+    outputs = (jnp.asarray(logits), jnp.asarray(lengths))
+    for bad, shown in ((0, "0 to 2"), (3, "0 to 3")):
+        wrong = targets.copy()
+        wrong[2, 1] = bad
+        with pytest.raises(
+            ValueError,
+            match=rf"CTC labels \(blank is 0\) must lie in \[1, 2\], got values from {shown}",
+        ):
+            ctc(outputs, {"targets": wrong, "mask": mask})
+        traced = jax.jit(ctc)(outputs, {"targets": wrong, "mask": mask})["loss"]
+        assert np.isnan(traced[2]) and np.allclose(traced[:2], loss["loss"][:2])
 
 
 def test_greedy_decoding_collapses_repeats_and_drops_blanks():

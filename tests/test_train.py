@@ -603,3 +603,12 @@ def test_a_model_that_cannot_read_the_data_is_refused_before_anything_is_written
     with pytest.raises(ValueError, match=r"Recurrent input must have 3 axes .*32, 32, 1\)"):
         train_cli.run(config, str(tmp_path / "run"))
     assert not (tmp_path / "run").exists()
+
+
+def test_the_mse_objective_reads_one_output_per_target_and_refuses_other_shapes():
+    targets = np.array([1.0, 2.0, 3.0, 4.0], np.float32)
+    predictions = np.array([[1.5], [2.0], [2.0], [4.0]], np.float32)  # a one-output head
+    loss = objectives.mse(jax.numpy.asarray(predictions), {"targets": targets})["loss"]
+    np.testing.assert_allclose(loss, (predictions[:, 0] - targets) ** 2, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"predictions of shape \(4, 3\) for targets of shape"):
+        objectives.mse(np.zeros((4, 3)), {"targets": targets})

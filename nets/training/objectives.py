@@ -73,6 +73,11 @@ def mse(predictions: jax.Array, batch: dict) -> dict[str, jax.Array]:
     """Mean squared error of real targets; a scalar target [batch] is read from predictions
     [batch, 1] (a one-output head)."""
     targets = batch["targets"]
+    if predictions.shape not in (targets.shape, (*targets.shape, 1)):
+        raise ValueError(
+            f"mse: predictions of shape {predictions.shape} for targets of shape "
+            f"{targets.shape}: expected {targets.shape} or {(*targets.shape, 1)}"
+        )
     predictions = predictions.reshape(targets.shape)
     terms = losses.mse(predictions, targets, reduction="none")
     return {"loss": per_example_mean(terms, step_mask(batch, targets))}
@@ -85,6 +90,10 @@ def ctc(outputs: tuple[jax.Array, jax.Array], batch: dict) -> dict[str, jax.Arra
     utterances whose greedy decoding is exactly the labels."""
     logits, lengths = outputs
     labels, label_mask = batch["targets"], batch["mask"].astype(bool)
+    # a real label is a class 1..C-1: the blank (0) or an id past the logits is refused where
+    # the labels are known, and makes the utterance's loss NaN where they are traced
+    inside = losses.in_range("CTC labels (blank is 0)", labels, 1, logits.shape[-1] - 1, label_mask)
+    valid = jnp.all(inside | ~label_mask, axis=1)
     logit_paddings = 1.0 - valid_steps(lengths, logits.shape[1]).astype(logits.dtype)
     label_paddings = 1.0 - label_mask.astype(logits.dtype)
     nll = optax.ctc_loss(logits, logit_paddings, labels, label_paddings, blank_id=BLANK)
@@ -93,7 +102,8 @@ def ctc(outputs: tuple[jax.Array, jax.Array], batch: dict) -> dict[str, jax.Arra
     width = min(labels.shape[1], decoded.shape[1])
     same = jnp.all((decoded[:, :width] == labels[:, :width]) | ~label_mask[:, :width], axis=1)
     exact = same & (counts == label_lengths)
-    return {"loss": nll / jnp.maximum(label_lengths, 1), "accuracy": exact.astype(jnp.float32)}
+    loss = jnp.where(valid, nll / jnp.maximum(label_lengths, 1), jnp.nan)
+    return {"loss": loss, "accuracy": exact.astype(jnp.float32)}
 
 
 def batch_mean(loss_fn: Callable, outputs, batch: dict, metric: str = "loss") -> jax.Array:
