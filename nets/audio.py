@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nets.checks import check_positive, check_rank
+from nets.checks import check_positive, check_rank, concrete
 from nets.rnn import valid_steps
 
 
@@ -67,7 +67,9 @@ def log_mel_spectrogram(
     hop_ms: float = 10.0,
 ) -> tuple[jax.Array, jax.Array]:
     """Normalised log-mel features [batch, frames, mels] of mono ``audio`` [batch, samples]
-    and each utterance's real frames [batch] (see the module docstring)."""
+    and each utterance's real frames [batch] (see the module docstring). Known (not traced)
+    audio with a NaN or infinite sample, or lengths outside 0..samples, are refused; traced
+    lengths are clipped to that range."""
     check_rank("audio", jnp.shape(audio), 2, "[batch, samples] (mono)")
     check_positive("sample_rate", sample_rate)
     check_positive("mels", mels)
@@ -77,6 +79,14 @@ def log_mel_spectrogram(
     if samples < window:
         raise ValueError(f"audio of {samples} samples is shorter than one {window}-sample window")
     lengths = jnp.full((batch,), samples) if lengths is None else jnp.asarray(lengths)
+    known_audio, known_lengths = concrete(audio), concrete(lengths)
+    if known_audio is not None and not np.all(np.isfinite(known_audio)):
+        rows = np.flatnonzero(~np.all(np.isfinite(known_audio), axis=1)).tolist()
+        raise ValueError(f"audio rows {rows} have NaN or infinite samples")
+    if known_lengths is not None and np.any((known_lengths < 0) | (known_lengths > samples)):
+        raise ValueError(f"lengths must be in 0..{samples} (the audio's samples), got "
+                         f"{known_lengths.tolist()}")  # fmt: skip
+    lengths = jnp.clip(lengths, 0, samples)  # traced: never more frames than the array has
     filterbank = mel_filterbank(sample_rate, window, mels)
     return _features(jnp.asarray(audio, jnp.float32), lengths, filterbank, window, hop)
 

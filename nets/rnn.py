@@ -535,6 +535,10 @@ class Recurrent(nn.Module):
         batch, time = shape[:2]
         if time < 1 or batch < 1:
             raise ValueError(f"Recurrent input needs batch >= 1 and time >= 1, got shape {shape}")
+        if not jnp.issubdtype(jnp.result_type(inputs), jnp.floating):
+            dtype = jnp.result_type(inputs)
+            raise ValueError(f"Recurrent input must be floating point, got {dtype} (token ids? "
+                             "embed them first)")  # fmt: skip
         if seq_lengths is not None:
             seq_lengths = check_lengths(seq_lengths, batch, time)
         single = len(self.cells) == 1

@@ -258,6 +258,8 @@ def test_bad_input_names_what_was_expected():
         model.init(jax.random.key(0), jnp.ones((T, X)))
     with pytest.raises(ValueError, match=r"time >= 1, got shape \(3, 0, 5\)"):
         model.init(jax.random.key(0), jnp.ones((B, 0, X)))
+    with pytest.raises(ValueError, match="must be floating point, got int32 .token ids"):
+        model.init(jax.random.key(0), jnp.ones((B, T, X), jnp.int32))
     with pytest.raises(ValueError, match=r"seq_lengths must have shape \(3,\)"):
         model.init(jax.random.key(0), random_inputs(), jnp.ones((2,), int))
     with pytest.raises(ValueError, match="hidden_size must be a positive integer, got 0"):

@@ -225,12 +225,30 @@ def test_the_synthesiser_is_deterministic_and_its_words_are_where_it_says():
         (lambda: speech.speech_arrays([np.zeros(800)], ["12345"], 8000), "CTC needs 5"),
         (lambda: log_mel_spectrogram(np.zeros((1, 800, 2)), sample_rate=8000), "mono"),
         (lambda: log_mel_spectrogram(np.zeros((1, 100)), sample_rate=8000), "shorter than one"),
+        (
+            lambda: log_mel_spectrogram(np.array([[0.0] * 399 + [np.nan]] * 2), sample_rate=8000),
+            r"audio rows \[0, 1\] have NaN or infinite",
+        ),
+        (
+            lambda: log_mel_spectrogram(np.zeros((1, 400)), [401], sample_rate=8000),
+            r"lengths must be in 0..400 \(the audio's samples\), got \[401\]",
+        ),
+        (lambda: speech.speech_arrays([np.zeros((800, 2))], ["1"], 8000), "expected mono"),
+        (lambda: speech.speech_arrays([np.zeros(800)], ["1", "2"], 8000), "1 utterances and 2"),
         (lambda: speech.fsdd_test_recording("jackson.wav"), "<digit>_<speaker>_<n>.wav"),
     ],
 )
 def test_bad_audio_and_transcriptions_are_refused(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_traced_lengths_past_the_audio_count_only_the_frames_it_has():
+    audio = np.random.default_rng(0).standard_normal((1, 400)).astype(np.float32)
+    traced = jax.jit(lambda n: log_mel_spectrogram(audio, n, sample_rate=8000))
+    features, frames = traced(jnp.array([4000]))
+    assert frames.tolist() == [1 + (400 - 200) // 80]
+    np.testing.assert_array_equal(features, log_mel_spectrogram(audio, sample_rate=8000)[0])
 
 
 def fsdd_records(count: int = 12) -> list[dict]:

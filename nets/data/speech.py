@@ -302,6 +302,12 @@ def speech_arrays(audio: list[np.ndarray], transcripts: list[str], sample_rate: 
     from nets.models.ctc import subsampled_lengths
 
     check_sample_rate(sample_rate)
+    if len(audio) != len(transcripts):
+        raise ValueError(f"{len(audio)} utterances and {len(transcripts)} transcripts")
+    for index, clip in enumerate(audio):
+        if np.ndim(clip) != 1:
+            raise ValueError(f"utterance {index} has shape {np.shape(clip)}: expected mono "
+                             "[samples] (mix the channels down first)")  # fmt: skip
     labels = [encode(text) for text in transcripts]
     targets, label_lengths = pad(labels, max(len(x) for x in labels))
     samples = np.array([len(a) for a in audio])
