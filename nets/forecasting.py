@@ -24,6 +24,26 @@ forecast beats what persistence did one step ahead on the history.
 
 import numpy as np
 
+from nets.checks import check_positive
+
+
+def _checked(series, origins, horizon: int, history: int) -> tuple[np.ndarray, np.ndarray]:
+    """``series`` [T] and ``origins`` [N] as arrays, refused unless every origin o has the
+    ``history`` values y[o - history:o] it reads and lies within the series (no forecast may
+    read y[o:], its own future: a negative index would wrap round to the series' end)."""
+    check_positive("horizon", horizon)
+    series, origins = np.asarray(series), np.asarray(origins)
+    if series.ndim != 1:
+        raise ValueError(f"series must be 1-D [T], got shape {series.shape}")
+    if origins.ndim != 1 or not np.issubdtype(origins.dtype, np.integer):
+        raise ValueError(f"origins must be 1-D integer time indices, got {origins.dtype} "
+                         f"{origins.shape}")  # fmt: skip
+    early = origins[(origins < history) | (origins > len(series))]
+    if early.size:
+        raise ValueError(f"origin {early[0]}: a forecast from origin o reads y[o - {history}:o], "
+                         f"so origins must be in {history}..{len(series)}")  # fmt: skip
+    return series, origins
+
 
 def _indices(origins: np.ndarray, horizon: int) -> np.ndarray:
     """[N, horizon] time indices o + h for h = 0..horizon-1."""
@@ -31,13 +51,16 @@ def _indices(origins: np.ndarray, horizon: int) -> np.ndarray:
 
 
 def persistence(series: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
-    """y_{o-1} repeated over the horizon: [N, horizon]."""
-    return np.repeat(series[np.asarray(origins) - 1][:, None], horizon, axis=1)
+    """y_{o-1} repeated over the horizon: [N, horizon] (origins from 1)."""
+    series, origins = _checked(series, origins, horizon, 1)
+    return np.repeat(series[origins - 1][:, None], horizon, axis=1)
 
 
 def seasonal_naive(series: np.ndarray, origins: np.ndarray, horizon: int, period: int):
     """y_{o+h-m*k}, k = ceil((h+1)/m): the same point of the season in the last period before
-    the origin: [N, horizon]."""
+    the origin: [N, horizon] (origins from one whole period)."""
+    check_positive("period", period)
+    series, origins = _checked(series, origins, horizon, period)
     targets = _indices(origins, horizon)
     back = period * ((np.arange(horizon) // period) + 1)
     return series[targets - back[None, :]]
@@ -86,8 +109,15 @@ def arima(
 def forecast_scores(forecasts: np.ndarray, truth: np.ndarray, history: np.ndarray) -> dict:
     """RMSE, MAE and MASE of ``forecasts`` [N, horizon] against ``truth`` [N, horizon], one
     step ahead (the first column) and over the whole horizon; ``history`` is the training
-    part that scales MASE."""
-    scale = np.mean(np.abs(np.diff(history)))
+    part that scales MASE (at least two values, not all equal)."""
+    forecasts, truth = np.asarray(forecasts), np.asarray(truth)
+    if forecasts.ndim != 2 or forecasts.shape != truth.shape:
+        raise ValueError(f"forecasts and truth must both be [N, horizon], got shapes "
+                         f"{forecasts.shape} and {truth.shape}")  # fmt: skip
+    scale = np.mean(np.abs(np.diff(history))) if len(history) > 1 else 0.0
+    if not scale > 0:
+        raise ValueError("history: MASE's scale (the naive forecast's in-sample mean absolute "
+                         "error) needs two values or more that are not all equal")  # fmt: skip
     scores = {}
     for name, columns in (("one_step", slice(0, 1)), ("horizon", slice(None))):
         errors = forecasts[:, columns] - truth[:, columns]

@@ -56,6 +56,7 @@ def test_windows_and_normalisation_never_read_the_held_out_part():
         ),
         (np.arange(50.0), 11, "horizon 11 is longer than the held-out part"),
         (np.arange(50.0).reshape(5, 10), 2, "must be 1-D"),
+        (np.full(60, 3.0), 2, "standard deviation 0: a constant series"),
     ],
 )
 def test_bad_series_are_refused(values, horizon, message):
@@ -78,6 +79,19 @@ def test_naive_forecasts_and_scores_by_hand():
     assert scores["one_step"]["rmse"] == pytest.approx(np.sqrt((1 + 4) / 2))
     assert scores["horizon"]["mae"] == pytest.approx((1 + 1 + 2 + 2) / 4)
     assert scores["horizon"]["mase"] == pytest.approx(1.5 / scale)
+    # a forecast never reads its own future: origin 0 has no last value, origin 1 no period
+    for call, message in [
+        (lambda: baselines.persistence(values, np.array([0, 4]), 2), r"origin 0: .* in 1..7"),
+        (lambda: baselines.seasonal_naive(values, np.array([1]), 2, 2), r"y\[o - 2:o\]"),
+        (lambda: baselines.persistence(values, np.array([8]), 2), "origin 8"),
+        (lambda: baselines.persistence(values, np.array([4]), 0), "horizon must be a positive"),
+        (lambda: baselines.seasonal_naive(values, origins, 2, 0), "period must be a positive"),
+        (lambda: baselines.persistence(values, np.array([4.0]), 2), "integer time indices"),
+        (lambda: baselines.forecast_scores(forecasts, truth[:, :1], values), r"\(2, 2\) and"),
+        (lambda: baselines.forecast_scores(forecasts, truth, np.ones(5)), "not all equal"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            call()
 
 
 def test_arima_forecasts_from_each_origin_with_the_parameters_fixed():

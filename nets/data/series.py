@@ -115,7 +115,11 @@ class Normaliser:
 
     @classmethod
     def fit(cls, values: np.ndarray) -> "Normaliser":
-        return cls(float(values[: train_size(len(values))].std()))
+        std = float(values[: train_size(len(values))].std())
+        if not std > 0:  # a constant (or NaN) training part would divide by zero
+            raise ValueError(f"the series' training part has standard deviation {std:g}: a "
+                             "constant series has nothing to forecast in its units")  # fmt: skip
+        return cls(std)
 
     def __call__(self, values: np.ndarray, last: np.ndarray) -> np.ndarray:
         """values [N, k] seen from origins whose last values are ``last`` [N]."""
