@@ -80,13 +80,57 @@ def last_line(error: BaseException) -> str:
     return lines[-1] if lines else type(error).__name__
 
 
-def parse_or_exit(flag_values, argv) -> list[str]:
+def _config_file(argv: list[str], default: str) -> str:
+    """The --config file[:profile] the command line names, else ``default``."""
+    for index, arg in enumerate(argv):
+        if arg.startswith("--config="):
+            return arg.partition("=")[2]
+        if arg == "--config" and index + 1 < len(argv):
+            return argv[index + 1]
+    return default
+
+
+def _fields(config, prefix: str = "") -> list[str]:
+    """Every field of a config, nested ones dotted: 'optimizer', 'optimizer.learning_rate'."""
+    names = []
+    for key, value in config.items():
+        names.append(prefix + key)
+        if hasattr(value, "items"):
+            names += _fields(value, f"{prefix}{key}.")
+    return names
+
+
+def unknown_field(argv: list[str], default_file: str) -> str:
+    """One line for an override of a field the config does not have, with the closest valid
+    names (the config loaded again without the overrides)."""
+    import difflib
+    import importlib.util
+
+    path, _, profile = _config_file(argv, default_file).partition(":")
+    spec = importlib.util.spec_from_file_location("config_file", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = module.get_config(profile) if profile else module.get_config()
+    fields = _fields(config)
+    for arg in argv:
+        if arg.startswith("--config."):
+            field = arg[len("--config.") :].partition("=")[0]
+            if field not in fields:
+                close = difflib.get_close_matches(field, fields, n=3, cutoff=0.6)
+                hint = f"; did you mean {', '.join(close)}?" if close else ""
+                return f"error: the config has no field {field!r}{hint} (--config.FIELD=VALUE)"
+    return "error: an override names a field the config does not have"
+
+
+def parse_or_exit(flag_values, argv, config_file: str) -> list[str]:
     """Parse the command line and load the config (its file, profile and overrides), or exit
     with one line, ``error: ...``, and status 1, before anything is written. Returns the
     arguments that are not flags."""
     try:
         remaining = flag_values(argv)
         flag_values.config.to_dict()  # a file that failed to load raises here
+    except (AttributeError, KeyError):
+        sys.exit(unknown_field(argv, config_file))
     except Exception as error:  # absl, ml_collections and the file itself raise many types
         sys.exit(f"error: {last_line(error)}")
     if not flag_values.workdir.strip():
@@ -104,16 +148,15 @@ def main(run: Callable, config_file: str, default_workdir: str) -> None:
 
     try:  # defining the config flag already reads the overrides on the command line
         config_flags.DEFINE_config_file("config", config_file, "configuration file[:profile]")
-    except (AttributeError, KeyError) as error:
-        field = last_line(error).strip("\"'")
-        sys.exit(f"error: the config has no field {field!r}; --config.FIELD=VALUE overrides one")
+    except (AttributeError, KeyError):
+        sys.exit(unknown_field(sys.argv, config_file))
     except Exception as error:  # absl, ml_collections and the file itself raise many types
         sys.exit(f"error: {last_line(error)}")
     flags.DEFINE_string("workdir", default_workdir, "where results.json and the figures go")
     flags.DEFINE_string(
         "compilation_cache", DEFAULT_CACHE, "compiled programs kept between runs; '' for none"
     )
-    remaining = parse_or_exit(flags.FLAGS, sys.argv)
+    remaining = parse_or_exit(flags.FLAGS, sys.argv, config_file)
 
     def run_from_flags(argv):
         logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint step at INFO
@@ -124,6 +167,8 @@ def main(run: Callable, config_file: str, default_workdir: str) -> None:
         try:
             run(flags.FLAGS.config, flags.FLAGS.workdir)
         except ValueError as error:
+            sys.exit(f"error: {error}")
+        except OSError as error:  # a data or work directory the file system refuses: its path
             sys.exit(f"error: {error}")
         except Preempted as stopped:
             print(f"stopped: {stopped}", file=sys.stderr)

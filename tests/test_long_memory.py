@@ -119,7 +119,7 @@ def test_clipping_keeps_small_gradients_and_scales_large_ones_to_the_threshold()
         ({"parts": ("copy", "memory")}, "unknown part 'memory'"),
         (
             {"pixels.optimizer.clip_norm": -1.0},
-            "config.pixels.optimizer.clip_norm must be a number >= 0",
+            "config.pixels.optimizer.clip_norm must be a finite number in \\[0, inf\\)",
         ),
     ],
 )

@@ -457,7 +457,7 @@ def test_ctrl_c_during_a_save_waits_for_the_save_to_finish():
         ({"data.name": "copy_task/t10"}, "integer token inputs, which model 'lenet5' cannot"),
         ({"model.hidden_size": 8}, "model 'lenet5' takes no option 'hidden_size'; valid: pool"),
         ({"optimizer.name": "lion"}, "unknown config.optimizer.name 'lion'; valid: adam, adamw"),
-        ({"optimizer.learning_rate": -1.0}, "config.optimizer.learning_rate must be a number >="),
+        ({"optimizer.learning_rate": -1.0}, "config.optimizer.learning_rate must be a finite"),
         ({"seed": -1}, "config.seed must be an integer >= 0, got -1"),
         ({"data.augment": "mixup"}, "unknown config.data.augment 'mixup'; valid: cifar, imagenet"),
         ({"data.workers": -1}, "config.data.workers must be an integer >= 0, got -1"),
@@ -486,6 +486,17 @@ def test_ctrl_c_during_a_save_waits_for_the_save_to_finish():
         ({"profile_steps": "5:3"}, "profile_steps must be 'a:b' with 1 <= a < b <= num_steps"),
         ({"profile_steps": "2:9"}, "b <= num_steps \\+ 1 \\(7\\) to trace steps a..b-1, got '2:9'"),
         ({"profile_steps": "10"}, "config.profile_steps must be 'a:b'"),
+        (
+            {"optimizer.learning_rate": float("nan")},
+            r"learning_rate must be a finite number in \(0, inf\), got nan",
+        ),
+        (
+            {"optimizer.learning_rate": 0.0},
+            r"learning_rate must be a finite number in \(0, inf\), got 0.0",
+        ),
+        ({"optimizer.learning_rate": float("inf")}, "learning_rate must be a finite number"),
+        ({"optimizer.momentum": 1.0}, r"momentum must be a finite number in \[0, 1\), got 1.0"),
+        ({"optimizer.momentum": float("nan")}, "momentum must be a finite number"),
     ],
 )
 def test_bad_configs_are_refused_before_anything_is_written(tmp_path, overrides, message):
@@ -549,6 +560,17 @@ def test_command_line_errors_are_one_line_and_leave_nothing(tmp_path):
     train, vanishing = "experiments.train", "experiments.vanishing_gradients"
     cases = [  # (experiment, argument, what the one line says)
         (train, "--config.nonexistent=1", "the config has no field 'nonexistent'"),
+        (
+            train,
+            "--config.optimizer.learnig_rate=1",
+            "no field 'optimizer.learnig_rate'; did you mean optimizer.learning_rate",
+        ),
+        (vanishing, "--config.num_step=1", "no field 'num_step'; did you mean train.num_steps?"),
+        (
+            train,
+            f"--config.data.data_dir={tmp_path / 'a_file' / 'data'}",
+            f"'{tmp_path / 'a_file'}' is a file, not a directory",
+        ),
         (train, "--config=experiments/configs/nope.py", "No such file or directory"),
         (train, "--config=experiments/configs/lenet5_digits.py:huge", "unknown profile 'huge'"),
         (train, f"--config={tmp_path / 'broken.py'}", "invalid syntax"),

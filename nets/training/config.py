@@ -23,7 +23,9 @@ and what is valid; the command line prints it as ``error: ...`` before anything 
 The experiments' sweep configs use the same checks.
 """
 
+import math
 from collections.abc import Iterable
+from pathlib import Path
 
 import jax
 import ml_collections
@@ -66,15 +68,31 @@ def check_positive_fields(config, fields: Iterable[str], prefix: str = "config."
         check_positive(f"{prefix}{field}", config[field])
 
 
-def check_non_negative(name: str, value) -> None:
-    if not isinstance(value, int | float) or value < 0:
-        raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+def check_number(name: str, value, low: float, high: float = math.inf, *, above: bool = False):
+    """A finite number in [low, high) (in (low, high) when ``above``): NaN and infinity, which
+    every comparison lets through or fails at step 2, are refused by name."""
+    bad = isinstance(value, bool) or not isinstance(value, int | float)
+    if bad or not math.isfinite(value) or value < low or value >= high or (above and value == low):
+        interval = f"{'(' if above else '['}{low:g}, {high:g})"
+        raise ValueError(f"{name} must be a finite number in {interval}, got {value!r}")
 
 
 def check_count(name: str, value) -> None:
     """An integer >= 0 (a seed, an interval where 0 means never)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+
+
+def check_directory(name: str, path) -> None:
+    """``path`` (None or '' for the default) is a directory or can become one: the nearest part
+    of it that exists is a directory (tfds would otherwise fail deep inside makedirs)."""
+    if not path:
+        return
+    existing = Path(path).absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"{name} {str(path)!r}: {str(existing)!r} is a file, not a directory")
 
 
 def check_cells(cells) -> None:
@@ -185,8 +203,11 @@ def build_optimizer(opt: ml_collections.ConfigDict, num_steps: int, name: str = 
     for the error a bad field raises ('config.pixels.optimizer', say)."""
     check_choice(f"{name}.name", opt.name, OPTIMIZERS)
     check_choice(f"{name}.schedule", opt.schedule, SCHEDULES)
-    for field in ("learning_rate", "momentum", "weight_decay", "clip_norm"):
-        check_non_negative(f"{name}.{field}", opt[field])
+    # a rate of 0 trains nothing and momentum 1 never forgets a gradient: neither is meant
+    check_number(f"{name}.learning_rate", opt.learning_rate, 0.0, above=True)
+    check_number(f"{name}.momentum", opt.momentum, 0.0, 1.0)
+    for field in ("weight_decay", "clip_norm"):
+        check_number(f"{name}.{field}", opt[field], 0.0)
     warmup = opt.get("warmup_steps", 0)
     check_count(f"{name}.warmup_steps", warmup)
     if warmup and warmup >= num_steps:
@@ -229,6 +250,7 @@ def validate_training(config: ml_collections.ConfigDict, device_count: int) -> N
     augmentation(augment)  # an unknown name is refused here
     check_count("config.data.image_size", config.data.get("image_size", 0))
     check_count("config.data.workers", config.data.get("workers", 0))
+    check_directory("config.data.data_dir", config.data.get("data_dir"))
     if isinstance(spec.load, TfdsSplit) and spec.load.varying_sizes:
         if not config.data.get("stream", False) or evaluation_view(augment) is None:
             raise ValueError(f"dataset {config.data.name!r}: {STREAM_ONLY}")
