@@ -23,7 +23,6 @@ decades, may move by half a decade.
 
 import argparse
 import dataclasses
-import json
 import math
 import subprocess
 import sys
@@ -550,7 +549,9 @@ def run_experiment(experiment: Experiment, out: Path) -> tuple[float, str | None
 
 def check(experiment: Experiment, out: Path) -> list[dict]:
     """Each of the experiment's numbers as regenerated, beside the README's, with a verdict."""
-    runs = [json.loads((d / "results.json").read_text()) for d in workdirs(experiment, out)]
+    from nets.training.workdir import read_json  # here: the script starts without JAX
+
+    runs = [read_json(d / "results.json") for d in workdirs(experiment, out)]
     rows = []
     for number in experiment.numbers:
         value = number.read(runs)

@@ -14,7 +14,6 @@ with no change here. Run the same command again and it resumes from the latest c
 results.json (test metrics, steps/s and examples/s per device, settings, environment).
 """
 
-import json
 import time
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from experiments.plotting import plt, save_run
 from nets.training.distributed import initialize_if_multihost
 from nets.training.events import EventLog
 from nets.training.trainer import metrics_rows, train
-from nets.training.workdir import run_header
+from nets.training.workdir import read_json, run_header
 
 
 def curves_figure(rows: list[dict], title: str):
@@ -58,7 +57,7 @@ def finished(workdir: Path, config: ml_collections.ConfigDict) -> dict | None:
     path = workdir / "results.json"
     if not path.exists():
         return None
-    results = json.loads(path.read_text())
+    results = read_json(path)
     return results if results.get("steps") == config.num_steps else None
 
 

@@ -104,6 +104,18 @@ def test_a_resumed_run_must_be_the_same_run_and_the_only_one(tmp_path, registere
     lock.write_text(f"{socket.gethostname()} {os.getpid()}")  # this test's process: alive
     with pytest.raises(WorkdirLocked, match=rf"in use by process {os.getpid()} on "):
         train(changed, tmp_path)
+    # a lock that names no process (a run killed while taking it), and one of another host
+    for text, message in [
+        ("", r"names no process \(it holds ''\): a run died while taking it; delete it"),
+        ("\x00\x00", r"names no process .* delete it if no run uses this work directory"),
+        (
+            f"gone-host-x {os.getpid()}",
+            r"locked by process \d+ on host gone-host-x .* cannot check",
+        ),
+    ]:
+        lock.write_text(text)
+        with pytest.raises(WorkdirLocked, match=message):
+            train(changed, tmp_path)
     gone = subprocess.Popen(["true"])
     gone.wait()
     lock.write_text(f"{socket.gethostname()} {gone.pid}")  # a holder that has exited: stale

@@ -217,9 +217,10 @@ def test_a_config_trains_end_to_end_and_logs(tmp_path, data_dir):
     assert train_cli.run(config, str(tmp_path))["test"] == saved["test"]
     assert (tmp_path / "results.json").read_bytes() == before
 
-    # a crash mid-write cut the last line short: the resumed run drops it and goes on
+    # a crash mid-write cut the last line short, into bytes that are not even UTF-8: the
+    # resumed run drops it and goes on
     metrics = tmp_path / "metrics.jsonl"
-    metrics.write_text(metrics.read_text() + '{"step": 5, "lo')
+    metrics.write_bytes(metrics.read_bytes() + b'{"step": 5, "lo\xff\xfe\x00')
     config.num_steps = 6
     train_cli.run(config, str(tmp_path))
     assert [json.loads(line)["step"] for line in metrics.read_text().splitlines()] == [2, 4, 6]
@@ -239,6 +240,11 @@ def test_a_config_trains_end_to_end_and_logs(tmp_path, data_dir):
     config.num_steps = 8
     with pytest.raises(ValueError, match=r"metrics.jsonl line 1 is not a metrics record"):
         train_cli.run(config, str(tmp_path))
+    # damaged JSON documents are named, with the line
+    for name, text in (("config.json", '{\n "a'), ("results.json", '{\n "test": {\n  "loss')):
+        (tmp_path / name).write_text(text)
+        with pytest.raises(ValueError, match=rf"{name} line \d+: not valid JSON \(Unterminated"):
+            train_cli.run(config, str(tmp_path))
 
 
 @pytest.mark.parametrize("recipe", [cifar10_resnet20, mnist_lenet5], ids=lambda m: m.__name__)

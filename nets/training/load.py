@@ -14,7 +14,6 @@ BatchNorm statistics), not the optimiser state.
 """
 
 import dataclasses
-import json
 from pathlib import Path
 
 import flax.linen as nn
@@ -25,6 +24,7 @@ import orbax.checkpoint as ocp
 
 from nets.training.config import build_model
 from nets.training.trainer import CONFIG_FILE, PIPELINE_FILE
+from nets.training.workdir import read_json
 
 
 class RunError(ValueError):
@@ -59,9 +59,9 @@ def _read_json(path: Path, what: str) -> dict:
     if not path.is_file():
         raise RunError(f"{path} is missing: {what}")
     try:
-        return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise RunError(f"{path} is not readable JSON ({error})") from None
+        return read_json(path)
+    except ValueError as error:
+        raise RunError(str(error)) from None
 
 
 def _checkpoint_step(directory: Path, step: int | None) -> int:

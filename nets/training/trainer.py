@@ -56,7 +56,13 @@ from nets.training.preemption import Preempted, stop_requests
 from nets.training.profiling import Profile
 from nets.training.state import TrainState, eval_step, initial_carry, train_step
 from nets.training.steady import Compilations, steady, warn_recompiled
-from nets.training.workdir import exclusive, json_bytes, prepare_workdir, write_outputs
+from nets.training.workdir import (
+    exclusive,
+    json_bytes,
+    prepare_workdir,
+    read_json,
+    write_outputs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +113,7 @@ def check_resumable(saved: Path, config: ml_collections.ConfigDict) -> None:
         return
     after = _flatten(json.loads(json_bytes(config.to_dict())))
     added = {k: v for k, v in ADDED_LATER.items() if k in after}
-    before = {**added, **_flatten(json.loads(saved.read_text()))}
+    before = {**added, **_flatten(read_json(saved))}
     ignored = set(UNTRACKED)
     if config.optimizer.schedule == "constant":
         ignored.add("num_steps")
@@ -148,18 +154,18 @@ def _read_metrics(path: Path, up_to_step: int | None = None) -> list[str]:
     error naming the file."""
     if not path.exists():
         return []
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    lines = [line for line in path.read_bytes().splitlines() if line.strip()]
     kept = []
     for number, line in enumerate(lines, start=1):
-        try:
+        try:  # a crash mid-write can leave any bytes, not only a cut-short record
             step = json.loads(line)["step"]
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
+        except (ValueError, KeyError, TypeError) as error:  # JSON and UTF-8 errors
             if number == len(lines):
                 log.warning("dropping the cut-short last line of %s", path)
                 break
             raise ValueError(f"{path} line {number} is not a metrics record ({error})") from None
         if up_to_step is None or step <= up_to_step:
-            kept.append(line)
+            kept.append(line.decode())
     return kept
 
 

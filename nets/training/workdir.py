@@ -13,6 +13,7 @@ import platform
 import socket
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import jax
@@ -73,19 +74,20 @@ def exclusive(workdir: Path):
         yield
         return
     path, mine = workdir / LOCK_FILE, f"{socket.gethostname()} {os.getpid()}"
+    deadline = time.time() + 2.0
     while True:
         try:
             handle = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            holder = path.read_text().split() if path.exists() else []
+            text = path.read_text(errors="replace") if path.exists() else ""
+            holder = text.split()
             if len(holder) == 2 and _gone(*holder):
                 path.unlink(missing_ok=True)  # stale: its process is gone
                 continue
-            who = f"process {holder[1]} on {holder[0]}" if len(holder) == 2 else "another run"
-            raise WorkdirLocked(
-                f"workdir {workdir} is in use by {who} ({path}); wait for it to finish or use "
-                f"another --workdir"
-            ) from None
+            if len(holder) != 2 and time.time() < deadline:
+                time.sleep(0.05)  # a run between creating the lock and writing its name
+                continue
+            raise WorkdirLocked(_lock_message(workdir, path, holder, text)) from None
         with os.fdopen(handle, "w") as f:
             f.write(mine)
         break
@@ -93,6 +95,21 @@ def exclusive(workdir: Path):
         yield
     finally:
         path.unlink(missing_ok=True)
+
+
+def _lock_message(workdir: Path, path: Path, holder: list[str], text: str) -> str:
+    """Why ``workdir`` is refused, what its lock holds and how to clear it."""
+    if len(holder) != 2:
+        return (f"workdir {workdir}: its lock {path} names no process (it holds "
+                f"{text[:40]!r}): a run died while taking it; delete it if no run uses this "
+                "work directory")  # fmt: skip
+    host, pid = holder
+    if host != socket.gethostname():
+        return (f"workdir {workdir} is locked by process {pid} on host {host} ({path}), which "
+                "this host cannot check: if that run has ended (or the host is gone), delete "
+                "the lock; otherwise wait for it or use another --workdir")  # fmt: skip
+    return (f"workdir {workdir} is in use by process {pid} on {host} ({path}); wait for it to "
+            "finish or use another --workdir")  # fmt: skip
 
 
 def _gone(host: str, pid: str) -> bool:
@@ -106,6 +123,17 @@ def _gone(host: str, pid: str) -> bool:
     except PermissionError:
         return False
     return False
+
+
+def read_json(path: Path):
+    """The JSON document in ``path``; a damaged one (cut short, not UTF-8) is a ValueError
+    naming the file and the line, not the parser's bare message."""
+    try:
+        return json.loads(Path(path).read_bytes())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} line {error.lineno}: not valid JSON ({error.msg})") from None
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: not UTF-8 text at byte {error.start}") from None
 
 
 def json_bytes(data) -> bytes:
@@ -129,8 +157,6 @@ def write_outputs(workdir: Path, files: dict[str, bytes]) -> list[Path]:
 def run_header(experiment: str, config, start: float) -> dict:
     """What every results.json starts with: the experiment, its settings, the environment and
     the seconds since ``start`` (a ``time.perf_counter()`` reading)."""
-    import time
-
     return {
         "experiment": experiment,
         "settings": config.to_dict(),
