@@ -3,6 +3,7 @@ both drivers (the sweep and the run) with no change to any trainer."""
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 
@@ -18,6 +19,7 @@ import nets.models
 from experiments.configs import shrink_for_tests, training_config
 from nets.data.loader import DatasetSpec, dataset_spec, register_dataset
 from nets.models import get_model, register_model
+from nets.training.checkpoint import CHECKSUMS
 from nets.training.objectives import get_objective
 from nets.training.sweep import evaluate_on, sample_rows, sweep
 from nets.training.trainer import ADDED_LATER, CONFIG_FILE, check_resumable, train
@@ -116,6 +118,23 @@ def test_a_resumed_run_must_be_the_same_run_and_the_only_one(tmp_path, registere
         lock.write_text(text)
         with pytest.raises(WorkdirLocked, match=message):
             train(changed, tmp_path)
+    lock.unlink()
+    # the checkpoint keeps its config: a changed model size or clipping is named even when
+    # config.json is gone, and with nothing left to compare with, resuming needs asking
+    (tmp_path / CONFIG_FILE).unlink()
+    changed.resume_anyway = False
+    bigger = shrink_for_tests(training_config("tiny", "linear_data", "linear"))
+    bigger.optimizer.clip_norm = 0.5
+    with pytest.raises(ValueError, match=r"checkpoints/4 with a config that changes its run "
+                       r"\(optimizer.clip_norm 0.0 -> 0.5\)"):  # fmt: skip
+        train(bigger, tmp_path)
+    # as saved before checkpoints held their config (or their checksums)
+    shutil.rmtree(tmp_path / "checkpoints" / "4" / "config")
+    (tmp_path / "checkpoints" / "4" / CHECKSUMS).unlink()
+    with pytest.raises(ValueError, match=r"config.json is missing \(and the checkpoint holds no"):
+        train(changed, tmp_path)
+        train(changed, tmp_path)
+    changed.resume_anyway = True
     gone = subprocess.Popen(["true"])
     gone.wait()
     lock.write_text(f"{socket.gethostname()} {gone.pid}")  # a holder that has exited: stale
@@ -131,9 +150,8 @@ def test_a_run_saved_before_a_field_existed_resumes_as_the_field_was(tmp_path):
     for field in ADDED_LATER:
         group, _, name = field.rpartition(".")
         (saved[group] if group else saved).pop(name, None)
-    (tmp_path / CONFIG_FILE).write_text(json.dumps(saved))
-    check_resumable(tmp_path / CONFIG_FILE, config)  # the same run
+    check_resumable(saved, tmp_path / CONFIG_FILE, config)  # the same run
     config.label_smoothing = 0.1
     config.optimizer.warmup_steps = 10
     with pytest.raises(ValueError, match=r"\(label_smoothing 0.0 -> 0.1, optimizer.warmup_st"):
-        check_resumable(tmp_path / CONFIG_FILE, config)
+        check_resumable(saved, tmp_path / CONFIG_FILE, config)

@@ -34,6 +34,7 @@ from nets.training import objectives
 from nets.training.checkpoint import CheckpointError, Checkpoints, sigint_deferred
 from nets.training.config import validate_training
 from nets.training.distributed import describes_multihost
+from nets.training.load import RunError, load_run
 from nets.training.state import TrainState, eval_step, train_step
 from nets.training.trainer import NonFiniteError, evaluate
 
@@ -240,11 +241,14 @@ def test_a_config_trains_end_to_end_and_logs(tmp_path, data_dir):
     config.num_steps = 8
     with pytest.raises(ValueError, match=r"metrics.jsonl line 1 is not a metrics record"):
         train_cli.run(config, str(tmp_path))
-    # damaged JSON documents are named, with the line
-    for name, text in (("config.json", '{\n "a'), ("results.json", '{\n "test": {\n  "loss')):
-        (tmp_path / name).write_text(text)
-        with pytest.raises(ValueError, match=rf"{name} line \d+: not valid JSON \(Unterminated"):
-            train_cli.run(config, str(tmp_path))
+    # damaged JSON documents are named, with the line: results.json where a rerun reads it,
+    # config.json where a loaded run does (a resume reads the checkpoint's own copy)
+    (tmp_path / "config.json").write_text('{\n "a')
+    with pytest.raises(RunError, match=r"config.json line 2: not valid JSON \(Unterminated"):
+        load_run(tmp_path)
+    (tmp_path / "results.json").write_text('{\n "test": {\n  "loss')
+    with pytest.raises(ValueError, match=r"results.json line 3: not valid JSON \(Unterminated"):
+        train_cli.run(config, str(tmp_path))
 
 
 @pytest.mark.parametrize("recipe", [cifar10_resnet20, mnist_lenet5], ids=lambda m: m.__name__)
@@ -407,17 +411,27 @@ def test_a_run_preempted_then_killed_resumes_to_a_bit_identical_result(tmp_path,
 def test_a_corrupt_or_incompatible_checkpoint_stops_the_run_naming_it(tmp_path, data_dir):
     config = tiny(lenet5_digits.get_config, data_dir, num_steps=3)
     train_cli.run(config, str(tmp_path))
+    sgd = tiny(lenet5_digits.get_config, data_dir, **{"optimizer.name": "sgd"})
+    with pytest.raises(ValueError, match=r"changes its run \(optimizer.name 'adam' -> 'sgd'\)"):
+        train_cli.run(sgd, str(tmp_path))
+    sgd.resume_anyway = True  # asked for, the arrays still do not fit: named, and kept
     message = f"checkpoint {tmp_path}/checkpoints/3 cannot be restored into this run"
     with pytest.raises(CheckpointError, match=f"{message} \\(ValueError: Structure mismatch"):
-        sgd = tiny(lenet5_digits.get_config, data_dir, **{"optimizer.name": "sgd"})
         train_cli.run(sgd, str(tmp_path))
-    for path in (tmp_path / "checkpoints" / "3" / "state").rglob("*"):
-        if path.is_file():
-            path.write_bytes(b"garbage")
+    # one flipped bit in the array data (orbax would read other numbers back): refused
+    checkpoint = tmp_path / "checkpoints" / "3"
+    largest = max((p for p in checkpoint.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+    data = bytearray(largest.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    largest.write_bytes(bytes(data))
+    damaged = (rf"checkpoint {checkpoint} is damaged: {largest.relative_to(checkpoint)} differs "
+               r"from the checksums written when it was saved; delete it to")  # fmt: skip
     config.num_steps = 5  # more steps than the finished run: it must restore checkpoint 3
-    with pytest.raises(CheckpointError, match=message):
+    with pytest.raises(CheckpointError, match=damaged):
         train_cli.run(config, str(tmp_path))
-    assert (tmp_path / "checkpoints" / "3").is_dir()  # kept for inspection, never overwritten
+    with pytest.raises(RunError, match=damaged):
+        load_run(tmp_path)
+    assert checkpoint.is_dir()  # kept for inspection, never overwritten
 
 
 def test_a_non_finite_loss_stops_naming_the_step_and_keeping_the_last_good_checkpoint(

@@ -7,9 +7,17 @@ it is complete; saving is synchronous and Ctrl-C is held back until the save ret
 interrupted run leaves either the whole checkpoint or none. A checkpoint that cannot be read, or
 that does not fit the model being trained, is an error naming its path: the run never starts
 over on top of it.
+
+After the rename, the SHA-256 of each of the checkpoint's files is written beside them
+(``CHECKSUMS``) and checked before a restore: a flipped bit in the array data, which orbax
+reads back as other numbers without complaint, is refused by name and the checkpoint before it
+offered. A checkpoint without the file (older, or cut off between the rename and its write) is
+restored unchecked.
 """
 
 import contextlib
+import hashlib
+import json
 import signal
 import threading
 from pathlib import Path
@@ -19,6 +27,9 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from nets.checks import check_positive
+from nets.files import write_whole
+
+CHECKSUMS = "sha256.json"  # in each checkpoint's directory: {relative path: SHA-256}
 
 
 class CheckpointError(ValueError):
@@ -49,6 +60,51 @@ def _shapes(tree) -> list:
     return [(np.shape(x), np.asarray(x).dtype.name) for x in jax.tree.leaves(tree)]
 
 
+def _digests(path: Path) -> dict[str, str]:
+    """The SHA-256 of every file under checkpoint ``path`` but the checksums themselves."""
+    digests = {}
+    for file in sorted(f for f in path.rglob("*") if f.is_file() and f.name != CHECKSUMS):
+        digest = hashlib.sha256()
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        digests[str(file.relative_to(path))] = digest.hexdigest()
+    return digests
+
+
+def write_checksums(path: Path) -> None:
+    write_whole(path / CHECKSUMS, json.dumps(_digests(path), indent=1).encode())
+
+
+def check_intact(path: Path) -> None:
+    """Raise CheckpointError naming the files of checkpoint ``path`` that differ from (or are
+    missing against) the checksums written when it was saved, and the checkpoint before it."""
+    recorded = path / CHECKSUMS
+    if not recorded.is_file():
+        return
+    try:
+        expected = json.loads(recorded.read_bytes())
+    except ValueError:  # the checksums themselves damaged
+        expected = None
+    found = _digests(path)
+    if expected == found:
+        return
+    damaged = (
+        [CHECKSUMS]
+        if not isinstance(expected, dict)
+        else sorted(
+            name for name in expected.keys() | found.keys() if expected.get(name) != found.get(name)
+        )
+    )
+    earlier = sorted(int(p.name) for p in path.parent.iterdir()
+                     if p.name.isdigit() and int(p.name) < int(path.name))  # fmt: skip
+    offer = (f"delete it to resume from checkpoint {earlier[-1]}" if earlier
+             else "delete it to start the run again")  # fmt: skip
+    raise CheckpointError(f"checkpoint {path} is damaged: {', '.join(damaged[:3])} "
+                          f"{'differs' if len(damaged) == 1 else 'differ'} from the checksums "
+                          f"written when it was saved; {offer}")  # fmt: skip
+
+
 class Checkpoints:
     """The checkpoints of one run in ``directory``, of which the last ``keep`` are kept."""
 
@@ -66,20 +122,41 @@ class Checkpoints:
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
 
-    def save(self, step: int, state, data_state: dict) -> None:
-        """Save ``state`` (host arrays) and the iterator's ``data_state`` as step ``step``."""
-        args = ocp.args.Composite(
-            state=ocp.args.StandardSave(state), data=ocp.args.JsonSave(data_state)
-        )
+    def save(self, step: int, state, data_state: dict, config: dict | None = None) -> None:
+        """Save ``state`` (host arrays), the iterator's ``data_state`` and the run's ``config``
+        (a JSON-ready dict: what a resume is checked against, even without config.json) as
+        step ``step``."""
+        items = {"state": ocp.args.StandardSave(state), "data": ocp.args.JsonSave(data_state)}
+        if config is not None:
+            items["config"] = ocp.args.JsonSave(config)
+        args = ocp.args.Composite(**items)
         with sigint_deferred():
             try:
                 self.manager.save(step, args=args, force=True)
+                if jax.process_index() == 0:  # the one process that writes the run's files
+                    write_checksums(self.path(step))
             except Exception as error:  # a full disk or a lost mount surface as many types
                 raise CheckpointError(
                     f"saving checkpoint {self.path(step)} failed ({_first_line(error)}); the "
                     f"earlier checkpoints are kept: free space under {self.directory} (or point "
                     f"--workdir elsewhere) and run the same command to resume"
                 ) from error
+
+    def saved_config(self, step: int) -> dict | None:
+        """The config checkpoint ``step`` was saved with, or None for one written before
+        checkpoints held their config."""
+        if not (self.path(step) / "config").is_dir():
+            return None
+        check_intact(self.path(step))
+        try:
+            restored = self.manager.restore(
+                step, args=ocp.args.Composite(config=ocp.args.JsonRestore())
+            )
+        except Exception as error:  # orbax raises many types for unreadable files
+            raise CheckpointError(
+                f"checkpoint {self.path(step)}: its config cannot be read ({_first_line(error)})"
+            ) from error
+        return restored.config
 
     def restore_latest(self, template):
         """``(state, data_state)`` of the latest checkpoint, or None when there is none.
@@ -91,6 +168,7 @@ class Checkpoints:
         if step is None:
             return None
         path = self.path(step)
+        check_intact(path)
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
         try:
             restored = self.manager.restore(
@@ -104,7 +182,7 @@ class Checkpoints:
         except Exception as error:  # orbax raises many types for unreadable or foreign files
             raise CheckpointError(
                 f"checkpoint {path} cannot be restored into this run ({_first_line(error)}); it is "
-                f"kept: delete it or use another --workdir"
+                f"kept: resume it with the config it was saved with, or use another --workdir"
             ) from error
         return restored.state, restored.data
 

@@ -22,6 +22,7 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
+from nets.training.checkpoint import CheckpointError, check_intact
 from nets.training.config import build_model
 from nets.training.trainer import CONFIG_FILE, PIPELINE_FILE
 from nets.training.workdir import read_json
@@ -108,6 +109,10 @@ def load_run(workdir, *, step: int | None = None) -> LoadedRun:
         raise RunError(f"the config in {workdir} no longer builds a model: {error}") from None
     run = LoadedRun(model, {}, config, pipeline, step, workdir)
     expected = jax.eval_shape(model.init, jax.random.key(0), run.example_inputs())
+    try:
+        check_intact(directory / str(step))
+    except CheckpointError as error:
+        raise RunError(str(error)) from None
     options = ocp.CheckpointManagerOptions(read_only=True, create=False)
     with ocp.CheckpointManager(directory.absolute(), options=options) as manager:
         try:  # no template: the saved TrainState comes back as a dict of its fields

@@ -104,16 +104,29 @@ class NonFiniteError(ValueError):
     """The loss or the gradient became NaN or infinite."""
 
 
-def check_resumable(saved: Path, config: ml_collections.ConfigDict) -> None:
-    """Raise ValueError naming every field that differs from the config the checkpoints were
-    written with and alters the trajectory (batch, seed, learning rate, model, data, ...), unless
-    ``config.resume_anyway``. More steps are allowed under a constant schedule (a cosine one
-    decays over num_steps, so it would change the steps already taken)."""
-    if not saved.exists() or config.get("resume_anyway", False):
+def config_record(config: ml_collections.ConfigDict) -> dict:
+    """The config as the JSON its files and checkpoints hold (tuples as lists)."""
+    return json.loads(json_bytes(config.to_dict()))
+
+
+def check_resumable(saved: dict | None, source: Path, config: ml_collections.ConfigDict) -> None:
+    """Raise ValueError naming every field that differs from the config the checkpoint was
+    written with (``saved``, read from ``source``) and alters the trajectory (batch, seed,
+    learning rate, model size, cell, optimiser, clipping, data, ...: the whole config less
+    ``UNTRACKED``), unless ``config.resume_anyway``; and when no saved config is left to
+    compare with. More steps are allowed under a constant schedule (a cosine one decays over
+    num_steps, so it would change the steps already taken)."""
+    if config.get("resume_anyway", False):
         return
-    after = _flatten(json.loads(json_bytes(config.to_dict())))
+    if saved is None:
+        raise ValueError(
+            f"{source} is missing (and the checkpoint holds no config), so resuming cannot check "
+            "that this config describes the run it was saved from; --config.resume_anyway=True "
+            "to continue anyway"
+        )
+    after = _flatten(config_record(config))
     added = {k: v for k, v in ADDED_LATER.items() if k in after}
-    before = {**added, **_flatten(read_json(saved))}
+    before = {**added, **_flatten(saved)}
     ignored = set(UNTRACKED)
     if config.optimizer.schedule == "constant":
         ignored.add("num_steps")
@@ -122,7 +135,7 @@ def check_resumable(saved: Path, config: ml_collections.ConfigDict) -> None:
     if changed:
         listed = ", ".join(f"{k} {before.get(k)!r} -> {after.get(k)!r}" for k in changed)
         raise ValueError(
-            f"resuming {saved.parent} with a config that changes its run ({listed}); use another "
+            f"resuming from {source} with a config that changes its run ({listed}); use another "
             f"--workdir, or --config.resume_anyway=True to continue with the new values"
         )
 
@@ -249,6 +262,11 @@ class Run:
     def metrics_path(self) -> Path:
         return self.workdir / METRICS_FILE
 
+    @functools.cached_property
+    def record(self) -> dict:
+        """The config as each checkpoint keeps it."""
+        return config_record(self.config)
+
     def evaluate(self, state: TrainState, split: dict | Records) -> dict[str, float]:
         """``evaluate`` on a split of this run, through its evaluation view and workers."""
         workers = self.config.data.get("workers", 0)
@@ -298,6 +316,14 @@ def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStac
     workdir = prepare_workdir(workdir)
     stack.enter_context(exclusive(workdir))
     checkpoints = Checkpoints(workdir / "checkpoints", config.keep_checkpoints)
+    latest = checkpoints.latest_step()
+    if latest is not None:  # the config first: a changed model would not fit the arrays
+        saved = checkpoints.saved_config(latest)
+        source = checkpoints.path(latest)
+        if saved is None:  # a checkpoint saved before they held their config
+            source = workdir / CONFIG_FILE
+            saved = read_json(source) if source.exists() else None
+        check_resumable(saved, source, config)
     restored = checkpoints.restore_latest(jax.device_get(state))
     if restored is not None:
         state, data_state = restored
@@ -306,14 +332,13 @@ def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStac
                 f"the checkpoint in {checkpoints.directory} is at step {int(state.step)}, beyond "
                 f"config.num_steps {config.num_steps}"
             )
-        check_resumable(workdir / CONFIG_FILE, config)
         batches.set_state(data_state)
         log.warning("resuming from %s", checkpoints.path(int(state.step)))
     if jax.process_index() == 0:
         facts = {**pipeline(config.data.name, data_dir), "example": example_layout(first)}
         write_outputs(
             workdir,
-            {CONFIG_FILE: json_bytes(config.to_dict()), PIPELINE_FILE: json_bytes(facts)},
+            {CONFIG_FILE: json_bytes(config_record(config)), PIPELINE_FILE: json_bytes(facts)},
         )
     resumed = int(state.step) if restored is not None else None
     events = stack.enter_context(EventLog(workdir, resumed))
@@ -358,7 +383,9 @@ def train_steps(run: Run, on_step: Callable[[int], None] | None = None) -> tuple
 
     def save():  # nothing after a non-finite step is saved
         _check_finite(jax.device_get(pending), step - len(pending) + 1, run.checkpoints)
-        run.checkpoints.save(step, parallel.get_state(device_state), run.batches.get_state())
+        run.checkpoints.save(
+            step, parallel.get_state(device_state), run.batches.get_state(), run.record
+        )
 
     with (
         progress_bar(config.num_steps, start_step) as bar,
