@@ -3,11 +3,16 @@
     python scripts/bench.py                            # table
     python scripts/bench.py --json out.json --experiment
 
-Each workload times one step on fixed data: warm-up steps excluded (compilation), then the
-median of ``--repeats`` steps. The reference runs in the same process: the identical PyTorch
-model when torch is importable (``pip install -e '.[bench]'``), or a plain ``jax.grad`` of the
-same loss for the per-step gradient norms. The table prints reference ms / ours ms: above 1
-means nets is faster. ``--experiment`` also times the README's main command end to end.
+Each workload times one step on fixed data, warm-up steps excluded (compilation). The reference
+runs in the same process: the identical PyTorch model when torch is importable
+(``pip install -e '.[bench]'``), or a plain ``jax.grad`` of the same loss for the per-step
+gradient norms. The two sides are measured interleaved, so that other work on a shared machine
+meets both alike: ``--rounds`` rounds of ``--steps`` steps of ours and as many of the
+reference, alternating which goes first, one ratio reference / ours per round. The table
+prints each side's median step and the median ratio with its interquartile range (above 1
+means nets is faster); a row whose ratios spread by more than ``BUSY_SPREAD`` of their median
+is flagged: the machine was busy, rerun it. ``--experiment`` also times the README's main
+command end to end.
 """
 
 import argparse
@@ -53,15 +58,46 @@ class Workload:
     reference_name: str = "torch"  # the reference runs only when torch is importable
 
 
-def median_ms(step: Callable[[], None], warmup: int, repeats: int) -> float:
+BUSY_SPREAD = 0.25  # interquartile range of the round ratios over their median
+
+
+def _step_ms(step: Callable[[], None], steps: int) -> float:
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return 1e3 * (time.perf_counter() - start) / steps
+
+
+def median_ms(step: Callable[[], None], warmup: int, rounds: int, steps: int) -> float:
+    """One side alone (a row without a reference): the median over rounds of its step."""
     for _ in range(warmup):
         step()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
+    return statistics.median(_step_ms(step, steps) for _ in range(rounds))
+
+
+def interleaved(ours, reference, warmup: int, rounds: int, steps: int) -> dict:
+    """Rounds of ``steps`` steps of each side, alternating which goes first (a load that
+    starts or stops mid-round then favours neither); per round the ratio reference / ours of
+    the mean step. Returns each side's median step (ms), the median ratio, its quartiles and
+    whether their spread says the machine was busy."""
+    for _ in range(warmup):
+        ours()
+        reference()
+    ours_ms, reference_ms, ratios = [], [], []
+    for index in range(rounds):
+        sides = [(ours, ours_ms), (reference, reference_ms)]
+        for step, times in sides if index % 2 == 0 else sides[::-1]:
+            times.append(_step_ms(step, steps))
+        ratios.append(reference_ms[-1] / ours_ms[-1])
+    q1, median, q3 = np.percentile(ratios, [25, 50, 75])
+    return {
+        "ours_ms": statistics.median(ours_ms),
+        "reference_ms": statistics.median(reference_ms),
+        "ratio_reference_over_ours": float(median),
+        "ratio_quartiles": [float(q1), float(q3)],
+        "rounds": rounds,
+        "busy": bool((q3 - q1) / median > BUSY_SPREAD),
+    }
 
 
 def jax_runner(model, loss_fn, optimizer, batch: dict) -> Callable[[], None]:
@@ -486,43 +522,46 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds per row")
+    parser.add_argument("--steps", type=int, default=3, help="steps of each side per round")
     parser.add_argument("--only", help="run only workloads whose name contains this text")
     parser.add_argument(
         "--experiment", action="store_true", help="also time the README's main command"
     )
     args = parser.parse_args(argv)
-    if args.warmup < 1 or args.repeats < 1:
-        parser.error("--warmup and --repeats must be at least 1")
+    if min(args.warmup, args.rounds, args.steps) < 1:
+        parser.error("--warmup, --rounds and --steps must be at least 1")
     # as every experiment runs: process-wide, so the reference runs with it too
     reused = reuse_freed_memory()
     print(f"malloc keeps freed memory for reuse: {reused}")
     rows = []
-    header = f"{'workload':<44} {'ours ms':>9} {'ref ms':>9} {'ref/ours':>9}  reference"
+    header = (f"{'workload':<44} {'ours ms':>9} {'ref ms':>9} {'ref/ours':>9} "
+              f"{'quartiles':>11}  reference")  # fmt: skip
     print(header, "\n" + "-" * len(header), flush=True)
     for workload in WORKLOADS:
         if args.only and args.only not in workload.name:
             continue
-        ours_ms = median_ms(workload.ours(), args.warmup, args.repeats)
         available = workload.reference_name != "torch" or torch is not None
-        ref_ms = None
+        row = {"workload": workload.name, "reference": workload.reference_name}
         if workload.reference is not None and available:
-            ref_ms = median_ms(workload.reference(), args.warmup, args.repeats)
-        ratio = ref_ms / ours_ms if ref_ms else None
-        rows.append(
-            {
-                "workload": workload.name,
-                "ours_ms": ours_ms,
-                "reference_ms": ref_ms,
-                "reference": workload.reference_name,
-                "ratio_reference_over_ours": ratio,
-            }
-        )
-        r_ms = f"{ref_ms:9.2f}" if ref_ms else f"{'-':>9}"
-        r = f"{ratio:9.2f}" if ratio else f"{'-':>9}"
-        print(
-            f"{workload.name:<44} {ours_ms:9.2f} {r_ms} {r}  {workload.reference_name}", flush=True
-        )
+            row |= interleaved(
+                workload.ours(), workload.reference(), args.warmup, args.rounds, args.steps
+            )
+            q1, q3 = row["ratio_quartiles"]
+            measured = (f"{row['reference_ms']:9.2f} {row['ratio_reference_over_ours']:9.2f} "
+                        f"{q1:5.2f}-{q3:<5.2f}")  # fmt: skip
+        else:
+            row["ours_ms"] = median_ms(workload.ours(), args.warmup, args.rounds, args.steps)
+            measured = f"{'-':>9} {'-':>9} {'-':>11}"
+        rows.append(row)
+        print(f"{workload.name:<44} {row['ours_ms']:9.2f} {measured}  {workload.reference_name}",
+              flush=True)  # fmt: skip
+        if row.get("busy"):
+            q1, q3 = row["ratio_quartiles"]
+            spread = (q3 - q1) / row["ratio_reference_over_ours"]
+            print(f"  warning: the ratios of {workload.name!r} spread by {100 * spread:.0f}% of "
+                  f"their median (over {100 * BUSY_SPREAD:.0f}%): the machine was busy; rerun "
+                  "when it is quiet", flush=True)  # fmt: skip
     if args.experiment:
         rows.append(time_main_experiment())
     if args.json:

@@ -20,12 +20,12 @@ if [ "${1:-}" = "--dry-run" ]; then dry=1; shift; fi
 out="${1:-${OUT:-runs/gpu_check}}"
 if [ $dry = 1 ]; then
   tests=(tests/test_losses.py)
-  bench=(--only "GRU train step" --warmup 1 --repeats 2)
+  bench=(--only "GRU train step" --warmup 1 --rounds 2 --steps 1)
   profile=tiny
 else
   tests=(tests/test_losses.py tests/test_cnn.py tests/test_rnn.py tests/test_gradients.py
          tests/test_synthetic.py tests/test_parallel.py tests/test_mnist1d_models.py)
-  bench=(--repeats 30)
+  bench=(--rounds 15 --steps 3)
   profile=full
 fi
 mkdir -p "$out"
