@@ -72,6 +72,7 @@ CONFIG_FILE = "config.json"  # the config of the run the checkpoints belong to
 # inputs: with config.json and a checkpoint, all that nets.training.load.load_run reads
 PIPELINE_FILE = "pipeline.json"
 # fields that leave the trajectory as it is: a resumed run may change them freely
+INTERVAL_KEY = "interval_metrics"  # in a checkpoint's data item, beside the iterator's state
 UNTRACKED = (
     "log_every",
     "checkpoint_every",
@@ -257,6 +258,9 @@ class Run:
     checkpoints: Checkpoints
     resumed_from: int | None
     events: EventLog
+    # the per-step metrics of the log interval the checkpoint cut, so the row that spans the
+    # resume averages the same steps as an uninterrupted run's
+    interval: list = dataclasses.field(default_factory=list)
 
     @property
     def metrics_path(self) -> Path:
@@ -332,6 +336,8 @@ def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStac
                 f"the checkpoint in {checkpoints.directory} is at step {int(state.step)}, beyond "
                 f"config.num_steps {config.num_steps}"
             )
+        data_state = dict(data_state)
+        interval = data_state.pop(INTERVAL_KEY, [])
         batches.set_state(data_state)
         log.warning("resuming from %s", checkpoints.path(int(state.step)))
     if jax.process_index() == 0:
@@ -341,7 +347,16 @@ def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStac
             {CONFIG_FILE: json_bytes(config_record(config)), PIPELINE_FILE: json_bytes(facts)},
         )
     resumed = int(state.step) if restored is not None else None
-    events = stack.enter_context(EventLog(workdir, resumed))
+    lines = _read_metrics(workdir / METRICS_FILE, int(state.step))
+    if jax.process_index() == 0:
+        write_outputs(workdir, {METRICS_FILE: "".join(f"{line}\n" for line in lines).encode()})
+    # TensorBoard is rewritten from metrics.jsonl up to the checkpoint: the event writer's
+    # queue may have lost the last rows a killed run logged, and metrics.jsonl has them all
+    rows = [json.loads(line) for line in lines]
+    purge = rows[0]["step"] if rows else (None if resumed is None else resumed + 1)
+    events = stack.enter_context(EventLog(workdir, purge))
+    for row in rows:
+        _log_events(events, eval_split, row)
     run = Run(
         config,
         workdir,
@@ -357,10 +372,8 @@ def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStac
         checkpoints,
         resumed,
         events,
+        interval if restored is not None else [],
     )
-    lines = _read_metrics(run.metrics_path, int(state.step))
-    if jax.process_index() == 0:
-        write_outputs(workdir, {METRICS_FILE: "".join(f"{line}\n" for line in lines).encode()})
     return run
 
 
@@ -377,15 +390,15 @@ def train_steps(run: Run, on_step: Callable[[int], None] | None = None) -> tuple
     rate = learning_rate(config.optimizer, config.num_steps)
     parallel = DataParallel(partial(train_step, loss_fn=run.train_loss_fn), config.parallel)
     device_state = parallel.put_state(run.state)
-    pending, rates = [], []
+    pending, rates = list(run.interval), []
     interval_start, step = time.perf_counter(), start_step
     profile = Profile(config.get("profile_steps", ""), run.workdir, config.num_steps)
 
     def save():  # nothing after a non-finite step is saved
-        _check_finite(jax.device_get(pending), step - len(pending) + 1, run.checkpoints)
-        run.checkpoints.save(
-            step, parallel.get_state(device_state), run.batches.get_state(), run.record
-        )
+        interval = jax.device_get(pending)
+        _check_finite(interval, step - len(interval) + 1, run.checkpoints)
+        data = {**run.batches.get_state(), INTERVAL_KEY: _json_ready(interval)}
+        run.checkpoints.save(step, parallel.get_state(device_state), data, run.record)
 
     with (
         progress_bar(config.num_steps, start_step) as bar,
@@ -477,14 +490,24 @@ def progress_bar(total: int, initial: int):
     )
 
 
-def _log(run: Run, row: dict) -> None:
-    """Append one interval's metrics to metrics.jsonl and the event files (process 0 writes)."""
-    prefix = f"{run.eval_split}_"  # the periodic evaluation's metrics, logged as their split's
+def _log_events(events: EventLog, eval_split: str, row: dict) -> None:
+    """One metrics row as TensorBoard scalars: 'train/...', and the periodic evaluation's
+    metrics under their split's name."""
+    prefix = f"{eval_split}_"
     evaluated = {k.removeprefix(prefix): v for k, v in row.items() if k.startswith(prefix)}
     trained = {k: v for k, v in row.items() if k != "step" and not k.startswith(prefix)}
-    run.events.scalars("train", trained, row["step"])
+    events.scalars("train", trained, row["step"])
     if evaluated:
-        run.events.scalars(run.eval_split, evaluated, row["step"])
+        events.scalars(eval_split, evaluated, row["step"])
+
+
+def _json_ready(metrics: list[dict]) -> list[dict]:
+    return [{name: np.asarray(value).tolist() for name, value in m.items()} for m in metrics]
+
+
+def _log(run: Run, row: dict) -> None:
+    """Append one interval's metrics to metrics.jsonl and the event files (process 0 writes)."""
+    _log_events(run.events, run.eval_split, row)
     if jax.process_index() == 0:
         with run.metrics_path.open("a") as f:
             f.write(json.dumps(row) + "\n")
