@@ -173,7 +173,7 @@ def main(run: Callable, config_file: str, default_workdir: str) -> None:
         except Preempted as stopped:
             print(f"stopped: {stopped}", file=sys.stderr)
             sys.exit(stopped.exit_status)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # imported, not run as a script (experiments/__init__.py)
             print("interrupted; every file written is complete", file=sys.stderr)
             sys.exit(130)
 
