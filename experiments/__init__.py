@@ -19,3 +19,9 @@ def _interrupted(*_):
 # which saves a checkpoint first (nets.training.preemption).
 if sys.argv[:1] == ["-m"] and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
     signal.signal(signal.SIGINT, _interrupted)
+# grain's worker processes leave their last shared-memory buffers for multiprocessing's
+# resource tracker to unlink when the run exits (it does, on every exit but a kill -9 of the
+# whole process group), and the tracker warns about each on stderr: two lines after a run's
+# last one. Its process takes its warning filters from these options.
+if sys.argv[:1] == ["-m"]:
+    sys.warnoptions.append("ignore:resource_tracker:UserWarning")

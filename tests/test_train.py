@@ -721,3 +721,64 @@ def test_ctrl_c_at_any_moment_is_one_line_and_status_130(tmp_path):
         assert process.returncode == 130, (moment, stderr[-800:])
         assert len(lines) == 1 and lines[0].startswith(("interrupted", "stopped: SIGINT")), lines
         assert not list((tmp_path / str(moment)).glob("**/*.tmp")), moment
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid``, whichever of its threads started them."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:  # the thread has exited
+            pass
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc (Linux)")
+def test_worker_processes_leave_signals_to_the_run_and_die_with_it(tmp_path):
+    """A scheduler's SIGTERM reaches the whole process group: the workers ignore it and the run
+    saves (a worker that died first made grain raise in the run before it could save); and
+    after a kill -9 of the run its workers exit (they were left running)."""
+    runs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "experiments.train",
+                f"--workdir={tmp_path / name}",
+                "--config=experiments/configs/lenet5_digits.py",
+                "--config.data.workers=2",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for name in ("term", "kill")
+    ]
+
+    def training(name: str, run) -> bool:  # its first row logged: the workers are serving
+        metrics = tmp_path / name / "metrics.jsonl"
+        return metrics.exists() and metrics.stat().st_size > 0 and len(children(run.pid)) >= 3
+
+    deadline = time.perf_counter() + 90
+    while not all(training(name, run) for name, run in zip(("term", "kill"), runs, strict=True)):
+        assert time.perf_counter() < deadline and all(r.poll() is None for r in runs)
+        time.sleep(0.1)
+    term, kill = runs
+    for worker in children(term.pid):
+        os.kill(worker, signal.SIGTERM)  # what a group SIGTERM does first, at worst
+    time.sleep(1.0)
+    term.send_signal(signal.SIGTERM)
+    _, stderr = term.communicate(timeout=60)
+    lines = [line for line in stderr.replace("\r", "\n").splitlines()
+             if line.strip() and not line.startswith(("training:", "W1"))]  # fmt: skip
+    assert term.returncode == 128 + signal.SIGTERM and len(lines) == 1, stderr[-1500:]
+    assert lines[0].startswith("stopped: SIGTERM at step") and "saved" in lines[0]
+    workers = children(kill.pid)
+    kill.kill()
+    kill.wait()
+    deadline = time.perf_counter() + 10
+    while any(Path(f"/proc/{w}").exists() for w in workers) and time.perf_counter() < deadline:
+        time.sleep(0.2)
+    assert not [w for w in workers if Path(f"/proc/{w}").exists()]

@@ -783,4 +783,28 @@ def _in_processes(dataset: grain.IterDataset, workers: int) -> grain.IterDataset
         # grain's workers read an absl flag, which fails outside an absl app until the flags
         # count as parsed (google/grain issue 1355, fixed after grain 0.2.18)
         flags.FLAGS.mark_as_parsed()
-    return dataset.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers))
+    options = grain.MultiprocessingOptions(num_workers=workers)
+    return dataset.mp_prefetch(options, worker_init_fn=_worker_init)
+
+
+def _worker_init(index: int, count: int) -> None:
+    """In each worker process: leave SIGTERM and Ctrl-C to the parent (a scheduler signals the
+    whole process group; the parent saves a checkpoint, then stops its workers, where a worker
+    that died first made grain raise in the parent before it could save), and exit when the
+    parent is gone (after a kill -9 the workers were left running)."""
+    import os
+    import signal
+    import threading
+    import time
+
+    del index, count
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()

@@ -317,6 +317,8 @@ def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStac
         batches = train_batches(
             train_set, local_batch, config.seed, augment=augment, workers=workers
         )
+    if hasattr(batches, "close"):  # stop its worker processes and free their shared memory
+        stack.callback(batches.close)  # (also when the run stops on a signal or an error)
     workdir = prepare_workdir(workdir)
     stack.enter_context(exclusive(workdir))
     checkpoints = Checkpoints(workdir / "checkpoints", config.keep_checkpoints)
