@@ -689,35 +689,33 @@ def test_a_resumed_run_logs_what_an_uninterrupted_run_logs(tmp_path, data_dir):
         assert scalars[f"train/{name}"] == [(s, pytest.approx(v, rel=1e-6)) for s, v in straight]
 
 
+def start_training(workdir: Path, *overrides: str) -> subprocess.Popen:
+    """``python -m experiments.train`` of the quick LeNet-5 config in a process of its own."""
+    command = [sys.executable, "-m", "experiments.train", f"--workdir={workdir}",
+               "--config=experiments/configs/lenet5_digits.py", *overrides]  # fmt: skip
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+
+
+def said(stderr: str) -> list[str]:
+    """What a run printed on stderr, less its progress bar and absl's logged warnings."""
+    return [line for line in stderr.replace("\r", "\n").splitlines()
+            if line.strip() and not line.startswith(("training:", "W1"))]  # fmt: skip
+
+
 def test_ctrl_c_at_any_moment_is_one_line_and_status_130(tmp_path):
     """While importing JAX, loading the data, compiling or training: never a traceback, never
     swallowed (a KeyboardInterrupt raised in JAX's garbage-collection callback was ignored and
     the run finished with status 0), never a half-written file."""
     moments = (0.3, 1.2, 2.5, 6.0)
-    runs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "experiments.train",
-                f"--workdir={tmp_path / str(moment)}",
-                "--config=experiments/configs/lenet5_digits.py",
-            ],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )  # fmt: skip
-        for moment in moments
-    ]
+    runs = [start_training(tmp_path / str(moment)) for moment in moments]
     start = time.perf_counter()
     for moment, process in zip(moments, runs, strict=True):
         time.sleep(max(0.0, start + moment - time.perf_counter()))
         process.send_signal(signal.SIGINT)
     for moment, process in zip(moments, runs, strict=True):
         _, stderr = process.communicate(timeout=120)
-        lines = [line for line in stderr.replace("\r", "\n").splitlines()
-                 if line.strip() and not line.startswith(("training:", "W1"))]  # fmt: skip
+        lines = said(stderr)
         assert process.returncode == 130, (moment, stderr[-800:])
         assert len(lines) == 1 and lines[0].startswith(("interrupted", "stopped: SIGINT")), lines
         assert not list((tmp_path / str(moment)).glob("**/*.tmp")), moment
@@ -739,23 +737,7 @@ def test_worker_processes_leave_signals_to_the_run_and_die_with_it(tmp_path):
     """A scheduler's SIGTERM reaches the whole process group: the workers ignore it and the run
     saves (a worker that died first made grain raise in the run before it could save); and
     after a kill -9 of the run its workers exit (they were left running)."""
-    runs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "experiments.train",
-                f"--workdir={tmp_path / name}",
-                "--config=experiments/configs/lenet5_digits.py",
-                "--config.data.workers=2",
-            ],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )  # fmt: skip
-        for name in ("term", "kill")
-    ]
+    runs = [start_training(tmp_path / n, "--config.data.workers=2") for n in ("term", "kill")]
 
     def training(name: str, run) -> bool:  # its first row logged: the workers are serving
         metrics = tmp_path / name / "metrics.jsonl"
@@ -771,8 +753,7 @@ def test_worker_processes_leave_signals_to_the_run_and_die_with_it(tmp_path):
     time.sleep(1.0)
     term.send_signal(signal.SIGTERM)
     _, stderr = term.communicate(timeout=60)
-    lines = [line for line in stderr.replace("\r", "\n").splitlines()
-             if line.strip() and not line.startswith(("training:", "W1"))]  # fmt: skip
+    lines = said(stderr)
     assert term.returncode == 128 + signal.SIGTERM and len(lines) == 1, stderr[-1500:]
     assert lines[0].startswith("stopped: SIGTERM at step") and "saved" in lines[0]
     workers = children(kill.pid)
