@@ -763,3 +763,28 @@ def test_worker_processes_leave_signals_to_the_run_and_die_with_it(tmp_path):
     while any(Path(f"/proc/{w}").exists() for w in workers) and time.perf_counter() < deadline:
         time.sleep(0.2)
     assert not [w for w in workers if Path(f"/proc/{w}").exists()]
+
+
+def test_a_full_disk_is_one_line_and_the_earlier_checkpoints_stay_usable(tmp_path):
+    """A 2 MiB file system holds two LeNet-5 checkpoints, not three: the save of the third is
+    one line (orbax's threads printed over 100 lines of tracebacks), and so is a rerun while
+    the disk is still full, which resumes from the last good checkpoint first."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)],
+                             capture_output=True)  # fmt: skip
+    if mounted.returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        for attempt in range(2):
+            run = start_training(disk / "run", "--config.checkpoint_every=100",
+                                 "--config.keep_checkpoints=10")  # fmt: skip
+            _, stderr = run.communicate(timeout=120)
+            lines = said(stderr)
+            assert run.returncode == 1 and len(lines) == 1, (attempt, stderr[-2000:])
+            assert lines[0].startswith(f"error: saving checkpoint {disk}/run/checkpoints/300 ")
+            assert "the earlier checkpoints are kept" in lines[0]
+            if attempt:  # the rerun read checkpoint 200 back before the disk was full again
+                assert f"resuming from {disk}/run/checkpoints/200" in stderr
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)

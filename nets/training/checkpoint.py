@@ -52,6 +52,35 @@ def sigint_deferred():
         raise KeyboardInterrupt
 
 
+@contextlib.contextmanager
+def orbax_quiet():
+    """orbax's threads log each failure with its traceback at ERROR through absl (a full disk
+    printed over 100 lines, for one cause); the CheckpointError raised here says it once."""
+    import logging
+
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _after_a_failed_save() -> None:
+    """After a save fails, tensorstore's writer threads still call back into orbax's closed
+    event loop, and Python printed each 'Event loop is closed' as a traceback (a full disk:
+    dozens): those are dropped; anything else still reaches the default hook."""
+    import sys
+
+    def hook(unraisable):
+        if not (isinstance(unraisable.exc_value, RuntimeError)
+                and "Event loop is closed" in str(unraisable.exc_value)):  # fmt: skip
+            sys.__unraisablehook__(unraisable)
+
+    sys.unraisablehook = hook
+
+
 def _first_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}".splitlines()[0][:200]
 
@@ -130,12 +159,13 @@ class Checkpoints:
         if config is not None:
             items["config"] = ocp.args.JsonSave(config)
         args = ocp.args.Composite(**items)
-        with sigint_deferred():
+        with sigint_deferred(), orbax_quiet():
             try:
                 self.manager.save(step, args=args, force=True)
                 if jax.process_index() == 0:  # the one process that writes the run's files
                     write_checksums(self.path(step))
             except Exception as error:  # a full disk or a lost mount surface as many types
+                _after_a_failed_save()
                 raise CheckpointError(
                     f"saving checkpoint {self.path(step)} failed ({_first_line(error)}); the "
                     f"earlier checkpoints are kept: free space under {self.directory} (or point "
@@ -149,9 +179,10 @@ class Checkpoints:
             return None
         check_intact(self.path(step))
         try:
-            restored = self.manager.restore(
-                step, args=ocp.args.Composite(config=ocp.args.JsonRestore())
-            )
+            with orbax_quiet():
+                restored = self.manager.restore(
+                    step, args=ocp.args.Composite(config=ocp.args.JsonRestore())
+                )
         except Exception as error:  # orbax raises many types for unreadable files
             raise CheckpointError(
                 f"checkpoint {self.path(step)}: its config cannot be read ({_first_line(error)})"
@@ -171,12 +202,13 @@ class Checkpoints:
         check_intact(path)
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
         try:
-            restored = self.manager.restore(
-                step,
-                args=ocp.args.Composite(
-                    state=ocp.args.StandardRestore(abstract), data=ocp.args.JsonRestore()
-                ),
-            )
+            with orbax_quiet():
+                restored = self.manager.restore(
+                    step,
+                    args=ocp.args.Composite(
+                        state=ocp.args.StandardRestore(abstract), data=ocp.args.JsonRestore()
+                    ),
+                )
             if _shapes(restored.state) != _shapes(template):
                 raise ValueError("its arrays have other shapes than this run's")
         except Exception as error:  # orbax raises many types for unreadable or foreign files
