@@ -788,3 +788,31 @@ def test_a_full_disk_is_one_line_and_the_earlier_checkpoints_stay_usable(tmp_pat
                 assert f"resuming from {disk}/run/checkpoints/200" in stderr
     finally:
         subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_a_metrics_log_that_cannot_be_written_stops_the_run_after_a_save(tmp_path, data_dir):
+    """metrics.jsonl unwritable mid-run (here a directory in its place): one error naming the
+    file, a checkpoint at that step holding the row it could not write, and the rerun, with
+    the file back, logs exactly what a straight run logs."""
+    from nets.training.trainer import train
+
+    config = tiny(lenet5_digits.get_config, data_dir, checkpoint_every=3, log_every=2, num_steps=6)
+    train(config, tmp_path / "straight")
+    metrics = tmp_path / "run" / "metrics.jsonl"
+    kept = []
+
+    def break_the_log(step):
+        if step == 3:
+            kept.append(metrics.read_bytes())
+            metrics.unlink()
+            metrics.mkdir()
+
+    with pytest.raises(ValueError, match=rf"{metrics} cannot be written \(Is a directory\); saved "
+                       rf"{tmp_path}/run/checkpoints/4 with the row it could not log"):  # fmt: skip
+        train(config, tmp_path / "run", on_step=break_the_log)
+    metrics.rmdir()
+    metrics.write_bytes(kept[0])
+    train(config, tmp_path / "run")
+    for name in ("loss", "accuracy"):
+        expected = [(s, pytest.approx(v, rel=1e-6)) for s, v in logged(tmp_path / "straight", name)]
+        assert logged(tmp_path / "run", name) == expected

@@ -73,6 +73,7 @@ CONFIG_FILE = "config.json"  # the config of the run the checkpoints belong to
 PIPELINE_FILE = "pipeline.json"
 # fields that leave the trajectory as it is: a resumed run may change them freely
 INTERVAL_KEY = "interval_metrics"  # in a checkpoint's data item, beside the iterator's state
+UNLOGGED_KEY = "unlogged_row"  # a metrics row the run could not write before it stopped
 UNTRACKED = (
     "log_every",
     "checkpoint_every",
@@ -331,6 +332,7 @@ def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStac
             saved = read_json(source) if source.exists() else None
         check_resumable(saved, source, config)
     restored = checkpoints.restore_latest(jax.device_get(state))
+    interval, unlogged = [], None
     if restored is not None:
         state, data_state = restored
         if int(state.step) > config.num_steps:
@@ -340,6 +342,7 @@ def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStac
             )
         data_state = dict(data_state)
         interval = data_state.pop(INTERVAL_KEY, [])
+        unlogged = data_state.pop(UNLOGGED_KEY, None)
         batches.set_state(data_state)
         log.warning("resuming from %s", checkpoints.path(int(state.step)))
     if jax.process_index() == 0:
@@ -350,6 +353,9 @@ def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStac
         )
     resumed = int(state.step) if restored is not None else None
     lines = _read_metrics(workdir / METRICS_FILE, int(state.step))
+    logged_steps = {json.loads(line)["step"] for line in lines}
+    if unlogged is not None and unlogged["step"] not in logged_steps:
+        lines.append(json.dumps(unlogged))  # written now, in its place before the next rows
     if jax.process_index() == 0:
         write_outputs(workdir, {METRICS_FILE: "".join(f"{line}\n" for line in lines).encode()})
     # TensorBoard is rewritten from metrics.jsonl up to the checkpoint: the event writer's
@@ -374,7 +380,7 @@ def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStac
         checkpoints,
         resumed,
         events,
-        interval if restored is not None else [],
+        interval,
     )
     return run
 
@@ -396,10 +402,12 @@ def train_steps(run: Run, on_step: Callable[[int], None] | None = None) -> tuple
     interval_start, step = time.perf_counter(), start_step
     profile = Profile(config.get("profile_steps", ""), run.workdir, config.num_steps)
 
-    def save():  # nothing after a non-finite step is saved
+    def save(unlogged: dict | None = None):  # nothing after a non-finite step is saved
         interval = jax.device_get(pending)
         _check_finite(interval, step - len(interval) + 1, run.checkpoints)
         data = {**run.batches.get_state(), INTERVAL_KEY: _json_ready(interval)}
+        if unlogged is not None:
+            data[UNLOGGED_KEY] = unlogged
         run.checkpoints.save(step, parallel.get_state(device_state), data, run.record)
 
     with (
@@ -433,7 +441,16 @@ def train_steps(run: Run, on_step: Callable[[int], None] | None = None) -> tuple
                     row.update({f"{run.eval_split}_{k}": v for k, v in scores.items()})
                 row["compilations"] = len(compiled.programs) - logged
                 logged = len(compiled.programs)
-                _log(run, row)
+                try:
+                    _log(run, row)
+                except OSError as error:  # the log cannot be written: keep the run, then stop
+                    pending = []  # the row holds them
+                    save(unlogged=row)
+                    raise ValueError(
+                        f"{run.metrics_path} cannot be written ({error.strerror or error}); "
+                        f"saved {run.checkpoints.path(step)} with the row it could not log: "
+                        f"make the file writable and run the same command to resume"
+                    ) from None
                 rates.append(row["steps_per_s"])
                 bar.set_postfix(loss=f"{row['loss']:.4g}")
                 pending, interval_start = [], time.perf_counter()
