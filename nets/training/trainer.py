@@ -341,7 +341,10 @@ def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStac
                 f"config.num_steps {config.num_steps}"
             )
         data_state = dict(data_state)
-        interval = data_state.pop(INTERVAL_KEY, [])
+        # float32, as the step returned them: the row's mean is then the straight run's, bit
+        # for bit (JSON's float64 would round it differently)
+        interval = [{k: np.asarray(v, np.float32) for k, v in m.items()}
+                    for m in data_state.pop(INTERVAL_KEY, [])]  # fmt: skip
         unlogged = data_state.pop(UNLOGGED_KEY, None)
         batches.set_state(data_state)
         log.warning("resuming from %s", checkpoints.path(int(state.step)))
