@@ -783,8 +783,34 @@ def _in_processes(dataset: grain.IterDataset, workers: int) -> grain.IterDataset
         # grain's workers read an absl flag, which fails outside an absl app until the flags
         # count as parsed (google/grain issue 1355, fixed after grain 0.2.18)
         flags.FLAGS.mark_as_parsed()
+    _spawn_ignoring_signals()
     options = grain.MultiprocessingOptions(num_workers=workers)
     return dataset.mp_prefetch(options, worker_init_fn=_worker_init)
+
+
+@functools.cache
+def _spawn_ignoring_signals() -> None:
+    """Have multiprocessing start its processes through a shell that ignores SIGTERM and
+    Ctrl-C before it execs Python (an ignored signal stays ignored across exec), so grain's
+    workers never see a group signal, not even while they import their modules. One killed
+    there hung the run: CPython's spawn was still writing the pickled dataset into the dead
+    worker's pipe, whose read end the parent itself holds. ``_worker_init`` says the same
+    again in Python. Not on Windows, which has neither."""
+    import atexit
+    import multiprocessing
+    import os
+    import shlex
+    import tempfile
+
+    if os.name != "posix":
+        return
+    python = shlex.quote(os.fsdecode(multiprocessing.spawn.get_executable()))
+    handle, path = tempfile.mkstemp(prefix="nets-worker-", suffix=".sh")
+    with os.fdopen(handle, "w") as script:
+        script.write(f"#!/bin/sh\ntrap '' TERM INT\nexec {python} \"$@\"\n")
+    os.chmod(path, 0o700)
+    atexit.register(os.unlink, path)
+    multiprocessing.set_executable(path)
 
 
 def _worker_init(index: int, count: int) -> None:
