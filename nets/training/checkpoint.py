@@ -67,18 +67,41 @@ def orbax_quiet():
         logger.setLevel(level)
 
 
-def _after_a_failed_save() -> None:
-    """After a save fails, tensorstore's writer threads still call back into orbax's closed
-    event loop, and Python printed each 'Event loop is closed' as a traceback (a full disk:
-    dozens): those are dropped; anything else still reaches the default hook."""
+def _is_closed_loop(error: BaseException | None) -> bool:
+    return isinstance(error, RuntimeError) and "Event loop is closed" in str(error)
+
+
+def _never_retrieved(record) -> bool:
+    return not record.getMessage().startswith("Task exception was never retrieved")
+
+
+@contextlib.contextmanager
+def failed_save_echoes_dropped():
+    """When a save fails, orbax closes its event loop while tensorstore's writer threads still
+    call back into it, and the writes it abandoned are collected later: each printed its own
+    traceback (a full disk: dozens, some before the failure reaches us, some after), for the
+    one cause the CheckpointError names. From the block's start and, if it fails, for the rest
+    of the process, 'Event loop is closed' (tensorstore prints it through ``sys.excepthook``,
+    Python's callbacks through ``sys.unraisablehook``) and asyncio's 'Task exception was never
+    retrieved' are dropped; anything else reaches the hooks it reached before."""
+    import logging
     import sys
 
-    def hook(unraisable):
-        if not (isinstance(unraisable.exc_value, RuntimeError)
-                and "Event loop is closed" in str(unraisable.exc_value)):  # fmt: skip
-            sys.__unraisablehook__(unraisable)
+    hooks = sys.excepthook, sys.unraisablehook
 
-    sys.unraisablehook = hook
+    def excepthook(kind, error, traceback):
+        if not _is_closed_loop(error):
+            hooks[0](kind, error, traceback)
+
+    def unraisablehook(unraisable):
+        if not _is_closed_loop(unraisable.exc_value):
+            hooks[1](unraisable)
+
+    sys.excepthook, sys.unraisablehook = excepthook, unraisablehook
+    logging.getLogger("asyncio").addFilter(_never_retrieved)
+    yield  # on failure all stay: the abandoned writes echo after the error
+    sys.excepthook, sys.unraisablehook = hooks
+    logging.getLogger("asyncio").removeFilter(_never_retrieved)
 
 
 def _first_line(error: BaseException) -> str:
@@ -159,13 +182,12 @@ class Checkpoints:
         if config is not None:
             items["config"] = ocp.args.JsonSave(config)
         args = ocp.args.Composite(**items)
-        with sigint_deferred(), orbax_quiet():
+        with sigint_deferred(), orbax_quiet(), failed_save_echoes_dropped():
             try:
                 self.manager.save(step, args=args, force=True)
                 if jax.process_index() == 0:  # the one process that writes the run's files
                     write_checksums(self.path(step))
             except Exception as error:  # a full disk or a lost mount surface as many types
-                _after_a_failed_save()
                 raise CheckpointError(
                     f"saving checkpoint {self.path(step)} failed ({_first_line(error)}); the "
                     f"earlier checkpoints are kept: free space under {self.directory} (or point "
