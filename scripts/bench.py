@@ -13,6 +13,14 @@ prints each side's median step and the median ratio with its interquartile range
 means nets is faster); a row whose ratios spread by more than ``BUSY_SPREAD`` of their median
 is flagged: the machine was busy, rerun it. ``--experiment`` also times the README's main
 command end to end.
+
+``--xla FLAG=VALUE`` (repeatable) measures an XLA compiler flag instead: each row's own
+program compiled with the flag against the same program compiled with XLA's defaults,
+interleaved in one process (flags set through ``XLA_FLAGS`` would need two processes, and a
+machine's load between them would decide). The ratio is then default / flagged, and a row
+the flag did not change (the same optimised HLO) says so.
+
+    python scripts/bench.py --xla xla_cpu_use_onednn=true --json onednn.json
 """
 
 import argparse
@@ -100,17 +108,33 @@ def interleaved(ours, reference, warmup: int, rounds: int, steps: int) -> dict:
     }
 
 
-def jax_runner(model, loss_fn, optimizer, batch: dict) -> Callable[[], None]:
+def compiled(function, *args, compiler_options: dict | None = None, **jit):
+    """``function`` jitted and compiled for ``args`` with XLA ``compiler_options`` (the
+    ``--xla_*`` flags as keys without the dashes; None: the defaults), for this program only."""
+    return jax.jit(function, **jit).lower(*args).compile(compiler_options=compiler_options)
+
+
+def _blocking(program, *args) -> Callable[[], None]:
+    def step():
+        jax.block_until_ready(program(*args))
+
+    step.program = program.as_text()
+    return step
+
+
+def jax_runner(model, loss_fn, optimizer, batch: dict, compiler_options=None):
     """The codebase's own ``train_step`` (the one every driver runs), jitted with the state
     donated as the run driver does."""
     example = jax.tree.map(lambda a: a[:2], batch["inputs"])  # inputs may nest (seq2seq)
     state = [TrainState.create(model, optimizer, example, seed=0)]
-    train = jax.jit(partial(train_step, loss_fn=loss_fn), donate_argnums=(0,))
+    train = compiled(partial(train_step, loss_fn=loss_fn), state[0], batch,
+                     compiler_options=compiler_options, donate_argnums=(0,))  # fmt: skip
 
     def step():
         state[0], metrics = train(state[0], batch)
         jax.block_until_ready(metrics)
 
+    step.program = train.as_text()  # the optimised HLO: did a flag change anything?
     return step
 
 
@@ -124,11 +148,11 @@ def lstm_data(seed=0):
     return x, rng.normal(size=(B_LSTM,)).astype(np.float32)
 
 
-def recurrent_jax(cell_type, implementation="scan"):
+def recurrent_jax(cell_type, implementation="scan", compiler_options=None):
     x, y = lstm_data()
     model = ManyToOne(cell_type(H_LSTM), 1, implementation=implementation)
     batch = {"inputs": jnp.asarray(x), "targets": jnp.asarray(y)}
-    return jax_runner(model, objectives.mse, optax.adam(1e-3), batch)
+    return jax_runner(model, objectives.mse, optax.adam(1e-3), batch, compiler_options)
 
 
 def recurrent_torch(module_name: str):
@@ -160,24 +184,27 @@ def norms_setup():
     return model, params, batch
 
 
-def gradient_norms_step():
+def gradient_norms_step(compiler_options=None):
     model, params, batch = norms_setup()
-    measure = jax.jit(
+    measure = compiled(
         lambda p, batch: hidden_state_gradient_norms(
             model, p, batch["inputs"], partial(objectives.batch_mean, objectives.mse, batch=batch)
-        )
+        ),
+        params,
+        batch,
+        compiler_options=compiler_options,
     )
-    return lambda: jax.block_until_ready(measure(params, batch))
+    return _blocking(measure, params, batch)
 
 
-def plain_gradient_step():
+def plain_gradient_step(compiler_options=None):
     model, params, batch = norms_setup()
 
     def loss(p, batch):
         return objectives.batch_mean(objectives.mse, model.apply(p, batch["inputs"]), batch)
 
-    grad = jax.jit(jax.grad(loss))
-    return lambda: jax.block_until_ready(grad(params, batch))
+    grad = compiled(jax.grad(loss), params, batch, compiler_options=compiler_options)
+    return _blocking(grad, params, batch)
 
 
 # --- LeNet-5: B=256, 32x32x1, cross-entropy, SGD ---------------------------------------------
@@ -190,10 +217,10 @@ def lenet_data(seed=0):
     return images, rng.integers(0, 10, size=B_LENET)
 
 
-def lenet_jax():
+def lenet_jax(compiler_options=None):
     images, labels = lenet_data()
     batch = {"inputs": jnp.asarray(images), "targets": jnp.asarray(labels)}
-    return jax_runner(LeNet5(), objectives.cross_entropy, optax.sgd(0.01), batch)
+    return jax_runner(LeNet5(), objectives.cross_entropy, optax.sgd(0.01), batch, compiler_options)
 
 
 def lenet_torch():
@@ -229,7 +256,7 @@ def lenet_torch():
 B_RESNET = 128
 
 
-def resnet_jax(name: str, size: int, batch: int, dtype=jnp.float32):
+def resnet_jax(name: str, size: int, batch: int, dtype=jnp.float32, compiler_options=None):
     """A BatchNorm network's training step (batch statistics updated and kept, as in training),
     computed in ``dtype`` with float32 parameters."""
     rng = np.random.default_rng(0)
@@ -238,7 +265,8 @@ def resnet_jax(name: str, size: int, batch: int, dtype=jnp.float32):
         "targets": jnp.asarray(rng.integers(0, 10, size=batch)),
     }
     model = get_model(name, 10, dtype=dtype)
-    return jax_runner(model, objectives.cross_entropy, optax.sgd(0.1, momentum=0.9), batch)
+    optimizer = optax.sgd(0.1, momentum=0.9)
+    return jax_runner(model, objectives.cross_entropy, optimizer, batch, compiler_options)
 
 
 def resnet20_torch():
@@ -294,14 +322,14 @@ def char_data(seed=0):
     return ids[:, :-1], ids[:, 1:]  # each step predicts the next character
 
 
-def char_lm_jax():
+def char_lm_jax(compiler_options=None):
     inputs, targets = char_data()
     batch = {"inputs": jnp.asarray(inputs), "targets": jnp.asarray(targets)}
     model = get_any_model(
         "many_to_many", V_CHAR, cell="lstm", hidden_size=H_CHAR, num_tokens=V_CHAR,
         embedding_size=E_CHAR,
     )  # fmt: skip
-    return jax_runner(model, objectives.cross_entropy, optax.adam(1e-3), batch)
+    return jax_runner(model, objectives.cross_entropy, optax.adam(1e-3), batch, compiler_options)
 
 
 def char_lm_torch():
@@ -337,7 +365,7 @@ def seq2seq_data(seed=0):
     return source, decoder_inputs, targets
 
 
-def seq2seq_jax():
+def seq2seq_jax(compiler_options=None):
     source, decoder_inputs, targets = seq2seq_data()
     inputs = {"source": jnp.asarray(source), "decoder_inputs": jnp.asarray(decoder_inputs)}
     batch = {"inputs": inputs, "targets": jnp.asarray(targets)}
@@ -345,7 +373,7 @@ def seq2seq_jax():
         "attention_encoder_decoder", V_SEQ, cell="lstm", hidden_size=H_SEQ, num_tokens=V_SEQ,
         embedding_size=E_SEQ, attention_size=A_SEQ,
     )  # fmt: skip
-    return jax_runner(model, objectives.cross_entropy, optax.adam(1e-3), batch)
+    return jax_runner(model, objectives.cross_entropy, optax.adam(1e-3), batch, compiler_options)
 
 
 def seq2seq_torch():
@@ -397,7 +425,7 @@ def ctc_data(seed=0):
     return features, rng.integers(1, 11, size=(B_CTC, LABELS_CTC))  # digits 1..10; 0 = blank
 
 
-def ctc_jax():
+def ctc_jax(compiler_options=None):
     features, labels = ctc_data()
     batch = {
         "inputs": jnp.asarray(features),
@@ -409,7 +437,7 @@ def ctc_jax():
         "ctc", 11, cell="lstm", hidden_size=H_CTC, bidirectional=True, num_layers=2,
         subsample=4, front_end_features=64,
     )  # fmt: skip
-    return jax_runner(model, objectives.ctc, optax.adam(1e-3), batch)
+    return jax_runner(model, objectives.ctc, optax.adam(1e-3), batch, compiler_options)
 
 
 def ctc_torch():
@@ -505,6 +533,24 @@ def time_main_experiment() -> dict:
     return {"workload": "README main command, wall time", "ours_ms": 1e3 * seconds}
 
 
+def compiler_options(flags: list[str]) -> dict:
+    """``['xla_cpu_use_onednn=true', ...]`` as XLA compiler options: true/false as booleans,
+    whole numbers as integers, anything else (an enum's name, a list of them) as text."""
+    options = {}
+    for flag in flags:
+        name, equals, value = flag.removeprefix("--").partition("=")
+        if not (equals and name.startswith("xla_") and value):
+            raise ValueError(f"--xla takes FLAG=VALUE with FLAG an xla_* option, not {flag!r}")
+        lowered = value.lower()
+        if lowered in ("true", "false"):
+            options[name] = lowered == "true"
+        elif value.lstrip("-").isdigit():
+            options[name] = int(value)
+        else:
+            options[name] = value
+    return options
+
+
 def machine() -> dict:
     return {
         "platform": platform.platform(),
@@ -528,9 +574,18 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--experiment", action="store_true", help="also time the README's main command"
     )
+    parser.add_argument(
+        "--xla", action="append", default=[], metavar="FLAG=VALUE",
+        help="time ours compiled with this XLA flag (repeatable; e.g. "
+        "xla_cpu_use_onednn=true) against ours with the defaults, instead of the reference",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if min(args.warmup, args.rounds, args.steps) < 1:
         parser.error("--warmup, --rounds and --steps must be at least 1")
+    try:
+        options = compiler_options(args.xla)
+    except ValueError as error:
+        parser.error(str(error))
     # as every experiment runs: process-wide, so the reference runs with it too
     reused = reuse_freed_memory()
     print(f"malloc keeps freed memory for reuse: {reused}")
@@ -543,18 +598,27 @@ def main(argv=None) -> int:
             continue
         available = workload.reference_name != "torch" or torch is not None
         row = {"workload": workload.name, "reference": workload.reference_name}
-        if workload.reference is not None and available:
+        if options:  # the flags against the defaults: the same program, compiled twice
+            flagged, default = workload.ours(compiler_options=options), workload.ours()
+            row |= {"reference": "default XLA", "xla": options,
+                    "program_changed": flagged.program != default.program}  # fmt: skip
+            row |= interleaved(flagged, default, args.warmup, args.rounds, args.steps)
+        elif workload.reference is not None and available:
             row |= interleaved(
                 workload.ours(), workload.reference(), args.warmup, args.rounds, args.steps
             )
+        else:
+            row["ours_ms"] = median_ms(workload.ours(), args.warmup, args.rounds, args.steps)
+        if "ratio_quartiles" in row:
             q1, q3 = row["ratio_quartiles"]
             measured = (f"{row['reference_ms']:9.2f} {row['ratio_reference_over_ours']:9.2f} "
                         f"{q1:5.2f}-{q3:<5.2f}")  # fmt: skip
         else:
-            row["ours_ms"] = median_ms(workload.ours(), args.warmup, args.rounds, args.steps)
             measured = f"{'-':>9} {'-':>9} {'-':>11}"
         rows.append(row)
-        print(f"{workload.name:<44} {row['ours_ms']:9.2f} {measured}  {workload.reference_name}",
+        if options and not row["program_changed"]:
+            measured += "  (the flag left the program unchanged)"
+        print(f"{workload.name:<44} {row['ours_ms']:9.2f} {measured}  {row['reference']}",
               flush=True)  # fmt: skip
         if row.get("busy"):
             q1, q3 = row["ratio_quartiles"]
