@@ -18,7 +18,9 @@ command end to end.
 program compiled with the flag against the same program compiled with XLA's defaults,
 interleaved in one process (flags set through ``XLA_FLAGS`` would need two processes, and a
 machine's load between them would decide). The ratio is then default / flagged, and a row
-the flag did not change (the same optimised HLO) says so.
+whose optimised HLO the flag did not change says so: such a flag can still act on how XLA
+runs that HLO (which library a matmul calls), but a fusion flag that changes no HLO fused
+nothing.
 
     python scripts/bench.py --xla xla_cpu_use_onednn=true --json onednn.json
 """
@@ -26,6 +28,7 @@ the flag did not change (the same optimised HLO) says so.
 import argparse
 import json
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -114,11 +117,23 @@ def compiled(function, *args, compiler_options: dict | None = None, **jit):
     return jax.jit(function, **jit).lower(*args).compile(compiler_options=compiler_options)
 
 
+def optimised_hlo(program) -> str:
+    """A compiled program's HLO after XLA's passes, less the source locations (which name the
+    line that built it, so the same program built twice would differ)."""
+    lines = [
+        line
+        for line in program.as_text().splitlines()
+        if not re.match(r"(\d+ |FileNames|FunctionNames|FileLocations|StackFrames)", line)
+    ]
+    return "\n".join(re.sub(r", metadata=\{[^}]*\}|, stack_frame_id=\d+", "", line)
+                     for line in lines)  # fmt: skip
+
+
 def _blocking(program, *args) -> Callable[[], None]:
     def step():
         jax.block_until_ready(program(*args))
 
-    step.program = program.as_text()
+    step.program = optimised_hlo(program)
     return step
 
 
@@ -134,7 +149,7 @@ def jax_runner(model, loss_fn, optimizer, batch: dict, compiler_options=None):
         state[0], metrics = train(state[0], batch)
         jax.block_until_ready(metrics)
 
-    step.program = train.as_text()  # the optimised HLO: did a flag change anything?
+    step.program = optimised_hlo(train)  # did a flag change anything?
     return step
 
 
@@ -617,7 +632,7 @@ def main(argv=None) -> int:
             measured = f"{'-':>9} {'-':>9} {'-':>11}"
         rows.append(row)
         if options and not row["program_changed"]:
-            measured += "  (the flag left the program unchanged)"
+            measured += "  (the same optimised HLO)"
         print(f"{workload.name:<44} {row['ours_ms']:9.2f} {measured}  {row['reference']}",
               flush=True)  # fmt: skip
         if row.get("busy"):
