@@ -19,9 +19,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-import bench  # noqa: E402  (a script beside this one, not a package)
-
 
 @dataclass(frozen=True)
 class Candidate:
@@ -63,10 +60,10 @@ CANDIDATES = (
 )  # fmt: skip
 
 
-def measure(candidate: Candidate, rounds: int, steps: int, only: str | None) -> list[dict] | str:
-    """The bench's rows for one candidate, run in its own process (its table is printed as it
-    runs): an experimental flag can crash XLA's compiler, and that is a result too, returned as
-    the line that says how."""
+def measure(candidate: Candidate, rounds: int, steps: int, only: str | None) -> dict | str:
+    """The bench's JSON (machine and rows) for one candidate, run in its own process (its
+    table is printed as it runs): an experimental flag can crash XLA's compiler, and that is a
+    result too, returned as the line that says how."""
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "rows.json"
         command = [sys.executable, str(Path(__file__).parent / "bench.py"), "--rounds",
@@ -76,7 +73,7 @@ def measure(candidate: Candidate, rounds: int, steps: int, only: str | None) -> 
         if finished.returncode != 0:
             status = finished.returncode
             return f"crashed ({f'signal {-status}' if status < 0 else f'status {status}'})"
-        return json.loads(path.read_text())["results"]
+        return json.loads(path.read_text())
 
 
 def table(results: dict[str, list[dict] | str]) -> str:
@@ -115,17 +112,20 @@ def main(argv=None) -> int:
         if unknown:
             parser.error(f"unknown candidates {unknown}; known: {', '.join(known)}")
         chosen = tuple(known[label] for label in args.candidates.split(","))
-    results = {}
+    measured = {}
     for candidate in chosen:
         print(f"\n{candidate.label}: {' '.join(candidate.flags)}", flush=True)
-        results[candidate.label] = measure(candidate, args.rounds, args.steps, args.only)
+        measured[candidate.label] = measure(candidate, args.rounds, args.steps, args.only)
+    results = {label: out if isinstance(out, str) else out["results"]
+               for label, out in measured.items()}  # fmt: skip
+    machines = [out["machine"] for out in measured.values() if not isinstance(out, str)]
     print("default / flagged step time (above 1: the flag is faster; '=': the same optimised "
           "HLO; '*': busy machine)\n")  # fmt: skip
     print(table(results))
     if args.json:
         described = {c.label: {"flags": c.flags, "what": c.what} for c in chosen}
         with open(args.json, "w") as f:
-            json.dump({"machine": bench.machine(), "candidates": described,
+            json.dump({"machine": machines[0] if machines else None, "candidates": described,
                        "results": results}, f, indent=1)  # fmt: skip
     return 0
 
