@@ -19,8 +19,7 @@ from tqdm import tqdm
 from experiments import cli
 from experiments.plotting import CELL_COLOURS, CELL_LABELS, plt, save_run
 from nets.data.synthetic import ADDING_BASELINE_MSE, adding_problem
-from nets.models import ManyToOne
-from nets.rnn import make_cell
+from nets.models import get_model
 from nets.training import objectives
 from nets.training.config import build_optimizer, check_cells, check_lengths, check_positive_fields
 from nets.training.sweep import check_schedule, sweep_group
@@ -37,10 +36,17 @@ def validate(config: ml_collections.ConfigDict) -> None:
 
 
 def train_cell(cell_name: str, length: int, config, progress=None, **cell_options) -> list:
-    """Train one cell (``make_cell(cell_name, hidden, **cell_options)``) at one length from
-    every seed; the test MSE after every ``eval_every`` steps is each seed's learning curve."""
-    cell = make_cell(cell_name, config.model.hidden_size, **cell_options)
-    model = ManyToOne(cell, 1, remat=config.model.remat)
+    """Train one cell (``cell_name`` with ``cell_options``, ``nets.rnn.make_cell``) at one
+    length from every seed; the test MSE after every ``eval_every`` steps is each seed's
+    learning curve."""
+    model = get_model(
+        "many_to_one",
+        1,
+        cell=cell_name,
+        hidden_size=config.model.hidden_size,
+        remat=config.model.remat,
+        **cell_options,
+    )
     test_set = adding_problem(jax.random.key(10_000 + length), config.test_size, length)
     start = time.perf_counter()
     result = sweep_group(

@@ -30,9 +30,8 @@ from experiments.plotting import plt, save_run
 from nets import losses
 from nets.checks import check_choice
 from nets.data.mnist1d import load_mnist1d
-from nets.models import ManyToOne
+from nets.models import get_model
 from nets.models.mnist1d import MODELS
-from nets.rnn import GRUCell
 from nets.training import objectives
 from nets.training.config import build_optimizer, check_positive_fields
 from nets.training.sweep import check_schedule, evaluate_on, sample_rows, sweep
@@ -164,7 +163,7 @@ def classify(model_name, loss_name, targets, test_targets, config, progress, ste
     data = load_mnist1d()
     # integer labels [N] -> 10 logits; 0/1 targets [N, units] -> one logit per unit
     options = {"hidden_size": config.mnist1d.mlp_hidden_size} if model_name == "mnist1d_mlp" else {}
-    model = MODELS[model_name](num_outputs=10 if targets.ndim == 1 else targets.shape[1], **options)
+    model = get_model(model_name, 10 if targets.ndim == 1 else targets.shape[1], **options)
     test_set = {"inputs": jnp.asarray(data["test"]["inputs"]), "targets": jnp.asarray(test_targets)}
     train_set = {"inputs": data["train"]["inputs"][None], "targets": targets[None]}
     num_steps = steps or config.mnist1d.num_steps
@@ -271,7 +270,7 @@ def regression(config, seeds: int, progress) -> list:
         "inputs": np.broadcast_to(train["inputs"], (len(fractions), *train["inputs"].shape)),
         "targets": np.stack(corrupted),
     }
-    model = ManyToOne(GRUCell(config.hidden_size), 1)
+    model = get_model("many_to_one", 1, cell="gru", hidden_size=config.hidden_size)
     rows = []
     for name in config.losses:
         result = sweep(

@@ -39,8 +39,8 @@ from nets.data.digits import load_digits
 from nets.data.pixels import fixed_permutation, pixel_sequences
 from nets.data.synthetic import ADDING_BASELINE_MSE, copy_task, copy_task_baseline
 from nets.data.synthetic import adding_problem as adding_batch
-from nets.models import ManyToOne, get_model
-from nets.rnn import CELLS, SimpleRNNCell, orthogonal
+from nets.models import get_model
+from nets.rnn import CELLS
 from nets.training import objectives
 from nets.training.config import build_optimizer, check_cells, check_lengths, check_positive_fields
 from nets.training.sweep import check_schedule, sample_rows, sweep_group
@@ -235,8 +235,8 @@ def clipping(config, progress) -> dict:
     initialisations and batches. The threshold is ``threshold_factor`` times the median norm of
     the unclipped run's finite gradients: Pascanu et al.'s "average norm", robust to the
     spikes it is meant to cut."""
-    model = ManyToOne(
-        SimpleRNNCell(config.hidden_size, recurrent_kernel_init=orthogonal(config.sigma)), 1
+    model = get_model(
+        "many_to_one", 1, cell="tanh", hidden_size=config.hidden_size, recurrent_scale=config.sigma
     )
     test_set = adding_batch(jax.random.key(30_000), config.test_size, config.length)
 

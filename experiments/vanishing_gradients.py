@@ -26,8 +26,7 @@ from experiments.plotting import save_run
 from nets.checks import check_choice
 from nets.data.synthetic import adding_problem
 from nets.gradients import hidden_state_gradient_norms
-from nets.models import ManyToOne
-from nets.rnn import SimpleRNNCell, make_cell, orthogonal
+from nets.models import get_model
 from nets.training import objectives
 from nets.training.config import (
     build_optimizer,
@@ -102,7 +101,7 @@ def norm_record(norms: dict) -> dict:
 
 
 def sweep_cell(cell_name: str, config, progress, **cell_options) -> list:
-    """One cell (``make_cell(cell_name, hidden, **cell_options)``) at every length, all seeds:
+    """One cell (``cell_name`` with ``cell_options``) at every length, all seeds:
     gradient norms at init and after a short training.
 
     The parameters do not depend on T, so each seed's network is the same at every length.
@@ -111,8 +110,14 @@ def sweep_cell(cell_name: str, config, progress, **cell_options) -> list:
     fresh copy is trained at each T. Training is the sweep driver's, from the same
     initialisation as the measurement.
     """
-    cell = make_cell(cell_name, config.model.hidden_size, **cell_options)
-    model = ManyToOne(cell, 1, remat=config.model.remat)
+    model = get_model(
+        "many_to_one",
+        1,
+        cell=cell_name,
+        hidden_size=config.model.hidden_size,
+        remat=config.model.remat,
+        **cell_options,
+    )
     optimizer = build_optimizer(config.optimizer, config.train.num_steps)
     example = jnp.zeros((config.measure.batch_size, 2, 2), jnp.float32)
 
@@ -166,8 +171,7 @@ def sweep_cell(cell_name: str, config, progress, **cell_options) -> list:
 
 def measure_spectral(config) -> list:
     """tanh RNNs with W_h = sigma * Q at initialisation, every sigma in one compiled call."""
-    cell = SimpleRNNCell(config.model.hidden_size, recurrent_kernel_init=orthogonal())
-    model = ManyToOne(cell, 1)
+    model = get_model("many_to_one", 1, cell="tanh", hidden_size=config.model.hidden_size)
     length = config.spectral.length
     data = partial(adding_problem, batch_size=config.measure.batch_size, length=length)
     sigmas = jnp.asarray(config.spectral.norms, jnp.float32)

@@ -18,8 +18,8 @@ import numpy as np
 
 from experiments import cli
 from experiments.plotting import plt, save_run
-from nets.cnn import LeNet5
 from nets.data.loader import load_split
+from nets.models import get_model
 from nets.training import trainer
 from nets.training.config import validate_training
 from nets.training.workdir import run_header
@@ -51,7 +51,8 @@ def filters_figure(params):
 
 
 def feature_maps_figure(params, image, label):
-    _, state = LeNet5().apply(params, image[None], mutable=["intermediates"])
+    lenet = get_model("lenet5", num_outputs=10)
+    _, state = lenet.apply(params, image[None], mutable=["intermediates"])
     maps = {name: np.asarray(state["intermediates"][name][0][0]) for name in MAP_LAYERS}
     columns = max(m.shape[-1] for m in maps.values())
     figure, axes = plt.subplots(len(maps) + 1, columns, figsize=(columns * 1.1, 1.3 * 5))

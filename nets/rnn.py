@@ -671,10 +671,61 @@ CELLS: dict[str, Callable[..., RecurrentCell]] = {
     "lstm": LSTMCell,
     "gru": GRUCell,
 }
+# W_h's initialisations by name, each a function of the scale sigma
+RECURRENT_INITS = {"orthogonal": orthogonal, "identity": identity}
+# make_cell's options with their defaults ('' recurrent_init: the cell's own, identity for the
+# IRNN and orthogonal for the others), and which cells take each: W_h's initialisation is
+# every cell's, the gate biases are the gated cells' own
+CELL_OPTIONS = {
+    "recurrent_init": "",
+    "recurrent_scale": 1.0,
+    "forget_bias": 1.0,
+    "chrono": 0,
+    "update_bias": 0.0,
+}
+_GATE_OPTIONS = {"lstm": ("forget_bias", "chrono"), "gru": ("update_bias",)}
 
 
 def make_cell(name: str, hidden_size: int, **options) -> RecurrentCell:
-    """The experiments' cells by name: 'tanh' RNN, 'irnn' (ReLU, W_h = I), 'lstm', 'gru';
-    ``options`` are the cell's fields (``forget_bias=3.0``, ``chrono=1000``, ``update_bias``)."""
+    """The cells by name: 'tanh' RNN, 'irnn' (ReLU, W_h = I), 'lstm', 'gru', with ``options``
+    (``CELL_OPTIONS``, each off at its default):
+
+        recurrent_init    W_h's initialisation, 'orthogonal' (every singular value sigma) or
+                          'identity' (sigma I: a square W_h, the simple RNN's); '' = the cell's own
+        recurrent_scale   sigma, W_h's spectral norm at initialisation (1.0)
+        forget_bias       the LSTM's b_f (1.0)
+        chrono            the LSTM's chrono initialisation with this T_max (0 = off)
+        update_bias       the GRU's b_z (0.0)
+
+    An option the named cell does not take, set away from its default, is refused by name.
+    """
     check_choice("cell", name, CELLS)
-    return CELLS[name](hidden_size, **options)
+    unknown = sorted(set(options) - set(CELL_OPTIONS))
+    if unknown:
+        raise ValueError(
+            f"no cell takes option {', '.join(map(repr, unknown))}; cell options: "
+            f"{', '.join(CELL_OPTIONS)}"
+        )
+    options = {**CELL_OPTIONS, **options}
+    takes = ("recurrent_init", "recurrent_scale", *_GATE_OPTIONS.get(name, ()))
+    foreign = [k for k, v in options.items() if k not in takes and v != CELL_OPTIONS[k]]
+    if foreign:
+        raise ValueError(
+            f"cell {name!r} takes no option {', '.join(map(repr, foreign))}; its options: "
+            f"{', '.join(takes)}"
+        )
+    fields = {k: options[k] for k in _GATE_OPTIONS.get(name, ())}
+    init, scale = options["recurrent_init"], options["recurrent_scale"]
+    bad_scale = isinstance(scale, bool) or not isinstance(scale, int | float)
+    if bad_scale or not 0 < scale < float("inf"):
+        raise ValueError(f"cell recurrent_scale must be a finite number > 0, got {scale!r}")
+    if init or scale != 1.0:
+        init = init or ("identity" if name == "irnn" else "orthogonal")
+        check_choice("cell recurrent_init", init, RECURRENT_INITS)
+        if init == "identity" and name in _GATE_OPTIONS:
+            raise ValueError(
+                f"cell recurrent_init 'identity' needs a square W_h; the {name} cell's is "
+                f"[hidden, {4 if name == 'lstm' else 3} * hidden]"
+            )
+        fields["recurrent_kernel_init"] = RECURRENT_INITS[init](scale)
+    return CELLS[name](hidden_size, **fields)

@@ -44,14 +44,11 @@ import numpy as np
 import optax
 
 from experiments.cli import reuse_freed_memory
-from nets.cnn import LeNet5, get_model
 from nets.data.synthetic import adding_problem
 from nets.data.text import CHARACTERS
 from nets.data.translation import SEQUENCE_CHARACTERS
 from nets.gradients import hidden_state_gradient_norms
-from nets.models import ManyToOne
-from nets.models import get_model as get_any_model
-from nets.rnn import GRUCell, LSTMCell
+from nets.models import get_model
 from nets.training import objectives
 from nets.training.state import TrainState, train_step
 
@@ -163,9 +160,11 @@ def lstm_data(seed=0):
     return x, rng.normal(size=(B_LSTM,)).astype(np.float32)
 
 
-def recurrent_jax(cell_type, implementation="scan", compiler_options=None):
+def recurrent_jax(cell: str, implementation="scan", compiler_options=None):
     x, y = lstm_data()
-    model = ManyToOne(cell_type(H_LSTM), 1, implementation=implementation)
+    model = get_model(
+        "many_to_one", 1, cell=cell, hidden_size=H_LSTM, implementation=implementation
+    )
     batch = {"inputs": jnp.asarray(x), "targets": jnp.asarray(y)}
     return jax_runner(model, objectives.mse, optax.adam(1e-3), batch, compiler_options)
 
@@ -194,7 +193,7 @@ B_NORMS, T_NORMS, H_NORMS = 32, 1000, 32
 
 def norms_setup():
     batch = adding_problem(jax.random.key(0), B_NORMS, T_NORMS)
-    model = ManyToOne(LSTMCell(H_NORMS), 1)
+    model = get_model("many_to_one", 1, cell="lstm", hidden_size=H_NORMS)
     params = model.init(jax.random.key(1), batch["inputs"])
     return model, params, batch
 
@@ -235,7 +234,9 @@ def lenet_data(seed=0):
 def lenet_jax(compiler_options=None):
     images, labels = lenet_data()
     batch = {"inputs": jnp.asarray(images), "targets": jnp.asarray(labels)}
-    return jax_runner(LeNet5(), objectives.cross_entropy, optax.sgd(0.01), batch, compiler_options)
+    return jax_runner(
+        get_model("lenet5", 10), objectives.cross_entropy, optax.sgd(0.01), batch, compiler_options
+    )
 
 
 def lenet_torch():
@@ -340,7 +341,7 @@ def char_data(seed=0):
 def char_lm_jax(compiler_options=None):
     inputs, targets = char_data()
     batch = {"inputs": jnp.asarray(inputs), "targets": jnp.asarray(targets)}
-    model = get_any_model(
+    model = get_model(
         "many_to_many", V_CHAR, cell="lstm", hidden_size=H_CHAR, num_tokens=V_CHAR,
         embedding_size=E_CHAR,
     )  # fmt: skip
@@ -384,7 +385,7 @@ def seq2seq_jax(compiler_options=None):
     source, decoder_inputs, targets = seq2seq_data()
     inputs = {"source": jnp.asarray(source), "decoder_inputs": jnp.asarray(decoder_inputs)}
     batch = {"inputs": inputs, "targets": jnp.asarray(targets)}
-    model = get_any_model(
+    model = get_model(
         "attention_encoder_decoder", V_SEQ, cell="lstm", hidden_size=H_SEQ, num_tokens=V_SEQ,
         embedding_size=E_SEQ, attention_size=A_SEQ,
     )  # fmt: skip
@@ -448,7 +449,7 @@ def ctc_jax(compiler_options=None):
         "targets": jnp.asarray(labels),
         "mask": jnp.ones(labels.shape, bool),
     }
-    model = get_any_model(
+    model = get_model(
         "ctc", 11, cell="lstm", hidden_size=H_CTC, bidirectional=True, num_layers=2,
         subsample=4, front_end_features=64,
     )  # fmt: skip
@@ -489,14 +490,14 @@ def ctc_torch():
 WORKLOADS = [
     Workload(
         f"LSTM train step B={B_LSTM} T={T_LSTM} X={X_LSTM} H={H_LSTM}",
-        partial(recurrent_jax, LSTMCell),
+        partial(recurrent_jax, "lstm"),
         partial(recurrent_torch, "LSTM"),
     ),
     *(
         [
             Workload(
                 f"LSTM (cuDNN) train step B={B_LSTM} T={T_LSTM}",
-                partial(recurrent_jax, LSTMCell, "cudnn"),
+                partial(recurrent_jax, "lstm", "cudnn"),
                 partial(recurrent_torch, "LSTM"),
             )
         ]
@@ -505,7 +506,7 @@ WORKLOADS = [
     ),
     Workload(
         f"GRU train step B={B_LSTM} T={T_LSTM} X={X_LSTM} H={H_LSTM}",
-        partial(recurrent_jax, GRUCell),
+        partial(recurrent_jax, "gru"),
         partial(recurrent_torch, "GRU"),
     ),
     Workload(f"LeNet-5 train step B={B_LENET} 32x32x1", lenet_jax, lenet_torch),

@@ -18,8 +18,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from nets.models import ManyToOne
-from nets.rnn import LSTMCell
+from nets.models import get_model
 from nets.training import objectives
 from nets.training.state import TrainState, train_step
 
@@ -37,7 +36,7 @@ def main(argv=None) -> int:
     for name in ("length", "batch", "hidden", "features"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
-    model = ManyToOne(LSTMCell(args.hidden), 1, remat=args.remat)
+    model = get_model("many_to_one", 1, cell="lstm", hidden_size=args.hidden, remat=args.remat)
     inputs = jax.random.normal(jax.random.key(0), (args.batch, args.length, args.features))
     batch = {"inputs": inputs, "targets": jnp.zeros(args.batch)}
     state = TrainState.create(model, optax.adam(1e-3), inputs[:, :2], seed=1)

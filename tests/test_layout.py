@@ -40,3 +40,19 @@ def test_there_is_one_train_step_in_the_repository():
         if pattern.search(p.read_text())
     ]
     assert defined == ["nets/training/state.py"]
+
+
+def test_experiments_and_scripts_build_models_only_through_the_registry():
+    """Every model option is a registry option (``get_model(name, ..., forget_bias=3.0)``), so
+    nothing outside the library constructs a head, a CNN or a cell of its own (the bench's
+    PyTorch side, ``nt.LSTMCell``, is PyTorch's)."""
+    pattern = re.compile(
+        r"(?<!nt\.)\b(ManyToOne|ManyToMany|CTCRecognizer|EncoderDecoder|LeNet5|make_cell|"
+        r"SimpleRNNCell|LSTMCell|GRUCell|Recurrent)\("
+    )
+    offenders = [
+        f"{p.relative_to(ROOT)}: {match.group(0)}"
+        for p in python_files("experiments", "scripts")
+        for match in pattern.finditer(p.read_text())
+    ]
+    assert offenders == []

@@ -22,6 +22,7 @@ the true previous token). ``encode`` and ``decode`` are the two halves, for the 
 """
 
 import functools
+import inspect
 
 import flax.linen as nn
 import jax
@@ -29,6 +30,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from nets.checks import check_rank
+from nets.models.sequence import cell_parameters
 from nets.rnn import Recurrent, RecurrentCell, make_cell, valid_steps
 
 
@@ -141,13 +143,23 @@ def encoder_decoder(
     num_tokens: int = 0,
     embedding_size: int = 32,
     attention_size: int = 0,
+    **cell_options,
 ):
     """Sutskever's encoder-decoder of a cell named by ``cell`` ('lstm', 'gru', 'tanh'),
-    ``hidden_size`` units; no attention unless ``attention_size`` is set."""
+    ``hidden_size`` units and the cell options (``nets.rnn.make_cell``); no attention unless
+    ``attention_size`` is set."""
     return EncoderDecoder(
-        make_cell(cell, hidden_size), num_outputs, num_tokens, embedding_size, attention_size
+        make_cell(cell, hidden_size, **cell_options),
+        num_outputs,
+        num_tokens,
+        embedding_size,
+        attention_size,
     )
 
+
+encoder_decoder.__signature__ = inspect.Signature(
+    [*list(inspect.signature(encoder_decoder).parameters.values())[:-1], *cell_parameters()]
+)
 
 MODELS = {
     "encoder_decoder": encoder_decoder,

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from nets.checks import check_rank
-from nets.rnn import Recurrent, RecurrentCell, make_cell, valid_steps
+from nets.rnn import CELL_OPTIONS, Recurrent, RecurrentCell, make_cell, valid_steps
 
 
 class SequenceHead(nn.Module):
@@ -148,12 +148,30 @@ class BagOfEmbeddings(nn.Module):
         return nn.Dense(self.num_outputs, name="head")(mean)
 
 
+def cell_parameters() -> list[inspect.Parameter]:
+    """The cell options (``nets.rnn.CELL_OPTIONS``) as keyword parameters of a registry
+    builder, so ``get_model`` and a config know them: ``forget_bias=3.0``, ``chrono=1000``,
+    ``recurrent_init='orthogonal'``, ``recurrent_scale=2.0``, ``update_bias=1.0``."""
+    return [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+        for name, default in CELL_OPTIONS.items()
+    ]
+
+
+def split_cell_options(options: dict) -> tuple[dict, dict]:
+    """``(cell options, the rest)`` of a builder's keyword options."""
+    cell = {k: v for k, v in options.items() if k in CELL_OPTIONS}
+    return cell, {k: v for k, v in options.items() if k not in CELL_OPTIONS}
+
+
 def cell_by_name(head: type[SequenceHead]):
     """A registry builder of ``head`` whose cell is given by name ('tanh', 'irnn', 'lstm',
-    'gru') and ``hidden_size``, taking every other option of the head."""
+    'gru'), ``hidden_size`` and the cell options (``nets.rnn.make_cell``), taking every other
+    option of the head."""
 
     def builder(num_outputs, cell: str = "lstm", hidden_size: int = 128, **options):
-        return head(make_cell(cell, hidden_size), num_outputs, **options)
+        cell_options, head_options = split_cell_options(options)
+        return head(make_cell(cell, hidden_size, **cell_options), num_outputs, **head_options)
 
     own = inspect.signature(builder).parameters
     fields = [
@@ -161,8 +179,11 @@ def cell_by_name(head: type[SequenceHead]):
         for name, p in inspect.signature(head).parameters.items()
         if name not in ("cell", "num_outputs", "parent", "name")
     ]
-    builder.__signature__ = inspect.Signature([*list(own.values())[:3], *fields])
-    builder.__doc__ = f"{head.__name__} of a cell named by ``cell``, ``hidden_size`` units."
+    parameters = [*list(own.values())[:3], *cell_parameters(), *fields]
+    builder.__signature__ = inspect.Signature(parameters)
+    builder.__doc__ = (
+        f"{head.__name__} of a cell named by ``cell``, ``hidden_size`` units, the cell options."
+    )
     return builder
 
 
