@@ -11,77 +11,57 @@ import sys
 import time
 from pathlib import Path
 
-import jax
 import ml_collections
 import numpy as np
 from tqdm import tqdm
 
 from experiments import cli
+from experiments.configs import vary
 from experiments.plotting import CELL_COLOURS, CELL_LABELS, plt, save_run
-from nets.data.synthetic import ADDING_BASELINE_MSE, adding_problem
-from nets.models import get_model
-from nets.training import objectives
-from nets.training.config import build_optimizer, check_cells, check_lengths, check_positive_fields
-from nets.training.sweep import check_schedule, sweep_group
+from nets.data.synthetic import ADDING_BASELINE_MSE
+from nets.training.config import build_sweep, check_cells, check_lengths, check_number
+from nets.training.sweep import seed_curves, sweep_group
 from nets.training.workdir import prepare_workdir, run_header
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
+    """The experiment's own fields; each group it trains is checked when it is built."""
     check_cells(config.cells)
     check_lengths(config.lengths)
-    check_positive_fields(config, ("seeds", "batch_size", "test_size"))
-    check_positive_fields(config.model, ("hidden_size",), "config.model.")
-    build_optimizer(config.optimizer, config.num_steps)
-    check_schedule(config.num_steps, config.eval_every)
+    check_number("config.solved_mse", config.solved_mse, 0.0, above=True)
+    for cell in config.cells:
+        build_sweep(cell_group(config, cell, config.lengths[0]))
 
 
-def train_cell(cell_name: str, length: int, config, progress=None, **cell_options) -> list:
-    """Train one cell (``cell_name`` with ``cell_options``, ``nets.rnn.make_cell``) at one
-    length from every seed; the test MSE after every ``eval_every`` steps is each seed's
-    learning curve."""
-    model = get_model(
-        "many_to_one",
-        1,
-        cell=cell_name,
-        hidden_size=config.model.hidden_size,
-        remat=config.model.remat,
-        **cell_options,
-    )
-    test_set = adding_problem(jax.random.key(10_000 + length), config.test_size, length)
+def cell_group(config, cell: str, length: int, **cell_options) -> ml_collections.ConfigDict:
+    """The sweep group of ``cell`` (with ``cell_options``) at length T."""
+    changes = {f"model__{option}": value for option, value in cell_options.items()}
+    return vary(config, model__cell=cell, data__name=f"adding_problem/t{length}", **changes)
+
+
+def train_cell(group, solved_mse: float, progress=None) -> list:
+    """Train one sweep group (a cell at one length) from every seed; the test MSE after every
+    ``eval_every`` steps is each seed's learning curve."""
     start = time.perf_counter()
-    result = sweep_group(
-        config,
-        model,
-        objectives.mse,
-        lambda key, _: adding_problem(key, config.batch_size, length),
-        None,
-        test_set,
-        progress=progress,
-    )
-    seconds = (time.perf_counter() - start) / config.seeds
-    steps = result["steps"]
-    # the mean training loss of each block of eval_every steps, per seed
-    block_losses = result["train"]["loss"][0].reshape(config.seeds, -1, config.eval_every)
-    runs = []
-    for seed, (test_mse, train_loss) in enumerate(
-        zip(result["metric"][0], block_losses.mean(-1), strict=True)
-    ):
-        solved = [s for s, m in zip(steps, test_mse, strict=True) if m < config.solved_mse]
-        runs.append(
-            {
-                "cell": cell_name,
-                "length": length,
-                "seed": seed,
-                "steps": steps,
-                "test_mse": test_mse,
-                "train_loss_per_chunk": train_loss,
-                "final_test_mse": float(test_mse[-1]),
-                "best_test_mse": float(test_mse.min()),
-                "solved_at_step": solved[0] if solved else None,
-                "train_seconds": seconds,
-            }
-        )
-    return runs
+    result = sweep_group(group, progress=progress)
+    seconds = (time.perf_counter() - start) / group.seeds
+    curves = seed_curves(result, group.eval_every, below=solved_mse)
+    length = result["parts"].spec.generated.length(group.data.name)
+    return [
+        {
+            "cell": group.model.cell,
+            "length": length,
+            "seed": seed,
+            "steps": result["steps"],
+            "test_mse": curve["metric"],
+            "train_loss_per_chunk": curve["train_loss_per_block"],
+            "final_test_mse": curve["final"],
+            "best_test_mse": curve["best"],
+            "solved_at_step": curve["reached_at_step"],
+            "train_seconds": seconds,
+        }
+        for seed, curve in enumerate(curves)
+    ]
 
 
 def summarise(runs: list, config) -> list:
@@ -143,10 +123,10 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     validate(config)
     workdir = prepare_workdir(workdir)
     start = time.perf_counter()
-    jobs = [(cell, length) for length in config.lengths for cell in config.cells]
-    total = len(jobs) * config.seeds * config.num_steps
+    groups = [cell_group(config, c, t) for t in config.lengths for c in config.cells]
+    total = len(groups) * config.seeds * config.num_steps
     with tqdm(total=total, desc="training steps", unit="step", file=sys.stderr) as progress:
-        runs = [run for job in jobs for run in train_cell(*job, config, progress)]
+        runs = [run for g in groups for run in train_cell(g, config.solved_mse, progress)]
     rows = summarise(runs, config)
     results = {**run_header("adding_problem", config, start), "table": rows, "runs": runs}
     print(table(rows, config.solved_mse))

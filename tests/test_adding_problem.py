@@ -34,7 +34,7 @@ def test_training_lowers_the_loss_of_an_lstm():
     config = get_config("tiny")
     config.update({"num_steps": 60, "eval_every": 60})
     config.optimizer.learning_rate = 1e-2
-    (run,) = adding_problem.train_cell("lstm", 6, config)
+    (run,) = adding_problem.train_cell(adding_problem.cell_group(config, "lstm", 6), 0.01)
     assert run["test_mse"][-1] < 0.5 * run["test_mse"][0]
 
 
@@ -44,7 +44,7 @@ def test_training_lowers_the_loss_of_an_lstm():
         ({"lengths": (1,)}, "sequence length T must be an integer >= 2, got 1"),
         ({"cells": ("lstm", "rnn")}, "unknown cell 'rnn'"),
         ({"num_steps": 7}, "config.num_steps 7 must be a multiple of config.eval_every 3"),
-        ({"model.hidden_size": 0}, "config.model.hidden_size must be a positive integer, got 0"),
+        ({"model.hidden_size": 0}, "config.model: SimpleRNNCell hidden_size must be a positive integer, got 0"),
         (
             {"optimizer.clip_norm": -1.0},
             r"optimizer.clip_norm must be a finite number in \[0, inf\)",

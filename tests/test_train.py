@@ -38,7 +38,7 @@ from nets.training.checkpoint import (
     failed_save_echoes_dropped,
     sigint_deferred,
 )
-from nets.training.config import validate_training
+from nets.training.config import build_sweep, validate_training
 from nets.training.distributed import describes_multihost
 from nets.training.load import RunError, load_run
 from nets.training.state import TrainState, eval_step, train_step
@@ -186,7 +186,11 @@ def test_every_training_config_and_profile_is_valid(profile):
         name: importlib.import_module(f"experiments.configs.{name}").get_config(profile)
         for name in CONFIG_FILES
     }
-    training = {name for name, config in configs.items() if "data" in config}
+    training = {name for name, c in configs.items() if "data" in c and "seeds" not in c}
+    sweeps = {name for name, c in configs.items() if "data" in c and "seeds" in c}
+    assert "adding_problem" in sweeps
+    for name in sweeps:  # a sweep group in the training dialect: the same checks
+        build_sweep(configs[name])
     assert {
         "lenet5_digits",
         "mnist1d_cnn",

@@ -96,6 +96,38 @@ def training_config(profile: str, data: str, model: str, **model_options):
     return config
 
 
+def sweep_config(
+    profile: str, data: str, model: str, test_size: int = 0, **model_options
+) -> ml_collections.ConfigDict:
+    """A sweep group (``nets.training.sweep.sweep_group``) with its defaults, in the training
+    dialect: model, data (a generated task's ``test_size`` examples are its test split),
+    optimizer, batch_size, num_steps, eval_every, seeds, and the metric that scores the test
+    split. An experiment's own fields sit beside them; it varies the group by ``vary``."""
+    config = new_config(profile)
+    config.model = model_config(model, **model_options)
+    config.data = ml_collections.ConfigDict({"name": data, "test_size": test_size})
+    config.optimizer = optimizer_config()
+    config.batch_size = 64
+    config.num_steps = 1000
+    config.eval_every = 100
+    config.seeds = 1
+    config.metric = "loss"  # or 'accuracy'
+    return config
+
+
+def vary(config: ml_collections.ConfigDict, **changes) -> ml_collections.ConfigDict:
+    """A copy of ``config`` with ``changes`` by dotted path, '__' for the dot:
+    ``vary(group, model__cell="gru", data__name="adding_problem/t200")``."""
+    varied = config.copy_and_resolve_references()
+    for path, value in changes.items():
+        *parents, field = path.split("__")
+        target = varied
+        for parent in parents:
+            target = target[parent]
+        target[field] = value
+    return varied
+
+
 def without(config: ml_collections.ConfigDict, *fields: str) -> ml_collections.ConfigDict:
     """A copy of ``config`` without ``fields``: an experiment's own groups taken out of the
     training config it hands to the run driver."""

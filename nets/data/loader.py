@@ -26,7 +26,9 @@ import jax
 import numpy as np
 
 from nets.checks import check_choice, check_positive
+from nets.data import synthetic
 from nets.data.corpus import pydoc_text
+from nets.data.digits import load_digits
 from nets.data.pixels import fixed_permutation, pixel_sequences
 from nets.data.reviews import REVIEW_VOCABULARY, max_review_length, review_split
 from nets.data.reviews import vocabulary as review_vocabulary
@@ -46,6 +48,7 @@ from nets.data.speech import (
 )
 from nets.data.speech import SPLIT_SEEDS as SPEECH_SEEDS
 from nets.data.spoken_digits import spoken_digits_split
+from nets.data.synthetic import Generated
 from nets.data.text import CHARACTERS, Vocabulary, pad, windows
 from nets.data.translation import (
     DATE_TARGET,
@@ -101,6 +104,8 @@ class DatasetSpec:
       'lengths' for padded sequences); ``TfdsSplit(...)`` builds one for a tfds data set.
     validation: the data set has a 'validation' split, which periodic evaluation reads (the
       test split otherwise).
+    generated: the task is drawn from keys (``nets.data.synthetic.Generated``): a sweep draws
+      its training batches fresh and its test split from the task's own key.
     pipeline: ``pipeline(name, data_dir) -> dict``, what the data pipeline fixes and prediction
       on new input needs, JSON-able: the task (``TASKS``) and its vocabulary, labels, sample
       rate, image size and scaling or series scaling. A run writes it into its work directory
@@ -114,6 +119,7 @@ class DatasetSpec:
     tokens: int = 0
     validation: bool = False
     pipeline: Callable[[str, str | None], dict] | None = None
+    generated: Generated | None = None
 
 
 # what ``experiments.predict`` does with a run's inputs and outputs, by its data set
@@ -355,6 +361,15 @@ def _pixels(permuted: bool) -> Callable[[np.ndarray], np.ndarray]:
     )
 
 
+def _digit_pixels(name: str, split: str, data_dir=None) -> dict[str, np.ndarray]:
+    """scikit-learn's 8x8 digits read one pixel per step, T = 64 ('digits8_pixels'), in one
+    fixed permuted order with '_permuted' (``nets.data.pixels``); made in memory."""
+    del data_dir
+    part = load_digits(size=8)[split]
+    order = fixed_permutation(64) if name.endswith("_permuted") else None
+    return {"inputs": pixel_sequences(part["inputs"], order), "targets": part["targets"]}
+
+
 def _label_names(name: str, data_dir=None, count: int = 0) -> list[str]:
     """The class names tfds records for a data set's labels ('airplane', ...; '0'..'9' for the
     digits), or the numbers 0..count-1 where it records none."""
@@ -459,8 +474,16 @@ def _speech_pipeline(name: str, data_dir=None) -> dict:
 DATASETS: dict[str, DatasetSpec] = {
     "mnist1d": DatasetSpec("cross_entropy", 10, TfdsSplit("x", "label")),
     "digits32": DatasetSpec("cross_entropy", 10, TfdsSplit("image", "label"), pipeline=_image(1)),
-    "adding_problem": DatasetSpec("mse", 1, TfdsSplit("x", "target", labels=False)),
-    "copy_task": DatasetSpec("cross_entropy", 10, TfdsSplit("x", "target"), tokens=10),
+    "adding_problem": DatasetSpec(
+        "mse", 1, TfdsSplit("x", "target", labels=False), generated=synthetic.ADDING
+    ),
+    "copy_task": DatasetSpec(
+        "cross_entropy", 10, TfdsSplit("x", "target"), tokens=10, generated=synthetic.COPY
+    ),
+    **{
+        name: DatasetSpec("cross_entropy", 10, _digit_pixels)
+        for name in ("digits8_pixels", "digits8_pixels_permuted")
+    },
     "mnist": DatasetSpec(
         "cross_entropy",
         10,

@@ -8,9 +8,14 @@ Copy task (Arjovsky et al. 2016): 10 symbols from {1..8}, then T - 1 blanks (0),
 and 10 more blanks; the target is T + 10 blanks, then the 10 symbols. A model that outputs the
 blank until the delimiter and then guesses uniformly among 8 symbols scores the memoryless
 baseline cross-entropy 10 ln 8 / (T + 20).
+
+Both are registered data sets ('adding_problem/t100', 'copy_task/t1000': ``Generated``): the
+run driver reads the records a builder prepared from them, a sweep draws fresh batches from keys.
 """
 
+import dataclasses
 import math
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -56,3 +61,42 @@ def copy_task(key: jax.Array, batch_size: int, delay: int):
 def copy_task_baseline(delay: int) -> float:
     """The memoryless cross-entropy per step, 10 ln 8 / (T + 20)."""
     return COPY_SYMBOLS * math.log(COPY_ALPHABET) / (delay + 2 * COPY_SYMBOLS)
+
+
+@dataclasses.dataclass(frozen=True)
+class Generated:
+    """A task drawn from a key at the length T its data set's name gives ('adding_problem/t200';
+    ``default_length`` without one): ``draw(key, size, T)`` -> {'inputs', 'targets'}.
+
+    A sweep draws each training batch from a fresh key; the test split of ``size`` examples is
+    ``draw(key(test_key + T), size, T)``, the same on every machine and never trained on.
+    """
+
+    draw: Callable[[jax.Array, int, int], dict]
+    default_length: int
+    test_key: int
+
+    def length(self, name: str) -> int:
+        """T of the data set ``name``: 'adding_problem/t200' -> 200."""
+        _, _, suffix = name.partition("/")
+        if not suffix:
+            return self.default_length
+        if not (suffix.startswith("t") and suffix[1:].isdigit()):
+            raise ValueError(f"dataset {name!r}: the part after '/' must be t<T>, as in 't100'")
+        return int(suffix[1:])
+
+    def batches(self, name: str, batch_size: int) -> Callable:
+        """``sample_batch(key, _)`` of the sweep driver: ``batch_size`` fresh examples."""
+        length = self.length(name)
+        # a length the task refuses is refused now, from shapes alone
+        jax.eval_shape(lambda key: self.draw(key, 1, length), jax.random.key(0))
+        return lambda key, _: self.draw(key, batch_size, length)
+
+    def test_split(self, name: str, size: int) -> dict:
+        length = self.length(name)
+        return self.draw(jax.random.key(self.test_key + length), size, length)
+
+
+# the experiments' test keys: each task's test split is the same wherever it is drawn
+ADDING = Generated(adding_problem, default_length=50, test_key=10_000)
+COPY = Generated(copy_task, default_length=10, test_key=20_000)

@@ -23,10 +23,13 @@ and what is valid; the command line prints it as ``error: ...`` before anything 
 The experiments' sweep configs use the same checks.
 """
 
+import dataclasses
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
+import flax.linen as nn
 import jax
 import ml_collections
 import optax
@@ -36,9 +39,10 @@ from nets.data.augment import augmentation, evaluation_view
 from nets.data.loader import STREAM_ONLY, DatasetSpec, TfdsSplit, dataset_spec
 from nets.models import ManyToMany, get_model, model_options
 from nets.rnn import CELLS
-from nets.training.objectives import training_objective
+from nets.training.objectives import METRICS, training_objective
 from nets.training.parallel import MODES, check_divisible
 from nets.training.profiling import parse_steps
+from nets.training.sweep import check_schedule, sample_rows
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "cosine", "steps")
@@ -237,15 +241,100 @@ def build_optimizer(opt: ml_collections.ConfigDict, num_steps: int, name: str = 
     return optimizer
 
 
-def validate_training(config: ml_collections.ConfigDict, device_count: int) -> None:
-    """Every check of a training config that needs no data, so a bad config fails before
-    anything is written; the global batch must divide over ``device_count`` devices."""
-    check_positive_fields(config, TRAINING_COUNTS)
-    build_model(config)
-    build_optimizer(config.optimizer, config.num_steps)
-    check_choice("config.parallel", config.parallel, MODES)
+@dataclasses.dataclass(frozen=True)
+class Parts:
+    """What a config's model, data and optimizer groups build, each once."""
+
+    spec: DatasetSpec
+    model: nn.Module
+    optimizer: optax.GradientTransformation
+    schedule: optax.ScalarOrSchedule  # the learning rate, a number or a function of the step
+    loss_fn: Callable
+
+
+def build_parts(
+    config: ml_collections.ConfigDict, counts: Iterable[str], where: str = "config"
+) -> Parts:
+    """The checks a training run and a sweep share, returning what they built: ``counts`` are
+    positive integers, the model is buildable for its data set, the optimizer for
+    ``num_steps``, the objective for the data set's targets. ``where``: the config's name in
+    the messages ('config.adding' for a group inside an experiment's config)."""
+    check_positive_fields(config, counts, f"{where}.")
     spec = dataset_spec(config.data.name)
-    training_objective(spec.loss, config.get("label_smoothing", 0.0))
+    try:
+        model = get_model(config.model.name, spec.num_outputs, **model_arguments(config, spec))
+    except ValueError as error:  # named by where it sits, as every other field's
+        raise ValueError(f"{where}.model: {error}") from None
+    return Parts(
+        spec,
+        model,
+        build_optimizer(config.optimizer, config.num_steps, f"{where}.optimizer"),
+        learning_rate(config.optimizer, config.num_steps),
+        training_objective(spec.loss, config.get("label_smoothing", 0.0)),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepParts(Parts):
+    """A sweep group's parts, with its data: ``sample_batch(key, train_sets)`` draws a batch,
+    ``test_set`` is evaluated by the objective's ``metric``."""
+
+    sample_batch: Callable
+    train_sets: Any
+    test_set: dict
+    metric: str
+
+
+def build_sweep(config: ml_collections.ConfigDict, where: str = "config") -> SweepParts:
+    """Check a sweep group and build it, each part once. A sweep group is written in the
+    training dialect:
+
+        model         {name, **options}, as a run's (``get_model``)
+        data          {name, test_size}: a generated task ('adding_problem/t200', drawn from keys;
+                      its test split has ``test_size`` examples) or a data set made in memory
+                      ('digits8_pixels': training draws rows with replacement)
+        optimizer     as a run's
+        num_steps, batch_size, eval_every (a divisor of num_steps), seeds
+        metric        what the test split is scored by: 'loss' or 'accuracy'
+
+    A bad field raises ValueError naming it (``where``: the group's name), before anything
+    is trained."""
+    parts = build_parts(config, ("num_steps", "batch_size", "seeds"), where)
+    check_schedule(config.num_steps, config.eval_every, f"{where}.")
+    spec, name = parts.spec, config.data.name
+    metric = config.get("metric", "loss")
+    if isinstance(spec.loss, str):
+        check_choice(f"{where}.metric of dataset {name!r}", metric, METRICS[spec.loss])
+    if spec.generated:
+        check_positive(f"{where}.data.test_size", config.data.get("test_size"))
+        sample_batch = spec.generated.batches(name, config.batch_size)
+        train_sets = None
+        test_set = spec.generated.test_split(name, config.data.test_size)
+    elif isinstance(spec.load, TfdsSplit):
+        raise ValueError(
+            f"dataset {name!r} is read from prepared files; a sweep trains on a generated task "
+            f"or a data set made in memory"
+        )
+    else:
+        train_sets = jax.tree.map(lambda a: a[None], spec.load(name, "train", None))
+        sample_batch = sample_rows(config.batch_size)
+        test_set = spec.load(name, "test", None)
+    return SweepParts(
+        **vars(parts),
+        sample_batch=sample_batch,
+        train_sets=train_sets,
+        test_set=test_set,
+        metric=metric,
+    )
+
+
+def validate_training(config: ml_collections.ConfigDict, device_count: int) -> Parts:
+    """Every check of a training config that needs no data, so a bad config fails before
+    anything is written; the global batch must divide over ``device_count`` devices. Returns
+    what the checks built (the run uses them: nothing is built twice)."""
+    parts = build_parts(config, TRAINING_COUNTS)
+    spec = parts.spec
+    check_choice("config.parallel", config.parallel, MODES)
     augment = config.data.get("augment", "")
     augmentation(augment)  # an unknown name is refused here
     check_count("config.data.image_size", config.data.get("image_size", 0))
@@ -260,7 +349,7 @@ def validate_training(config: ml_collections.ConfigDict, device_count: int) -> N
             "reads a text in order from memory: choose one"
         )
     if config.get("stateful", False):
-        if not isinstance(build_model(config), ManyToMany) or config.parallel != "shard_map":
+        if not isinstance(parts.model, ManyToMany) or config.parallel != "shard_map":
             raise ValueError(
                 "config.stateful passes a many_to_many model's carry between chunks: it needs "
                 f"model many_to_many and parallel 'shard_map', got {config.model.name!r} and "
@@ -276,3 +365,4 @@ def validate_training(config: ml_collections.ConfigDict, device_count: int) -> N
     check_count("config.seed", config.seed)
     parse_steps(config.get("profile_steps", ""), config.num_steps)
     check_divisible(config.batch_size, device_count)
+    return parts

@@ -106,6 +106,15 @@ def ctc(outputs: tuple[jax.Array, jax.Array], batch: dict) -> dict[str, jax.Arra
     return {"loss": loss, "accuracy": exact.astype(jnp.float32)}
 
 
+# the metrics each objective reports, by its name
+METRICS = {
+    "mse": ("loss",),
+    "cross_entropy": ("loss", "accuracy"),
+    "binary_cross_entropy": ("loss", "accuracy"),
+    "ctc": ("loss", "accuracy"),
+}
+
+
 def batch_mean(loss_fn: Callable, outputs, batch: dict, metric: str = "loss") -> jax.Array:
     """The batch mean of one of an objective's metrics: the scalar to differentiate or report."""
     return jnp.mean(loss_fn(outputs, batch)[metric])

@@ -137,33 +137,52 @@ def sweep(
     return result
 
 
-def sweep_group(
-    group,
-    model,
-    loss_fn: Callable,
-    sample_batch: Callable,
-    train_sets,
-    test_set: dict,
-    *,
-    metric: str = "loss",
-    optimizer: optax.GradientTransformation | None = None,
-    progress=None,
-) -> dict:
-    """``sweep`` with an experiment's config group: its ``optimizer`` (built for its
-    ``num_steps``, unless ``optimizer`` is given), ``seeds``, ``num_steps`` and ``eval_every``,
-    evaluated by the objective's ``metric`` on ``test_set``."""
-    from nets.training.config import build_optimizer  # config imports the data registry
+def sweep_group(group, *, where: str = "config", progress=None) -> dict:
+    """``sweep`` of a sweep group, a config in the training dialect
+    (``nets.training.config.build_sweep``: model, data, optimizer, num_steps, batch_size,
+    eval_every, seeds, metric), checked and built by name, each part once; its test split is
+    scored by the objective's ``group.metric`` every ``eval_every`` steps. Returns ``sweep``'s
+    result with 'parts': what the group built (the model, the optimizer, the data). ``where``
+    names the group in the messages of a bad field ('config.adding')."""
+    from nets.training.config import build_sweep  # config imports the data registry
+    from nets.training.objectives import get_objective
 
-    return sweep(
-        model,
-        loss_fn,
-        optimizer or build_optimizer(group.optimizer, group.num_steps),
-        sample_batch,
-        train_sets,
-        evaluate_on(test_set, loss_fn, metric),
-        example_input=test_set["inputs"][:1],
+    parts = build_sweep(group, where)
+    scored = get_objective(parts.spec.loss)  # the plain objective: no label smoothing
+    result = sweep(
+        parts.model,
+        parts.loss_fn,
+        parts.optimizer,
+        parts.sample_batch,
+        parts.train_sets,
+        evaluate_on(parts.test_set, scored, parts.metric),
+        example_input=jax.tree.map(lambda a: a[:1], parts.test_set["inputs"]),
         seeds=group.seeds,
         num_steps=group.num_steps,
         eval_every=group.eval_every,
         progress=progress,
     )
+    return {**result, "parts": parts}
+
+
+def seed_curves(result: dict, eval_every: int, below: float | None = None) -> list[dict]:
+    """Per seed of data set 0 of a ``sweep`` result with ``evaluate``: 'metric' [E + 1] after
+    every ``eval_every`` steps, 'train_loss_per_block' (the mean training loss of each block of
+    ``eval_every`` steps), 'final' and 'best' (its last and least value) and 'reached_at_step'
+    (the first step where it fell below ``below``; None if it never did or none is given)."""
+    steps = result["steps"]
+    curves = result["metric"][0]
+    blocks = result["train"]["loss"][0].reshape(len(curves), -1, eval_every).mean(-1)
+    records = []
+    for curve, block_losses in zip(curves, blocks, strict=True):
+        reached = [s for s, m in zip(steps, curve, strict=True) if below is not None and m < below]
+        records.append(
+            {
+                "metric": curve,
+                "train_loss_per_block": block_losses,
+                "final": float(curve[-1]),
+                "best": float(curve.min()),
+                "reached_at_step": reached[0] if reached else None,
+            }
+        )
+    return records

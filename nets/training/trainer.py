@@ -32,12 +32,12 @@ from pathlib import Path
 import jax
 import ml_collections
 import numpy as np
+import optax
 from tqdm import tqdm
 
 from nets.data.augment import augmentation, evaluation_view
 from nets.data.loader import (
     Records,
-    dataset_spec,
     eval_batches,
     load_records,
     load_split,
@@ -48,9 +48,9 @@ from nets.data.loader import (
     train_batches,
 )
 from nets.training.checkpoint import Checkpoints
-from nets.training.config import build_model, build_optimizer, learning_rate, validate_training
+from nets.training.config import validate_training
 from nets.training.events import EventLog
-from nets.training.objectives import get_objective, training_objective
+from nets.training.objectives import get_objective
 from nets.training.parallel import DataParallel
 from nets.training.preemption import Preempted, stop_requests
 from nets.training.profiling import Profile
@@ -249,6 +249,7 @@ class Run:
     workdir: Path
     loss_fn: Callable  # what evaluation scores
     train_loss_fn: Callable  # what training minimises (its targets smoothed, if asked)
+    schedule: optax.ScalarOrSchedule  # the learning rate: a number, or a function of the step
     view: Callable | None  # the evaluation view of the training augmentation, if it has one
     train_set: dict | Records  # arrays in memory, or records streamed from the files
     test_set: dict | Records
@@ -284,10 +285,8 @@ def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStac
     the run (released when ``stack`` closes) and restore its latest checkpoint if there is one
     (trimming the metrics log to it and checking that the config still describes the same
     run). Nothing is written before the data and the model are known to fit."""
-    validate_training(config, jax.device_count())
-    spec = dataset_spec(config.data.name)
-    loss_fn = get_objective(spec.loss)
-    train_loss_fn = training_objective(spec.loss, config.get("label_smoothing", 0.0))
+    parts = validate_training(config, jax.device_count())
+    spec = parts.spec
     image_size = config.data.get("image_size", 0)
     augment = augmentation(config.data.get("augment", ""), image_size)
     view = evaluation_view(config.data.get("augment", ""), image_size)
@@ -299,13 +298,12 @@ def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStac
     eval_set = test_set if eval_split == "test" else None
     if config.get("eval_every", 0) and eval_set is None:
         eval_set = read(config.data.name, eval_split, data_dir)
-    optimizer = build_optimizer(config.optimizer, config.num_steps)
     first = take(train_set, 0)
     if augment is not None:  # a crop that does not fit the images fails here, not later
         first = augment(first, np.random.default_rng(0))
     # the model meets its input here (a wrong shape is an error naming the expected one)
     example = jax.tree.map(lambda leaf: leaf[None], first["inputs"])  # a batch of one
-    state = TrainState.create(build_model(config), optimizer, example, config.seed)
+    state = TrainState.create(parts.model, parts.optimizer, example, config.seed)
     local_batch = config.batch_size // jax.process_count()
     if config.get("stateful", False):
         if jax.process_count() > 1:
@@ -368,24 +366,24 @@ def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStac
     events = stack.enter_context(EventLog(workdir, purge))
     for row in rows:
         _log_events(events, eval_split, row)
-    run = Run(
-        config,
-        workdir,
-        loss_fn,
-        train_loss_fn,
-        view,
-        train_set,
-        test_set,
-        eval_split,
-        eval_set,
-        state,
-        batches,
-        checkpoints,
-        resumed,
-        events,
-        interval,
+    return Run(
+        config=config,
+        workdir=workdir,
+        loss_fn=get_objective(spec.loss),
+        train_loss_fn=parts.loss_fn,
+        schedule=parts.schedule,
+        view=view,
+        train_set=train_set,
+        test_set=test_set,
+        eval_split=eval_split,
+        eval_set=eval_set,
+        state=state,
+        batches=batches,
+        checkpoints=checkpoints,
+        resumed_from=resumed,
+        events=events,
+        interval=interval,
     )
-    return run
 
 
 def train_steps(run: Run, on_step: Callable[[int], None] | None = None) -> tuple[TrainState, list]:
@@ -398,7 +396,7 @@ def train_steps(run: Run, on_step: Callable[[int], None] | None = None) -> tuple
     is a ``RecompilationWarning``. Each metrics row counts the programs compiled in
     its interval ('compilations': steps, evaluation and saving together)."""
     config, start_step = run.config, int(run.state.step)
-    rate = learning_rate(config.optimizer, config.num_steps)
+    rate = run.schedule
     parallel = DataParallel(partial(train_step, loss_fn=run.train_loss_fn), config.parallel)
     device_state = parallel.put_state(run.state)
     pending, rates = list(run.interval), []
