@@ -15,12 +15,18 @@ import ml_collections
 import numpy as np
 from tqdm import tqdm
 
-from experiments import cli
-from experiments.configs import vary
+from experiments import cli, configs
 from experiments.plotting import CELL_COLOURS, CELL_LABELS, plt, save_run
+from nets.data.loader import dataset_spec
 from nets.data.synthetic import ADDING_BASELINE_MSE
-from nets.training.config import build_sweep, check_cells, check_lengths, check_number
-from nets.training.sweep import seed_curves, sweep_group
+from nets.training.config import (
+    build_sweep,
+    check_cells,
+    check_lengths,
+    check_number,
+    check_positive_fields,
+)
+from nets.training.sweep import seed_runs
 from nets.training.workdir import prepare_workdir, run_header
 
 
@@ -29,39 +35,22 @@ def validate(config: ml_collections.ConfigDict) -> None:
     check_cells(config.cells)
     check_lengths(config.lengths)
     check_number("config.solved_mse", config.solved_mse, 0.0, above=True)
+    check_positive_fields(config.data, ("test_size",), "config.data.")
     for cell in config.cells:
         build_sweep(cell_group(config, cell, config.lengths[0]))
 
 
-def cell_group(config, cell: str, length: int, **cell_options) -> ml_collections.ConfigDict:
-    """The sweep group of ``cell`` (with ``cell_options``) at length T."""
-    changes = {f"model__{option}": value for option, value in cell_options.items()}
-    return vary(config, model__cell=cell, data__name=f"adding_problem/t{length}", **changes)
+def cell_group(config, cell: str, length: int) -> ml_collections.ConfigDict:
+    """The sweep group of ``cell`` at length T."""
+    return configs.cell_group(config, cell, f"adding_problem/t{length}")
 
 
 def train_cell(group, solved_mse: float, progress=None) -> list:
     """Train one sweep group (a cell at one length) from every seed; the test MSE after every
     ``eval_every`` steps is each seed's learning curve."""
-    start = time.perf_counter()
-    result = sweep_group(group, progress=progress)
-    seconds = (time.perf_counter() - start) / group.seeds
-    curves = seed_curves(result, group.eval_every, below=solved_mse)
-    length = result["parts"].spec.generated.length(group.data.name)
-    return [
-        {
-            "cell": group.model.cell,
-            "length": length,
-            "seed": seed,
-            "steps": result["steps"],
-            "test_mse": curve["metric"],
-            "train_loss_per_chunk": curve["train_loss_per_block"],
-            "final_test_mse": curve["final"],
-            "best_test_mse": curve["best"],
-            "solved_at_step": curve["reached_at_step"],
-            "train_seconds": seconds,
-        }
-        for seed, curve in enumerate(curves)
-    ]
+    length = dataset_spec(group.data.name).generated.length(group.data.name)
+    identity = {"cell": group.model.cell, "length": length}
+    return [{**identity, **run} for run in seed_runs(group, solved=solved_mse, progress=progress)]
 
 
 def summarise(runs: list, config) -> list:

@@ -32,18 +32,23 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from tqdm import tqdm
 
-from experiments import adding_problem, cli, vanishing_gradients
+from experiments import cli
+from experiments.configs import cell_group, vary
 from experiments.plotting import CELL_COLOURS, plt, save_run
 from nets.checks import check_choice, check_positive
-from nets.data.digits import load_digits
-from nets.data.pixels import fixed_permutation, pixel_sequences
-from nets.data.synthetic import ADDING_BASELINE_MSE, copy_task, copy_task_baseline
-from nets.data.synthetic import adding_problem as adding_batch
-from nets.models import get_model
+from nets.data.synthetic import ADDING, ADDING_BASELINE_MSE, copy_task_baseline
 from nets.rnn import CELLS
-from nets.training import objectives
-from nets.training.config import build_optimizer, check_cells, check_lengths, check_positive_fields
-from nets.training.sweep import check_schedule, sample_rows, sweep_group
+from nets.runtime import fast_compilation
+from nets.training.config import (
+    build_sweep,
+    check_cells,
+    check_lengths,
+    check_number,
+    check_positive_fields,
+    model_from,
+)
+from nets.training.gradient_decay import decay_across_lengths
+from nets.training.sweep import seed_runs, sweep_group
 from nets.training.workdir import prepare_workdir, run_header
 
 PARTS = ("forget_gate", "adding", "clipping", "copy", "pixels")
@@ -79,7 +84,6 @@ COLOURS = {
 }
 # sequential / permuted MNIST test accuracy, %, T = 784 (Le et al. 2015; Cooijmans et al. 2017)
 MNIST_ANCHORS = {"tanh RNN": (35.0, 35.0), "IRNN": (97.0, 82.0), "uRNN": (95.1, 91.4)}
-NUM_SYMBOLS = 10  # the copy task's tokens: blank, 8 symbols, delimiter
 
 
 def variant(name: str, max_length: int) -> tuple[str, dict]:
@@ -89,6 +93,8 @@ def variant(name: str, max_length: int) -> tuple[str, dict]:
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
+    """The experiment's own fields; each sweep group it trains is checked when it is built,
+    with the group's first variant."""
     if not config.parts:
         raise ValueError(f"no parts to run; valid: {', '.join(PARTS)}")
     for part in config.parts:
@@ -98,46 +104,52 @@ def validate(config: ml_collections.ConfigDict) -> None:
         for name in config[part].variants:
             check_choice("variant", name, VARIANTS)
         check_lengths(config[part].lengths, f"config.{part}.lengths")
-        check_positive_fields(config[part].model, ("hidden_size",), f"config.{part}.model.")
+    check_positive_fields(
+        config.forget_gate.measure, ("batch_size",), "config.forget_gate.measure."
+    )
+    for name in config.forget_gate.variants:
+        cell, options = variant(name, max(config.forget_gate.lengths))
+        model_from(
+            vary(config.forget_gate.model, cell=cell, **options), 1, "config.forget_gate.model"
+        )
     for part in ("copy", "pixels"):
         check_cells(config[part].cells)
     for length in config.copy.lengths:
         check_positive("config.copy.lengths: the delay T", length)
     clip = config.clipping
-    if not clip.sigma > 0 or not clip.threshold_factor > 0:
-        raise ValueError(
-            f"config.clipping.sigma and threshold_factor must be > 0, got {clip.sigma} and "
-            f"{clip.threshold_factor}"
-        )
+    check_number("config.clipping.threshold_factor", clip.threshold_factor, 0.0, above=True)
     check_positive_fields(clip, ("spike_window",), "config.clipping.")
     if clip.spike_window >= clip.num_steps:
         raise ValueError(
             f"config.clipping.spike_window {clip.spike_window} must be below its num_steps "
             f"{clip.num_steps}"
         )
-    for part in ("adding", "clipping", "copy", "pixels"):
-        fields = ("batch_size",) if part == "adding" else ("batch_size", "hidden_size")
-        check_positive_fields(config[part], fields, f"config.{part}.")
-        check_schedule(config[part].num_steps, config[part].eval_every, f"config.{part}.")
-        build_optimizer(config[part].optimizer, config[part].num_steps, f"config.{part}.optimizer")
-
-
-def generated(task, **arguments):
-    """``sample_batch`` for a task generated from the key alone."""
-    return lambda key, _: task(key, **arguments)
+    for part in ("adding", "clipping", "copy"):  # scored on their test splits
+        check_positive_fields(config[part].data, ("test_size",), f"config.{part}.data.")
+    copy_data = f"copy_task/t{config.copy.lengths[0]}"
+    first = {
+        "adding": adding_group(config.adding, config.adding.variants[0], config.adding.lengths[0]),
+        "clipping": clip,
+        "copy": cell_group(config.copy, config.copy.cells[0], copy_data),
+        "pixels": cell_group(config.pixels, config.pixels.cells[0], "digits8_pixels"),
+    }
+    for part, group in first.items():
+        build_sweep(group, f"config.{part}")
 
 
 # --- 1. forget-gate initialisation ---------------------------------------------------------------
 
 
 def forget_gate(config, progress) -> list:
-    """Gradient-ratio records (``vanishing_gradients.sweep_cell``) per variant and length."""
+    """Gradient-ratio records (``nets.training.gradient_decay``) per variant and length."""
     records = []
     with jax.enable_x64(config.measure.dtype == "float64"):
         for name in config.variants:
             cell, options = variant(name, max(config.lengths))
-            for record in vanishing_gradients.sweep_cell(cell, config, progress, **options):
-                records.append({**record, "variant": name})
+            changes = {f"model__{option}": value for option, value in options.items()}
+            measured = vary(config, model__cell=cell, **changes)
+            for record in decay_across_lengths(measured, "config.forget_gate", progress):
+                records.append({"cell": cell, **record, "variant": name})
     return records
 
 
@@ -171,14 +183,21 @@ def forget_gate_figure(records: list):
 # --- 2. the adding problem within a fixed budget ------------------------------------------------
 
 
+def adding_group(config, name: str, length: int) -> ml_collections.ConfigDict:
+    """The sweep group of variant ``name`` at length T (chrono's T_max: the part's longest)."""
+    cell, options = variant(name, max(config.lengths))
+    return cell_group(config, cell, f"adding_problem/t{length}", **options)
+
+
 def adding(config, progress) -> dict:
     """Every variant at every T; the longest T each solves (mean final test MSE < solved_mse)."""
     runs = []
     for name in config.variants:
-        cell, options = variant(name, max(config.lengths))
         for length in config.lengths:
-            trained = adding_problem.train_cell(cell, length, config, progress, **options)
-            runs += [{**run, "variant": name} for run in trained]
+            group = adding_group(config, name, length)
+            trained = seed_runs(group, solved=config.solved_mse, progress=progress)
+            identity = {"cell": group.model.cell, "length": length, "variant": name}
+            runs += [{**identity, **run} for run in trained]
     means = final_means(runs, "variant", "final_test_mse")
     longest = {
         name: max((t for t in config.lengths if means[name, t] < config.solved_mse), default=None)
@@ -235,24 +254,10 @@ def clipping(config, progress) -> dict:
     initialisations and batches. The threshold is ``threshold_factor`` times the median norm of
     the unclipped run's finite gradients: Pascanu et al.'s "average norm", robust to the
     spikes it is meant to cut."""
-    model = get_model(
-        "many_to_one", 1, cell="tanh", hidden_size=config.hidden_size, recurrent_scale=config.sigma
-    )
-    test_set = adding_batch(jax.random.key(30_000), config.test_size, config.length)
 
     def train(clip_norm: float) -> dict:
-        optimizer = config.optimizer.copy_and_resolve_references()
-        optimizer.clip_norm = clip_norm
-        result = sweep_group(
-            config,
-            model,
-            objectives.mse,
-            generated(adding_batch, batch_size=config.batch_size, length=config.length),
-            None,
-            test_set,
-            optimizer=build_optimizer(optimizer, config.num_steps),
-            progress=progress,
-        )
+        group = vary(config, optimizer__clip_norm=clip_norm)
+        result = sweep_group(group, where="config.clipping", progress=progress)
         loss, norms = result["train"]["loss"][0], result["train"]["grad_norm"][0]
         return {
             "clip_norm": clip_norm,
@@ -270,8 +275,8 @@ def clipping(config, progress) -> dict:
     norms = plain["grad_norm"]
     threshold = config.threshold_factor * float(np.median(norms[np.isfinite(norms)]))
     return {
-        "sigma": config.sigma,
-        "length": config.length,
+        "sigma": config.model.recurrent_scale,
+        "length": ADDING.length(config.data.name),
         "threshold": threshold,
         "runs": [plain, train(threshold)],
     }
@@ -304,24 +309,9 @@ def clipping_figure(result: dict):
 def copy(config, progress) -> list:
     rows = []
     for length in config.lengths:
-        test_set = copy_task(jax.random.key(20_000 + length), config.test_size, length)
         for cell in config.cells:
-            model = get_model(
-                "many_to_many",
-                NUM_SYMBOLS,
-                cell=cell,
-                hidden_size=config.hidden_size,
-                num_tokens=NUM_SYMBOLS,
-            )
-            result = sweep_group(
-                config,
-                model,
-                objectives.cross_entropy,
-                generated(copy_task, batch_size=config.batch_size, delay=length),
-                None,
-                test_set,
-                progress=progress,
-            )
+            group = cell_group(config, cell, f"copy_task/t{length}")
+            result = sweep_group(group, where="config.copy", progress=progress)
             loss = result["metric"][0]
             rows.append(
                 {
@@ -338,33 +328,20 @@ def copy(config, progress) -> list:
 
 # --- 5. pixel by pixel ---------------------------------------------------------------------------
 
+PIXEL_ORDERS = {"plain": "digits8_pixels", "permuted": "digits8_pixels_permuted"}
+
 
 def pixels(config, progress) -> list:
-    digits = load_digits(size=8)
-    orders = {"plain": None, "permuted": fixed_permutation(64, config.permutation_seed)}
     rows = []
-    for order_name, order in orders.items():
-        split = {
-            name: {"inputs": pixel_sequences(part["inputs"], order), "targets": part["targets"]}
-            for name, part in digits.items()
-        }
+    for order, data in PIXEL_ORDERS.items():
         for cell in config.cells:
-            model = get_model("many_to_one", 10, cell=cell, hidden_size=config.hidden_size)
-            result = sweep_group(
-                config,
-                model,
-                objectives.cross_entropy,
-                sample_rows(config.batch_size),
-                jax.tree.map(lambda a: a[None], split["train"]),
-                split["test"],
-                metric="accuracy",
-                progress=progress,
-            )
+            group = cell_group(config, cell, data)
+            result = sweep_group(group, where="config.pixels", progress=progress)
             accuracy = result["metric"][0]
             rows.append(
                 {
                     "cell": cell,
-                    "order": order_name,
+                    "order": order,
                     "length": 64,
                     "steps": result["steps"],
                     "test_accuracy": accuracy,
@@ -539,7 +516,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
         # the gradient measurements are many brief programs: there compiling dominates (the
         # training parts run 3x slower without XLA's optimisations)
         with (
-            cli.fast_compilation(True) if part == "forget_gate" else contextlib.nullcontext(),
+            fast_compilation(True) if part == "forget_gate" else contextlib.nullcontext(),
             tqdm(total=totals[part], desc=part, file=sys.stderr) as progress,
         ):
             results[part] = PART_RUNS[part](config[part], progress)

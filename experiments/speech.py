@@ -25,27 +25,23 @@ from pathlib import Path
 import jax
 import ml_collections
 import numpy as np
-from tqdm import tqdm
 
 from experiments import cli
 from experiments.configs import compared_run
+from experiments.configs.speech import ANCHORS
 from experiments.plotting import plt, save_run
 from nets.audio import log_mel_spectrogram
 from nets.checks import check_positive
 from nets.data.loader import load_split
-from nets.data.speech import MELS, SAMPLE_RATE, decode, utterances
-from nets.metrics import label_error_rate
-from nets.models.ctc import beam_search, greedy_decode
+from nets.data.speech import MELS, SAMPLE_RATE, decode, references, utterances
+from nets.metrics import sequence_scores
+from nets.models.ctc import beam_decode, greedy_decode
 from nets.training.config import validate_training
 from nets.training.trainer import metrics_rows, predict, train
 from nets.training.workdir import prepare_workdir, run_header
 
 # published label error rates (%), printed beside ours (Graves et al. 2006, Table 1: a
 # BLSTM trained with CTC on TIMIT phonemes)
-ANCHORS = {
-    "Graves et al. 2006, BLSTM-CTC on TIMIT phonemes, best path": 31.47,
-    "Graves et al. 2006, BLSTM-CTC on TIMIT phonemes, prefix search": 30.51,
-}
 LABELS = {"bilstm": "bidirectional LSTM", "lstm": "LSTM", "tanh": "tanh RNN", "gru": "GRU"}
 EXPERIMENT_FIELDS = ("compare", "beam_width")
 
@@ -53,24 +49,6 @@ EXPERIMENT_FIELDS = ("compare", "beam_width")
 def model_run(config: ml_collections.ConfigDict, name: str):
     """The training config of one compared recogniser."""
     return compared_run(config, name, config.data.name, EXPERIMENT_FIELDS)
-
-
-def references(arrays: dict) -> list[list[int]]:
-    """Each utterance's true labels (its 'targets' where 'mask' is set)."""
-    return [row[mask].tolist() for row, mask in zip(arrays["targets"], arrays["mask"], strict=True)]
-
-
-def scores(decoded: list[list[int]], truth: list[list[int]]) -> dict[str, float]:
-    """Digit error rate and the fraction of exactly decoded utterances."""
-    exact = np.mean([d == t for d, t in zip(decoded, truth, strict=True)])
-    return {"error_rate": label_error_rate(truth, decoded), "exact": float(exact)}
-
-
-def beam_decode(logits: np.ndarray, lengths: np.ndarray, width: int, label: str):
-    """Prefix beam search over every utterance's real frames, with a progress bar."""
-    log_probs = np.asarray(jax.nn.log_softmax(logits, axis=-1))
-    rows = tqdm(range(len(lengths)), desc=f"beam search, {label}", unit="utt", file=sys.stderr)
-    return [beam_search(log_probs[i, : lengths[i]], width) for i in rows]
 
 
 def learning_figure(curves: dict):
@@ -145,8 +123,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
         states[name] = state = outcome["state"]
         logits, lengths = predict(state, test, config.eval_batch_size)
         results[name] = {
-            "greedy": scores(greedy_decode(logits, lengths), truth),
-            "beam": scores(beam_decode(logits, lengths, config.beam_width, label), truth),
+            "greedy": sequence_scores(greedy_decode(logits, lengths), truth),
+            "beam": sequence_scores(beam_decode(logits, lengths, config.beam_width, label), truth),
             "parameters": sum(x.size for x in jax.tree.leaves(state.params)),
             "steps_per_s": outcome["steps_per_s"],
         }

@@ -34,14 +34,15 @@ from scipy.io import wavfile
 
 from experiments import cli
 from experiments.configs import without
+from experiments.configs.speech import ANCHORS
 from experiments.plotting import plt, save_run
-from experiments.speech import ANCHORS, beam_decode, references, scores
 from nets.checks import check_positive
 from nets.data.espeak import ENGINE_RATE
+from nets.data.speech import references
 from nets.data.speech_augment import COLOURS, coloured_noise
 from nets.data.spoken_digits import SOURCES, SPLIT_SEEDS, spoken_digits_split
-from nets.metrics import label_error_rate
-from nets.models.ctc import greedy_decode
+from nets.metrics import label_error_rate, sequence_scores
+from nets.models.ctc import beam_decode, greedy_decode
 from nets.training.config import validate_training
 from nets.training.trainer import predict, train
 from nets.training.workdir import prepare_workdir, run_header
@@ -136,8 +137,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
             logits, lengths = predict(outcome["state"], arrays, config.eval_batch_size)
             label = f"{row} on {column}"
             results[row][column] = {
-                "greedy": scores(greedy_decode(logits, lengths), truths[column]),
-                "beam": scores(
+                "greedy": sequence_scores(greedy_decode(logits, lengths), truths[column]),
+                "beam": sequence_scores(
                     beam_decode(logits, lengths, config.beam_width, label), truths[column]
                 ),
             }

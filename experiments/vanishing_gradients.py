@@ -17,26 +17,30 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 from tqdm import tqdm
 
 from experiments import cli
 from experiments import vanishing_gradients_figures as figures
+from experiments.configs import vary
 from experiments.plotting import save_run
 from nets.checks import check_choice
 from nets.data.synthetic import adding_problem
-from nets.gradients import hidden_state_gradient_norms
-from nets.models import get_model
-from nets.training import objectives
+from nets.runtime import fast_compilation
 from nets.training.config import (
     build_optimizer,
     check_cells,
     check_length,
     check_lengths,
     check_positive_fields,
+    model_from,
 )
-from nets.training.state import TrainState
-from nets.training.sweep import sweep
+from nets.training.gradient_decay import (
+    decay_across_lengths,
+    gradient_norms,
+    measured_model,
+    norm_record,
+    seed_keys,
+)
 from nets.training.workdir import prepare_workdir, run_header
 
 
@@ -45,7 +49,6 @@ def validate(config: ml_collections.ConfigDict) -> None:
     check_cells(config.cells)
     check_lengths(config.lengths)
     check_positive_fields(config, ("seeds",))
-    check_positive_fields(config.model, ("hidden_size",), "config.model.")
     check_positive_fields(config.measure, ("batch_size",), "config.measure.")
     check_positive_fields(config.train, ("batch_size",), "config.train.")
     check_length(config.spectral.length, "config.spectral.length")
@@ -58,123 +61,24 @@ def validate(config: ml_collections.ConfigDict) -> None:
         raise ValueError(f"config.spectral.norms must be positive numbers, got {norms}")
     check_choice("config.measure.dtype", config.measure.dtype, ("float32", "float64"))
     build_optimizer(config.optimizer, config.train.num_steps)
+    for cell in config.cells:
+        model_from(vary(config.model, cell=cell), 1)
 
 
-def geometric_mean(values) -> float:
-    """exp(mean(log v)) across seeds (ratios span many decades); 0 if any underflowed to 0."""
-    values = np.asarray(values, np.float64)
-    return 0.0 if np.any(values <= 0) else float(np.exp(np.mean(np.log(values))))
-
-
-def seed_keys(seeds: int, stream: int) -> jax.Array:
-    """One key per seed for an independent random stream (init, data, training)."""
-    return jax.vmap(lambda s: jax.random.fold_in(jax.random.key(s), stream))(jnp.arange(seeds))
-
-
-def gradient_norms(model, config, params, inputs, targets):
-    """Per-step mean norms {component: [seeds, T]}; every argument carries a seed axis."""
-    dtype = jnp.dtype(config.measure.dtype)
-    cast = partial(jax.tree.map, lambda a: a.astype(dtype))
-
-    def one_seed(params, inputs, targets):
-        def loss_fn(predictions):
-            return objectives.batch_mean(objectives.mse, predictions, {"targets": targets})
-
-        norms = hidden_state_gradient_norms(model, params, inputs, loss_fn)
-        return {name: n.mean for name, n in norms.items()}
-
-    return jax.vmap(one_seed)(cast(params), cast(inputs), cast(targets))
-
-
-def norm_record(norms: dict) -> dict:
-    """Per-step norms and the first-to-last ratio per seed, for each carry component."""
-    records = {}
-    for name, per_step in norms.items():
-        per_step = np.asarray(per_step)
-        ratios = per_step[:, 0] / per_step[:, -1]
-        records[name] = {
-            "per_step": per_step,
-            "ratio_first_to_last": ratios,
-            "ratio_geometric_mean": geometric_mean(ratios),
-        }
-    return records
-
-
-def sweep_cell(cell_name: str, config, progress, **cell_options) -> list:
-    """One cell (``cell_name`` with ``cell_options``) at every length, all seeds:
-    gradient norms at init and after a short training.
-
-    The parameters do not depend on T, so each seed's network is the same at every length.
-    With ``config.train.length`` > 0 it is trained once, at that length, and the trained network
-    is measured at every T (one compilation per cell, not per T: the quick profile); with 0 a
-    fresh copy is trained at each T. Training is the sweep driver's, from the same
-    initialisation as the measurement.
-    """
-    model = get_model(
-        "many_to_one",
-        1,
-        cell=cell_name,
-        hidden_size=config.model.hidden_size,
-        remat=config.model.remat,
-        **cell_options,
-    )
-    optimizer = build_optimizer(config.optimizer, config.train.num_steps)
-    example = jnp.zeros((config.measure.batch_size, 2, 2), jnp.float32)
-
-    def train(length):
-        # The measurements are brief programs, compiled without XLA's costly optimisations
-        # (config.fast_compile); the quick profile's training sweep runs long enough for them
-        # to pay (config.train.fast_compile False): the first run took 59 s instead of 69 s,
-        # and a rerun from the cache 25 s instead of 35 (the cache keeps the longer compile).
-        with cli.fast_compilation(config.train.fast_compile):
-            result = sweep(
-                model,
-                objectives.mse,
-                optimizer,
-                lambda key, _: adding_problem(key, config.train.batch_size, length),
-                None,
-                None,
-                example_input=example,
-                seeds=config.seeds,
-                num_steps=config.train.num_steps,
-                eval_every=config.train.num_steps,
-            )
-        params = {"params": jax.tree.map(lambda a: a[0], result["state"].params)}
-        return params, result["train"]["loss"][0, :, -10:].mean(axis=1)  # [seeds]
-
-    @partial(jax.jit, static_argnames="length")
-    def measure(params, length):
-        data = partial(adding_problem, batch_size=config.measure.batch_size, length=length)
-        batch = jax.vmap(data)(seed_keys(config.seeds, 1))
-        return gradient_norms(model, config, params, batch["inputs"], batch["targets"])
-
-    def initial(seed):  # the sweep driver's initialisation of seed s
-        return {"params": TrainState.create(model, optimizer, example, jax.random.key(seed)).params}
-
-    params = jax.jit(jax.vmap(initial))(jnp.arange(config.seeds))
-    trained = loss = None
-    if config.train.num_steps and config.train.length:
-        trained, loss = train(config.train.length)
-    records = []
-    for length in config.lengths:
-        record = {"cell": cell_name, "length": length, "init": norm_record(measure(params, length))}
-        if config.train.num_steps:
-            if not config.train.length:
-                trained, loss = train(length)
-            record["trained"] = norm_record(measure(trained, length))
-            record["train_length"] = config.train.length or length
-            record["train_loss_last_10"] = np.asarray(loss)
-        records.append(record)
-        progress.update()
-    return records
+def sweep_cell(cell: str, config, progress) -> list:
+    """One cell at every length, all seeds: gradient norms at init and after a short training
+    (``nets.training.gradient_decay``)."""
+    records = decay_across_lengths(vary(config, model__cell=cell), progress=progress)
+    return [{"cell": cell, **record} for record in records]
 
 
 def measure_spectral(config) -> list:
     """tanh RNNs with W_h = sigma * Q at initialisation, every sigma in one compiled call."""
-    model = get_model("many_to_one", 1, cell="tanh", hidden_size=config.model.hidden_size)
+    model = measured_model(vary(config.model, cell="tanh"))
     length = config.spectral.length
     data = partial(adding_problem, batch_size=config.measure.batch_size, length=length)
     sigmas = jnp.asarray(config.spectral.norms, jnp.float32)
+    dtype = jnp.dtype(config.measure.dtype)
 
     @jax.jit
     def experiment():
@@ -189,7 +93,7 @@ def measure_spectral(config) -> list:
                 ),
                 params,
             )
-            return gradient_norms(model, config, scaled, inputs, targets)["h"]
+            return gradient_norms(model, scaled, inputs, targets, dtype)["h"]
 
         return jax.lax.map(with_sigma, sigmas)
 
@@ -208,7 +112,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     combos = len(config.cells) * len(config.lengths)
     # float64 only for this run (a context, not a global switch), so importers are unaffected
     with (
-        cli.fast_compilation(config.fast_compile),
+        fast_compilation(config.fast_compile),
         jax.enable_x64(config.measure.dtype == "float64"),
         tqdm(total=combos, desc="cells x lengths", file=sys.stderr) as progress,
     ):

@@ -11,6 +11,7 @@ package's (a maintained C++ implementation), not one written here.
 from collections.abc import Sequence
 
 import editdistance
+import numpy as np
 
 
 def label_error_rate(truth: Sequence[Sequence], decoded: Sequence[Sequence]) -> float:
@@ -22,3 +23,10 @@ def label_error_rate(truth: Sequence[Sequence], decoded: Sequence[Sequence]) -> 
     if not total:
         raise ValueError("the true sequences are all empty: no error rate is defined")
     return sum(editdistance.eval(t, d) for t, d in zip(truth, decoded, strict=True)) / total
+
+
+def sequence_scores(decoded: Sequence[Sequence], truth: Sequence[Sequence]) -> dict[str, float]:
+    """The label error rate of ``decoded`` against ``truth`` and the fraction of sequences
+    decoded exactly: {'error_rate', 'exact'}."""
+    exact = np.mean([list(d) == list(t) for d, t in zip(decoded, truth, strict=True)])
+    return {"error_rate": label_error_rate(truth, decoded), "exact": float(exact)}

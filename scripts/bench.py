@@ -43,12 +43,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from experiments.cli import reuse_freed_memory
 from nets.data.synthetic import adding_problem
 from nets.data.text import CHARACTERS
 from nets.data.translation import SEQUENCE_CHARACTERS
 from nets.gradients import hidden_state_gradient_norms
 from nets.models import get_model
+from nets.runtime import reuse_freed_memory
 from nets.training import objectives
 from nets.training.state import TrainState, train_step
 

@@ -24,10 +24,10 @@ import jax
 import numpy as np
 import optax
 
-from experiments.cli import reuse_freed_memory
 from nets.data import loader
 from nets.data.augment import AUGMENTATIONS, augmentation
 from nets.models import get_model
+from nets.runtime import reuse_freed_memory
 from nets.training import objectives
 from nets.training.state import TrainState, train_step
 

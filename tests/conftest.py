@@ -7,7 +7,7 @@ from pathlib import Path
 import jax
 import pytest
 
-from experiments.cli import compilation_cache
+from nets.runtime import compilation_cache
 
 # One persistent compilation cache for the tests, in the system's temporary directory (the
 # experiments' own is ~/.cache/nets): many tests compile the same tiny programs, in both

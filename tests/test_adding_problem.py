@@ -44,7 +44,10 @@ def test_training_lowers_the_loss_of_an_lstm():
         ({"lengths": (1,)}, "sequence length T must be an integer >= 2, got 1"),
         ({"cells": ("lstm", "rnn")}, "unknown cell 'rnn'"),
         ({"num_steps": 7}, "config.num_steps 7 must be a multiple of config.eval_every 3"),
-        ({"model.hidden_size": 0}, "config.model: SimpleRNNCell hidden_size must be a positive integer, got 0"),
+        (
+            {"model.hidden_size": 0},
+            "config.model: SimpleRNNCell hidden_size must be a positive",
+        ),
         (
             {"optimizer.clip_norm": -1.0},
             r"optimizer.clip_norm must be a finite number in \[0, inf\)",

@@ -16,7 +16,7 @@ ROOT = Path(__file__).parent.parent
 PROGRAM = """
 import json, sys
 import jax, jax.numpy as jnp
-from experiments.cli import compilation_cache
+from nets.runtime import compilation_cache
 events = []
 jax.monitoring.register_event_listener(lambda event, **_: events.append(event))
 compilation_cache(sys.argv[1])
@@ -62,7 +62,7 @@ def test_a_rerun_hits_the_cache_and_a_new_shape_compiles_afresh(tmp_path):
 REALLOCATION = """
 import resource, sys
 import numpy as np
-from experiments.cli import reuse_freed_memory
+from nets.runtime import reuse_freed_memory
 applied = sys.argv[1] == "1" and reuse_freed_memory()
 faults = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 a = np.ones(4 << 20)

@@ -56,3 +56,20 @@ def test_experiments_and_scripts_build_models_only_through_the_registry():
         for match in pattern.finditer(p.read_text())
     ]
     assert offenders == []
+
+
+def test_an_experiment_borrows_from_no_other_experiment_and_scripts_import_only_the_library():
+    """What two experiments share lives in nets/ (or in a config file, as data); scripts
+    import the library, never an experiment."""
+    shared = {"cli", "configs", "plotting"}
+    pattern = re.compile(r"^\s*from experiments(?:\.(\w+))?(?:\.\w+)* import ([\w, ]+)", re.M)
+    experiments = {p.stem for p in (ROOT / "experiments").glob("*.py")}
+    borrowed = []
+    for path in python_files("experiments"):
+        for module, names in pattern.findall(path.read_text()):
+            used = {module} if module else {n.strip().split(" as ")[0] for n in names.split(",")}
+            own = f"{path.stem}_figures"  # an experiment's own figure module is its own
+            borrowed += [f"{path.name}: {u}" for u in used & experiments - shared - {own}]
+    assert borrowed == []
+    imports = re.compile(r"^\s*(from|import) experiments\b", re.MULTILINE)
+    assert [str(p) for p in python_files("scripts") if imports.search(p.read_text())] == []

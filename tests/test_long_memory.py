@@ -113,8 +113,10 @@ def test_clipping_keeps_small_gradients_and_scales_large_ones_to_the_threshold()
     [
         ({"adding.variants": ("lstm_b2",)}, "unknown variant 'lstm_b2'; valid: gru, gru_b1, irnn"),
         ({"copy.lengths": (100, 0)}, "the delay T must be a positive integer, got 0"),
-        ({"pixels.hidden_size": 0}, "config.pixels.hidden_size must be a positive integer"),
-        ({"clipping.threshold_factor": -1.0}, r"threshold_factor must be > 0, got 2.0 and -1.0"),
+        ({"pixels.model.hidden_size": 0}, "config.pixels.model: SimpleRNNCell hidden_size must"),
+        ({"clipping.threshold_factor": -1.0}, r"threshold_factor must be a finite number in \(0"),
+        ({"clipping.model.recurrent_scale": 0.0}, "config.clipping.model: cell recurrent_scale"),
+        ({"copy.data.test_size": 0}, "config.copy.data.test_size must be a positive integer"),
         ({"forget_gate.lengths": (1, 10)}, "sequence length T must be an integer >= 2, got 1"),
         ({"parts": ("copy", "memory")}, "unknown part 'memory'"),
         (

@@ -22,9 +22,9 @@ from nets.data import loader, speech
 from nets.data.fsdd import read_recording
 from nets.data.prepare import main as prepare
 from nets.data.speech_augment import COLOURS, add_noise, coloured_noise
-from nets.metrics import label_error_rate
+from nets.metrics import label_error_rate, sequence_scores
 from nets.models import get_model
-from nets.models.ctc import beam_search, collapse, greedy_decode, subsampled_lengths
+from nets.models.ctc import beam_decode, beam_search, collapse, greedy_decode, subsampled_lengths
 from nets.predict import SPEECH_RISE_DB
 from nets.training.objectives import ctc
 
@@ -145,6 +145,20 @@ def test_label_error_rate_counts_edits_over_true_labels():
     assert label_error_rate(truth, decoded) == pytest.approx(2 / 5)
     with pytest.raises(ValueError, match="2 true sequences but 1"):
         label_error_rate(truth, decoded[:1])
+    assert sequence_scores(decoded, truth) == {"error_rate": pytest.approx(0.4), "exact": 0.0}
+    assert sequence_scores([[1, 2, 3], [4, 5]], truth) == {"error_rate": 0.2, "exact": 0.5}
+
+
+def test_the_batch_beam_decoder_searches_each_utterance_over_its_own_frames_only():
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=(2, 6, 3)).astype(np.float32) * 2
+    lengths = np.array([6, 4])
+    log_probs = np.asarray(jax.nn.log_softmax(logits, axis=-1))
+    expected = [beam_search(log_probs[0], 5), beam_search(log_probs[1, :4], 5)]
+    assert beam_decode(logits, lengths, 5) == expected
+    assert beam_decode(logits, lengths, 5, progress="test") == expected
+    arrays = {"targets": np.array([[3, 1, 0], [2, 0, 0]]), "mask": np.array([[1, 1, 0], [1, 0, 0]])}
+    assert speech.references({**arrays, "mask": arrays["mask"].astype(bool)}) == [[3, 1], [2]]
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from nets.training.sweep import evaluate_on, seed_curves, sweep, sweep_group
 
 
 def group(data="adding_problem/t6", model="many_to_one", **fields):
-    config = sweep_config("tiny", data, model, test_size=16, hidden_size=4)
+    config = sweep_config(data, model, test_size=16, hidden_size=4)
     config.update(dict(batch_size=8, num_steps=4, eval_every=2, seeds=2), **fields)
     return config
 
@@ -72,6 +72,12 @@ def test_a_sweep_group_trains_what_the_same_parts_built_by_hand_train():
     assert result["steps"] == [0, 2, 4]
 
 
+def test_a_generated_task_without_a_test_split_trains_only():
+    result = sweep_group(vary(group(), data__test_size=0))
+    assert "metric" not in result and result["parts"].test_set is None
+    assert result["train"]["loss"].shape == (1, 2, 4)  # [data sets, seeds, steps]
+
+
 def test_seed_curves_summarise_each_seed_by_hand():
     metric = np.array([[[0.5, 0.2, 0.3], [0.9, 0.8, 0.05]]])  # [D=1, seeds=2, E+1=3]
     train = np.arange(8, dtype=float).reshape(1, 2, 4)  # [D, seeds, num_steps]
@@ -100,7 +106,7 @@ def test_vary_changes_a_copy_by_dotted_path():
         ({"num_steps": 5}, "config.num_steps 5 must be a multiple of config.eval_every 2"),
         ({"seeds": 0}, "config.seeds must be a positive integer, got 0"),
         ({"batch_size": -1}, "config.batch_size must be a positive integer, got -1"),
-        ({"data__test_size": 0}, "config.data.test_size must be a positive integer, got 0"),
+        ({"data__test_size": -1}, r"config.data.test_size \(0: no test split, training only\)"),
         ({"data__name": "adding_problem/t1"}, "adding problem length must be an integer >= 2"),
         ({"data__name": "adding_problem/x5"}, "the part after '/' must be t<T>"),
         ({"data__name": "digits32"}, "'digits32' is read from prepared files; a sweep trains"),

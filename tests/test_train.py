@@ -333,7 +333,7 @@ def test_a_streamed_augmented_run_resumes_to_the_uninterrupted_one(tmp_path, dat
 
 KILLABLE_RUN = """
 import os, signal, sys
-from experiments.cli import compilation_cache
+from nets.runtime import compilation_cache
 from experiments.configs.lenet5_digits import get_config
 from nets.training.preemption import Preempted
 from nets.training.trainer import train

@@ -97,22 +97,24 @@ def training_config(profile: str, data: str, model: str, **model_options):
 
 
 def sweep_config(
-    profile: str, data: str, model: str, test_size: int = 0, **model_options
+    data: str, model: str, test_size: int = 0, **model_options
 ) -> ml_collections.ConfigDict:
     """A sweep group (``nets.training.sweep.sweep_group``) with its defaults, in the training
     dialect: model, data (a generated task's ``test_size`` examples are its test split),
     optimizer, batch_size, num_steps, eval_every, seeds, and the metric that scores the test
     split. An experiment's own fields sit beside them; it varies the group by ``vary``."""
-    config = new_config(profile)
-    config.model = model_config(model, **model_options)
-    config.data = ml_collections.ConfigDict({"name": data, "test_size": test_size})
-    config.optimizer = optimizer_config()
-    config.batch_size = 64
-    config.num_steps = 1000
-    config.eval_every = 100
-    config.seeds = 1
-    config.metric = "loss"  # or 'accuracy'
-    return config
+    return ml_collections.ConfigDict(
+        {
+            "model": model_config(model, **model_options),
+            "data": {"name": data, "test_size": test_size},
+            "optimizer": optimizer_config(),
+            "batch_size": 64,
+            "num_steps": 1000,
+            "eval_every": 100,
+            "seeds": 1,
+            "metric": "loss",  # or 'accuracy'
+        }
+    )
 
 
 def vary(config: ml_collections.ConfigDict, **changes) -> ml_collections.ConfigDict:
@@ -126,6 +128,12 @@ def vary(config: ml_collections.ConfigDict, **changes) -> ml_collections.ConfigD
             target = target[parent]
         target[field] = value
     return varied
+
+
+def cell_group(config, cell: str, data: str, **cell_options) -> ml_collections.ConfigDict:
+    """``vary`` a sweep group's cell (with its options, ``nets.rnn.make_cell``) and data set."""
+    changes = {f"model__{option}": value for option, value in cell_options.items()}
+    return vary(config, model__cell=cell, data__name=data, **changes)
 
 
 def without(config: ml_collections.ConfigDict, *fields: str) -> ml_collections.ConfigDict:

@@ -13,14 +13,15 @@ varies ``model.cell`` over ``cells`` and the data set 'adding_problem/t<T>' over
 
 import ml_collections
 
-from experiments.configs import optimizer_config, sweep_config
+from experiments.configs import new_config, optimizer_config, sweep_config
 
 
 def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
-    # remat: recompute the forward pass in sqrt(T)-step chunks in backpropagation through time
-    # (memory for recompute); one fixed test set of test_size per T
-    config = sweep_config(
-        profile, "adding_problem/t100", "many_to_one", test_size=1000, hidden_size=128
+    config = new_config(profile)
+    # model.remat: recompute the forward pass in sqrt(T)-step chunks in backpropagation through
+    # time (memory for recompute); one fixed test set of data.test_size per T
+    config.update(
+        sweep_config("adding_problem/t100", "many_to_one", test_size=1000, hidden_size=128)
     )
     config.cells = ("tanh", "lstm", "gru")
     config.lengths = (100,)

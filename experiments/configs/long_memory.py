@@ -18,11 +18,21 @@ CPU), 'full' (three seeds, longer T and budgets: sized for an accelerator), 'tin
 
 import ml_collections
 
-from experiments.configs import new_config, optimizer_config
+from experiments.configs import model_config, new_config, optimizer_config, sweep_config
 
 
 def group(**fields) -> ml_collections.ConfigDict:
     return ml_collections.ConfigDict(fields)
+
+
+def sweep_part(seeds, data, model, test_size=0, **fields) -> ml_collections.ConfigDict:
+    """A part trained by the sweep driver: a sweep group in the training dialect
+    (``nets.training.config.build_sweep``), its model options and own fields set."""
+    model_options = fields.pop("model_options", {})
+    part = sweep_config(data, model, test_size, **model_options)
+    part.seeds = seeds
+    part.update(fields)
+    return part
 
 
 def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
@@ -36,78 +46,89 @@ def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
         variants=("lstm_b0", "lstm_b1", "lstm_b3", "lstm_chrono", "gru", "gru_b1"),
         lengths=(10, 30, 100, 300, 1000),
         seeds=seeds,
-        model=group(hidden_size=32, remat=False),
+        model=model_config("many_to_one", hidden_size=32),  # model.cell: each variant's
         measure=group(batch_size=32, dtype="float64"),
         train=group(num_steps=0, batch_size=32, length=0),  # at initialisation only
         optimizer=optimizer_config(),
     )
-    config.adding = group(
+    # each variant at each T: model.cell and its options and the data set 'adding_problem/t<T>'
+    config.adding = sweep_part(
+        seeds,
+        "adding_problem/t50",
+        "many_to_one",
+        test_size=500,
+        model_options={"hidden_size": 32},
         variants=("tanh", "irnn", "gru", "lstm_b0", "lstm_b1", "lstm_b3", "lstm_chrono"),
         lengths=(50, 100, 200),
-        seeds=seeds,
-        model=group(hidden_size=32, remat=False),
         optimizer=optimizer_config(learning_rate=1e-2, clip_norm=1.0),
         batch_size=32,
         num_steps=600,
         eval_every=100,
-        test_size=500,
         solved_mse=0.01,
     )
     # Pascanu et al. 2013: clip at a threshold near the typical gradient norm. The typical norm
-    # is the median of the unclipped run's norms (its mean is the spikes' own size).
-    config.clipping = group(
-        sigma=2.0,
-        length=50,
-        seeds=3,  # spikes come at different steps in different runs; three runs show them
-        hidden_size=32,
+    # is the median of the unclipped run's norms (its mean is the spikes' own size). The tanh
+    # RNN's W_h = sigma Q: sigma is model.recurrent_scale.
+    config.clipping = sweep_part(
+        3,  # spikes come at different steps in different runs; three runs show them
+        "adding_problem/t50",
+        "many_to_one",
+        test_size=500,
+        model_options={"cell": "tanh", "hidden_size": 32, "recurrent_scale": 2.0},
         optimizer=optimizer_config(name="sgd", learning_rate=0.03, momentum=0.0),
         threshold_factor=1.0,
         spike_window=20,  # a spike: a loss twice the median of the 20 steps before it
         batch_size=32,
         num_steps=400,
         eval_every=50,
-        test_size=500,
     )
-    config.copy = group(
+    # each cell at each delay T: the data set 'copy_task/t<T>'
+    config.copy = sweep_part(
+        seeds,
+        "copy_task/t100",
+        "many_to_many",
+        test_size=500,
+        model_options={"hidden_size": 64},
         cells=("tanh", "irnn", "lstm", "gru"),
         lengths=(100, 200),
-        seeds=seeds,
-        hidden_size=64,
         optimizer=optimizer_config(learning_rate=1e-3, clip_norm=1.0),
         batch_size=32,
         num_steps=600,
         eval_every=100,
-        test_size=500,
     )
-    config.pixels = group(
+    # each cell on 'digits8_pixels' and 'digits8_pixels_permuted'
+    config.pixels = sweep_part(
+        seeds,
+        "digits8_pixels",
+        "many_to_one",
+        model_options={"hidden_size": 64},
         cells=("tanh", "irnn", "lstm", "gru"),
-        seeds=seeds,
-        hidden_size=64,
         optimizer=optimizer_config(learning_rate=1e-3, clip_norm=1.0),
         batch_size=64,
         num_steps=1000,
         eval_every=100,
-        permutation_seed=0,
+        metric="accuracy",
     )
     if profile == "full":
         seeds.set(3)
         config.adding.update(lengths=(50, 100, 200, 400, 800), num_steps=10_000, eval_every=500)
         config.adding.model.hidden_size = 128
         config.clipping.num_steps = 2000
-        config.copy.update(num_steps=20_000, eval_every=1000, hidden_size=128)
-        config.pixels.update(num_steps=10_000, eval_every=500, hidden_size=128)
+        config.copy.update(num_steps=20_000, eval_every=1000)
+        config.pixels.update(num_steps=10_000, eval_every=500)
+        for part in ("copy", "pixels"):
+            config[part].model.hidden_size = 128
     elif profile == "tiny":
         config.forget_gate.update(variants=("lstm_b1", "lstm_chrono"), lengths=(12,))
         config.forget_gate.measure.batch_size = 4
         config.adding.update(variants=("tanh", "lstm_chrono"), lengths=(6,), num_steps=4)
-        config.adding.update(eval_every=2, test_size=16, batch_size=8)
-        config.clipping.update(length=8, num_steps=6, eval_every=3, test_size=16, batch_size=8)
-        config.clipping.update(spike_window=2, seeds=2)
-        config.copy.update(cells=("lstm",), lengths=(5,), num_steps=4, eval_every=2)
-        config.copy.update(test_size=16, batch_size=8)
+        config.adding.update(eval_every=2, batch_size=8)
+        config.clipping.update(num_steps=6, eval_every=3, batch_size=8, spike_window=2, seeds=2)
+        config.clipping.data.name = "adding_problem/t8"
+        config.copy.update(cells=("lstm",), lengths=(5,), num_steps=4, eval_every=2, batch_size=8)
         config.pixels.update(cells=("tanh",), num_steps=4, eval_every=2, batch_size=8)
-        for part in ("forget_gate", "adding"):
+        for part in ("adding", "clipping", "copy"):
+            config[part].data.test_size = 16
+        for part in ("forget_gate", "adding", "clipping", "copy", "pixels"):
             config[part].model.hidden_size = 8
-        for part in ("clipping", "copy", "pixels"):
-            config[part].hidden_size = 8
     return config

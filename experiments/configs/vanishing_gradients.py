@@ -11,7 +11,7 @@ more seeds, wider cells, longer training), 'tiny' (the tests).
 
 import ml_collections
 
-from experiments.configs import new_config, optimizer_config
+from experiments.configs import model_config, new_config, optimizer_config
 
 
 def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
@@ -19,9 +19,9 @@ def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
     config.cells = ("tanh", "irnn", "lstm", "gru")
     config.lengths = (10, 25, 50, 100, 200, 500, 1000)
     config.seeds = 3
-    # remat: recompute the forward pass in sqrt(T)-step chunks in backpropagation through time
-    # (memory for recompute)
-    config.model = ml_collections.ConfigDict({"hidden_size": 32, "remat": False})
+    # each cell's many-to-one model (model.cell varied over cells); remat: recompute the forward
+    # pass in sqrt(T)-step chunks in backpropagation through time (memory for recompute)
+    config.model = model_config("many_to_one", hidden_size=32)
     # The gradients are measured on a batch of the adding problem; at T = 1000 they fall below
     # float32's smallest number, so they are measured in float64.
     config.measure = ml_collections.ConfigDict({"batch_size": 32, "dtype": "float64"})

@@ -339,6 +339,11 @@ def speech_arrays(audio: list[np.ndarray], transcripts: list[str], sample_rate: 
     return {"inputs": np.concatenate(features), "lengths": frames, "targets": targets, "mask": mask}
 
 
+def references(arrays: dict) -> list[list[int]]:
+    """Each utterance's true labels: its 'targets' where 'mask' is set."""
+    return [row[mask].tolist() for row, mask in zip(arrays["targets"], arrays["mask"], strict=True)]
+
+
 def check_sample_rate(sample_rate: int, expected: int = SAMPLE_RATE) -> None:
     """The recognisers here are built for 8 kHz audio: refuse another rate, naming both."""
     if sample_rate != expected:

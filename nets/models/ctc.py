@@ -128,6 +128,20 @@ def beam_search(log_probs: np.ndarray, beam_width: int) -> list[int]:
     return list(max(beams, key=lambda prefix: np.logaddexp(*beams[prefix])))
 
 
+def beam_decode(logits, lengths, beam_width: int, progress: str = "") -> list[list[int]]:
+    """``beam_search`` over each utterance's real frames of logits [batch, T', K] with
+    ``lengths`` [batch]; ``progress`` labels a progress bar on stderr ('' for none)."""
+    log_probs = np.asarray(jax.nn.log_softmax(logits, axis=-1))
+    rows = range(len(lengths))
+    if progress:  # tqdm only where asked: the core models import jax, flax and numpy alone
+        import sys
+
+        from tqdm import tqdm
+
+        rows = tqdm(rows, desc=f"beam search, {progress}", unit="utt", file=sys.stderr)
+    return [beam_search(log_probs[i, : lengths[i]], beam_width) for i in rows]
+
+
 def _extend(candidates: dict, prefix: tuple, blank=-np.inf, label=-np.inf) -> None:
     """Add the probabilities of more alignments (ending in a blank, in a label) to a prefix."""
     old = candidates.setdefault(prefix, [-np.inf, -np.inf])

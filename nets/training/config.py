@@ -135,6 +135,16 @@ def model_arguments(config: ml_collections.ConfigDict, spec: DatasetSpec) -> dic
     return options
 
 
+def model_from(group, num_outputs: int, where: str = "config.model", **extra) -> nn.Module:
+    """``get_model`` of a config's model group {name, **options} (``extra`` options added);
+    a bad option is refused with the group's name, as every other field's."""
+    options = {k: v for k, v in group.items() if k != "name"}
+    try:
+        return get_model(group["name"], num_outputs, **options, **extra)
+    except ValueError as error:
+        raise ValueError(f"{where}: {error}") from None
+
+
 def build_model(config: ml_collections.ConfigDict):
     """The model ``config.model`` names, with the outputs its data set needs."""
     spec = dataset_spec(config.data.name)
@@ -261,10 +271,11 @@ def build_parts(
     the messages ('config.adding' for a group inside an experiment's config)."""
     check_positive_fields(config, counts, f"{where}.")
     spec = dataset_spec(config.data.name)
-    try:
-        model = get_model(config.model.name, spec.num_outputs, **model_arguments(config, spec))
-    except ValueError as error:  # named by where it sits, as every other field's
-        raise ValueError(f"{where}.model: {error}") from None
+    model = model_from(
+        {"name": config.model.name, **model_arguments(config, spec)},
+        spec.num_outputs,
+        f"{where}.model",
+    )
     return Parts(
         spec,
         model,
@@ -277,11 +288,11 @@ def build_parts(
 @dataclasses.dataclass(frozen=True)
 class SweepParts(Parts):
     """A sweep group's parts, with its data: ``sample_batch(key, train_sets)`` draws a batch,
-    ``test_set`` is evaluated by the objective's ``metric``."""
+    ``test_set`` (None: none) is evaluated by the objective's ``metric``."""
 
     sample_batch: Callable
     train_sets: Any
-    test_set: dict
+    test_set: dict | None
     metric: str
 
 
@@ -291,8 +302,8 @@ def build_sweep(config: ml_collections.ConfigDict, where: str = "config") -> Swe
 
         model         {name, **options}, as a run's (``get_model``)
         data          {name, test_size}: a generated task ('adding_problem/t200', drawn from keys;
-                      its test split has ``test_size`` examples) or a data set made in memory
-                      ('digits8_pixels': training draws rows with replacement)
+                      its test split has ``test_size`` examples, none for 0: training only) or
+                      a data set made in memory ('digits8_pixels': rows drawn with replacement)
         optimizer     as a run's
         num_steps, batch_size, eval_every (a divisor of num_steps), seeds
         metric        what the test split is scored by: 'loss' or 'accuracy'
@@ -306,10 +317,11 @@ def build_sweep(config: ml_collections.ConfigDict, where: str = "config") -> Swe
     if isinstance(spec.loss, str):
         check_choice(f"{where}.metric of dataset {name!r}", metric, METRICS[spec.loss])
     if spec.generated:
-        check_positive(f"{where}.data.test_size", config.data.get("test_size"))
+        test_size = config.data.get("test_size", 0)
+        check_count(f"{where}.data.test_size (0: no test split, training only)", test_size)
         sample_batch = spec.generated.batches(name, config.batch_size)
         train_sets = None
-        test_set = spec.generated.test_split(name, config.data.test_size)
+        test_set = spec.generated.test_split(name, test_size) if test_size else None
     elif isinstance(spec.load, TfdsSplit):
         raise ValueError(
             f"dataset {name!r} is read from prepared files; a sweep trains on a generated task "

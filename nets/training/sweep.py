@@ -8,6 +8,7 @@ compiles again after the first is a ``RecompilationWarning``. For experiments wh
 data fit in memory or are generated from a key (MNIST-1D, the adding problem, a noisy sine).
 """
 
+import time
 from collections.abc import Callable
 from functools import partial
 
@@ -141,7 +142,8 @@ def sweep_group(group, *, where: str = "config", progress=None) -> dict:
     """``sweep`` of a sweep group, a config in the training dialect
     (``nets.training.config.build_sweep``: model, data, optimizer, num_steps, batch_size,
     eval_every, seeds, metric), checked and built by name, each part once; its test split is
-    scored by the objective's ``group.metric`` every ``eval_every`` steps. Returns ``sweep``'s
+    scored by the objective's ``group.metric`` every ``eval_every`` steps (if it has one: a
+    generated task's ``data.test_size`` 0 trains only). Returns ``sweep``'s
     result with 'parts': what the group built (the model, the optimizer, the data). ``where``
     names the group in the messages of a bad field ('config.adding')."""
     from nets.training.config import build_sweep  # config imports the data registry
@@ -155,14 +157,22 @@ def sweep_group(group, *, where: str = "config", progress=None) -> dict:
         parts.optimizer,
         parts.sample_batch,
         parts.train_sets,
-        evaluate_on(parts.test_set, scored, parts.metric),
-        example_input=jax.tree.map(lambda a: a[:1], parts.test_set["inputs"]),
+        None if parts.test_set is None else evaluate_on(parts.test_set, scored, parts.metric),
+        example_input=example_input(parts),
         seeds=group.seeds,
         num_steps=group.num_steps,
         eval_every=group.eval_every,
         progress=progress,
     )
     return {**result, "parts": parts}
+
+
+def example_input(parts) -> jax.Array:
+    """An input of one example for ``model.init``: the test split's first, else a drawn one."""
+    if parts.test_set is not None:
+        return jax.tree.map(lambda a: a[:1], parts.test_set["inputs"])
+    train_set = None if parts.train_sets is None else jax.tree.map(lambda a: a[0], parts.train_sets)
+    return jax.tree.map(lambda a: a[:1], parts.sample_batch(jax.random.key(0), train_set)["inputs"])
 
 
 def seed_curves(result: dict, eval_every: int, below: float | None = None) -> list[dict]:
@@ -186,3 +196,30 @@ def seed_curves(result: dict, eval_every: int, below: float | None = None) -> li
             }
         )
     return records
+
+
+def seed_runs(group, *, solved: float | None = None, where="config", progress=None) -> list[dict]:
+    """Train a sweep group (``sweep_group``) and describe each seed's run: 'seed', 'steps',
+    the test metric's curve named by what it measures ('test_mse' for the MSE objective's loss,
+    'test_cross_entropy', 'test_accuracy'), its 'final_' and 'best_' values,
+    'train_loss_per_chunk' (each block of ``eval_every`` steps' mean training loss),
+    'solved_at_step' (the first evaluation below ``solved``) and 'train_seconds' (per seed)."""
+    start = time.perf_counter()
+    result = sweep_group(group, where=where, progress=progress)
+    seconds = (time.perf_counter() - start) / group.seeds
+    parts = result["parts"]
+    measured = parts.spec.loss if parts.metric == "loss" else parts.metric
+    name = f"test_{measured if isinstance(measured, str) else 'loss'}"
+    return [
+        {
+            "seed": seed,
+            "steps": result["steps"],
+            name: curve["metric"],
+            "train_loss_per_chunk": curve["train_loss_per_block"],
+            f"final_{name}": curve["final"],
+            f"best_{name}": curve["best"],
+            "solved_at_step": curve["reached_at_step"],
+            "train_seconds": seconds,
+        }
+        for seed, curve in enumerate(seed_curves(result, group.eval_every, below=solved))
+    ]
