@@ -30,6 +30,7 @@ from experiments.plotting import plt, save_run
 from nets import losses
 from nets.checks import check_choice
 from nets.data.mnist1d import load_mnist1d
+from nets.data.synthetic import noisy_sine, with_outliers
 from nets.models import get_model
 from nets.models.mnist1d import MODELS
 from nets.training import objectives
@@ -68,24 +69,10 @@ LABEL_LOSSES = ("sigmoid_bce", "sigmoid_mse")  # the binary and multi-label part
 REGRESSION_LOSSES = ("mse", "mae", "huber")
 
 
-def objective(terms):
-    """The objective (``nets.training.objectives``) of unreduced loss ``terms(outputs,
-    targets)``: each example's mean term. Predictions [batch, 1] are read against scalar
-    targets [batch]."""
-
-    def loss_fn(outputs, batch):
-        targets = batch["targets"]
-        if outputs.ndim == targets.ndim + 1 and outputs.shape[-1] == 1:
-            outputs = outputs[..., 0]  # a one-output head against scalar targets
-        return {"loss": objectives.per_example_mean(terms(outputs, targets))}
-
-    return loss_fn
-
-
 def regression_loss(name: str, delta: float):
     """The objective of 'mse', 'mae' or 'huber' for a one-output forecaster."""
     pick = {"mse": losses.mse, "mae": losses.mae, "huber": partial(losses.huber, delta=delta)}
-    return objective(partial(pick[name], reduction="none"))
+    return objectives.from_terms(partial(pick[name], reduction="none"))
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -169,7 +156,7 @@ def classify(model_name, loss_name, targets, test_targets, config, progress, ste
     num_steps = steps or config.mnist1d.num_steps
     result = sweep(
         model,
-        objective(CLASSIFICATION_LOSSES[loss_name]),
+        objectives.from_terms(CLASSIFICATION_LOSSES[loss_name]),
         build_optimizer(config.mnist1d.optimizer, num_steps),
         sample_rows(config.mnist1d.batch_size),
         jax.tree.map(jnp.asarray, train_set),
@@ -233,35 +220,12 @@ def curves_figure(runs: list, group_key: str, title: str, target=None):
 # --- 3. regression with outliers -----------------------------------------------------------------
 
 
-def noisy_sine(config, size: int, seed: int, clean_targets: bool) -> dict:
-    """{'inputs': windows of a noisy sine [size, window, 1], 'targets': the next value [size]}
-    (noiseless if ``clean_targets``); ``config`` is the regression group. Frequency and phase
-    vary per example."""
-    rng = np.random.default_rng(seed)
-    steps = np.arange(config.window + 1)
-    frequency = rng.uniform(0.02, 0.1, size=(size, 1))
-    phase = rng.uniform(0, 2 * np.pi, size=(size, 1))
-    signal = np.sin(2 * np.pi * frequency * steps + phase)
-    noisy = signal + config.noise * rng.normal(size=signal.shape)
-    targets = signal[:, -1] if clean_targets else noisy[:, -1]
-    return {"inputs": noisy[:, :-1, None].astype(np.float32), "targets": targets.astype(np.float32)}
-
-
-def with_outliers(targets: np.ndarray, fraction: float, scale: float, seed: int) -> np.ndarray:
-    """Replace ``fraction`` of the targets by values of size scale/2 to scale, random sign."""
-    rng = np.random.default_rng(seed)
-    corrupted = targets.copy()
-    chosen = rng.choice(len(targets), size=int(round(fraction * len(targets))), replace=False)
-    sign = rng.choice((-1.0, 1.0), size=len(chosen))
-    corrupted[chosen] = sign * rng.uniform(0.5, 1.0, size=len(chosen)) * scale
-    return corrupted
-
-
 def regression(config, seeds: int, progress) -> list:
     """Every loss against every outlier fraction (``config``: the regression group): clean test
     MSE [fractions, seeds]."""
-    train = noisy_sine(config, config.train_size, seed=0, clean_targets=False)
-    test_set = jax.tree.map(jnp.asarray, noisy_sine(config, config.test_size, 1, True))
+    sine = partial(noisy_sine, window=config.window, noise=config.noise)
+    train = sine(config.train_size, seed=0, clean_targets=False)
+    test_set = jax.tree.map(jnp.asarray, sine(config.test_size, seed=1, clean_targets=True))
     fractions = config.outlier_fractions
     corrupted = [
         with_outliers(train["targets"], f, config.outlier_scale, seed=2) for f in fractions

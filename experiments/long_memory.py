@@ -29,7 +29,6 @@ from pathlib import Path
 import jax
 import ml_collections
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from tqdm import tqdm
 
 from experiments import cli
@@ -48,7 +47,7 @@ from nets.training.config import (
     model_from,
 )
 from nets.training.gradient_decay import decay_across_lengths
-from nets.training.sweep import seed_runs, sweep_group
+from nets.training.sweep import loss_spikes, seed_runs, sweep_group
 from nets.training.workdir import prepare_workdir, run_header
 
 PARTS = ("forget_gate", "adding", "clipping", "copy", "pixels")
@@ -239,14 +238,6 @@ def adding_figure(result: dict, solved_mse: float):
 
 
 # --- 3. exploding gradients and clipping ---------------------------------------------------------
-
-
-def loss_spikes(loss: np.ndarray, window: int) -> np.ndarray:
-    """Per run [seeds, steps]: the steps whose loss is not finite or more than twice the median
-    of the ``window`` steps before it."""
-    before = np.median(sliding_window_view(loss, window, axis=1)[:, :-1], axis=-1)
-    later = loss[:, window:]
-    return np.sum(~np.isfinite(later) | (later > 2 * before), axis=1)
 
 
 def clipping(config, progress) -> dict:

@@ -1,6 +1,7 @@
 """The loss-comparison experiment: closed-form gradients, its data, and a tiny run of each part."""
 
 import json
+from functools import partial
 
 import jax
 import numpy as np
@@ -8,6 +9,8 @@ import pytest
 
 from experiments import compare_losses as cl
 from experiments.configs.compare_losses import get_config
+from nets.data.synthetic import noisy_sine, with_outliers
+from nets.training import objectives
 
 
 def test_saturation_gradients_match_the_closed_forms():
@@ -32,7 +35,7 @@ def test_classification_losses_against_numpy():
     batch = {"targets": labels}
 
     def per_example(name):  # the objective the sweep trains with: each example's mean term
-        return cl.objective(cl.CLASSIFICATION_LOSSES[name])(logits, batch)["loss"]
+        return objectives.from_terms(cl.CLASSIFICATION_LOSSES[name])(logits, batch)["loss"]
 
     np.testing.assert_allclose(
         per_example("softmax_mse"), np.mean((softmax - one_hot) ** 2, axis=1), rtol=1e-5
@@ -59,20 +62,21 @@ def test_derived_targets():
 
 def test_outliers_replace_exactly_the_fraction_asked():
     targets = np.linspace(-1, 1, 200).astype(np.float32)
-    corrupted = cl.with_outliers(targets, 0.1, 10.0, seed=0)
+    corrupted = with_outliers(targets, 0.1, 10.0, seed=0)
     changed = corrupted != targets
     assert changed.sum() == 20
     assert np.all((np.abs(corrupted[changed]) >= 5) & (np.abs(corrupted[changed]) <= 10))
-    np.testing.assert_array_equal(cl.with_outliers(targets, 0.0, 10.0, seed=0), targets)
+    np.testing.assert_array_equal(with_outliers(targets, 0.0, 10.0, seed=0), targets)
 
 
 def test_noisy_sine_test_targets_are_clean():
     config = get_config("tiny").regression
-    clean = cl.noisy_sine(config, 50, seed=1, clean_targets=True)
+    sine = partial(noisy_sine, window=config.window, noise=config.noise)
+    clean = sine(50, seed=1, clean_targets=True)
     x, y = clean["inputs"], clean["targets"]
     assert x.shape == (50, config.window, 1) and y.shape == (50,)
     assert np.all(np.abs(y) <= 1.0)  # a noiseless sine
-    noisy = cl.noisy_sine(config, 50, seed=1, clean_targets=False)["targets"]
+    noisy = sine(50, seed=1, clean_targets=False)["targets"]
     assert 0.5 * config.noise < np.std(noisy - y) < 2 * config.noise
 
 

@@ -13,7 +13,7 @@ from nets.data.synthetic import adding_problem, copy_task
 from nets.models import get_model
 from nets.training import objectives
 from nets.training.config import build_sweep
-from nets.training.sweep import evaluate_on, seed_curves, sweep, sweep_group
+from nets.training.sweep import evaluate_on, loss_spikes, seed_curves, sweep, sweep_group
 
 
 def group(data="adding_problem/t6", model="many_to_one", **fields):
@@ -117,3 +117,13 @@ def test_vary_changes_a_copy_by_dotted_path():
 def test_a_bad_sweep_group_is_refused_by_name(changes, message):
     with pytest.raises(ValueError, match=message):
         build_sweep(vary(group(), **changes))
+
+
+def test_loss_spikes_count_steps_above_twice_the_median_before_them_and_non_finite_ones():
+    loss = np.array(
+        [
+            [1.0, 1.0, 1.0, 3.0, 1.0, np.nan],  # 3 > 2 x median(1, 1, 1); nan: both spikes
+            [4.0, 2.0, 1.0, 2.0, 2.5, 1.0],  # medians 2, 2, 2: nothing above 4
+        ]
+    )
+    np.testing.assert_array_equal(loss_spikes(loss, window=3), [2, 0])

@@ -9,8 +9,13 @@ and 10 more blanks; the target is T + 10 blanks, then the 10 symbols. A model th
 blank until the delimiter and then guesses uniformly among 8 symbols scores the memoryless
 baseline cross-entropy 10 ln 8 / (T + 20).
 
-Both are registered data sets ('adding_problem/t100', 'copy_task/t1000': ``Generated``): the
-run driver reads the records a builder prepared from them, a sweep draws fresh batches from keys.
+Noisy sine: forecast the next value of a sine of random frequency and phase seen through noise,
+the regression on which the losses are compared; ``with_outliers`` corrupts a fraction of its
+training targets.
+
+The adding problem and the copy task are registered data sets ('adding_problem/t100',
+'copy_task/t1000': ``Generated``): the run driver reads the records a builder prepared from
+them, a sweep draws fresh batches from keys.
 """
 
 import dataclasses
@@ -19,6 +24,7 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from nets.checks import check_positive
 
@@ -61,6 +67,31 @@ def copy_task(key: jax.Array, batch_size: int, delay: int):
 def copy_task_baseline(delay: int) -> float:
     """The memoryless cross-entropy per step, 10 ln 8 / (T + 20)."""
     return COPY_SYMBOLS * math.log(COPY_ALPHABET) / (delay + 2 * COPY_SYMBOLS)
+
+
+def noisy_sine(size: int, window: int, noise: float, seed: int, clean_targets: bool) -> dict:
+    """{'inputs': ``window`` steps of a noisy sine [size, window, 1], 'targets': the next value
+    [size]} (noiseless if ``clean_targets``). Frequency (0.02 to 0.1 cycles per step) and phase
+    vary per example; the noise is Gaussian with standard deviation ``noise``."""
+    rng = np.random.default_rng(seed)
+    steps = np.arange(window + 1)
+    frequency = rng.uniform(0.02, 0.1, size=(size, 1))
+    phase = rng.uniform(0, 2 * np.pi, size=(size, 1))
+    signal = np.sin(2 * np.pi * frequency * steps + phase)
+    noisy = signal + noise * rng.normal(size=signal.shape)
+    targets = signal[:, -1] if clean_targets else noisy[:, -1]
+    return {"inputs": noisy[:, :-1, None].astype(np.float32), "targets": targets.astype(np.float32)}
+
+
+def with_outliers(targets: np.ndarray, fraction: float, scale: float, seed: int) -> np.ndarray:
+    """``targets`` with ``fraction`` of them replaced by values of size scale/2 to scale and a
+    random sign."""
+    rng = np.random.default_rng(seed)
+    corrupted = targets.copy()
+    chosen = rng.choice(len(targets), size=int(round(fraction * len(targets))), replace=False)
+    sign = rng.choice((-1.0, 1.0), size=len(chosen))
+    corrupted[chosen] = sign * rng.uniform(0.5, 1.0, size=len(chosen)) * scale
+    return corrupted
 
 
 @dataclasses.dataclass(frozen=True)

@@ -106,6 +106,20 @@ def ctc(outputs: tuple[jax.Array, jax.Array], batch: dict) -> dict[str, jax.Arra
     return {"loss": loss, "accuracy": exact.astype(jnp.float32)}
 
 
+def from_terms(terms: Callable) -> Callable:
+    """The objective of an unreduced loss ``terms(outputs, targets)`` (a loss of ``nets.losses``
+    with ``reduction='none'``): each example's mean term. Predictions [batch, 1] are read
+    against scalar targets [batch]."""
+
+    def loss_fn(outputs, batch):
+        targets = batch["targets"]
+        if outputs.ndim == targets.ndim + 1 and outputs.shape[-1] == 1:
+            outputs = outputs[..., 0]  # a one-output head against scalar targets
+        return {"loss": per_example_mean(terms(outputs, targets))}
+
+    return loss_fn
+
+
 # the metrics each objective reports, by its name
 METRICS = {
     "mse": ("loss",),

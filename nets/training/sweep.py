@@ -15,6 +15,7 @@ from functools import partial
 import jax
 import numpy as np
 import optax
+from numpy.lib.stride_tricks import sliding_window_view
 
 from nets.checks import check_positive
 from nets.training.objectives import batch_mean
@@ -223,3 +224,11 @@ def seed_runs(group, *, solved: float | None = None, where="config", progress=No
         }
         for seed, curve in enumerate(seed_curves(result, group.eval_every, below=solved))
     ]
+
+
+def loss_spikes(loss: np.ndarray, window: int) -> np.ndarray:
+    """Per run of ``loss`` [runs, steps]: how many steps' loss is not finite or more than twice
+    the median of the ``window`` steps before it."""
+    before = np.median(sliding_window_view(loss, window, axis=1)[:, :-1], axis=-1)
+    later = loss[:, window:]
+    return np.sum(~np.isfinite(later) | (later > 2 * before), axis=1)
