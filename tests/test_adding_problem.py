@@ -36,27 +36,3 @@ def test_training_lowers_the_loss_of_an_lstm():
     config.optimizer.learning_rate = 1e-2
     (run,) = adding_problem.train_cell(adding_problem.cell_group(config, "lstm", 6), 0.01)
     assert run["test_mse"][-1] < 0.5 * run["test_mse"][0]
-
-
-@pytest.mark.parametrize(
-    "override, message",
-    [
-        ({"lengths": (1,)}, "sequence length T must be an integer >= 2, got 1"),
-        ({"cells": ("lstm", "rnn")}, "unknown cell 'rnn'"),
-        ({"num_steps": 7}, "config.num_steps 7 must be a multiple of config.eval_every 3"),
-        (
-            {"model.hidden_size": 0},
-            "config.model: SimpleRNNCell hidden_size must be a positive",
-        ),
-        (
-            {"optimizer.clip_norm": -1.0},
-            r"optimizer.clip_norm must be a finite number in \[0, inf\)",
-        ),
-    ],
-)
-def test_bad_config_is_rejected_before_anything_is_written(tmp_path, override, message):
-    config = get_config("tiny")
-    config.update_from_flattened_dict(override)
-    with pytest.raises(ValueError, match=message):
-        adding_problem.run(config, str(tmp_path / "run"))
-    assert not (tmp_path / "run").exists()

@@ -106,28 +106,3 @@ def test_clipping_keeps_small_gradients_and_scales_large_ones_to_the_threshold()
     np.testing.assert_allclose(step(small), [-3.0, 0.0])  # below 5: the plain SGD step
     np.testing.assert_allclose(step(large), [-3.0, -4.0], rtol=1e-6)  # 50 -> 5, same direction
     assert float(optax.tree.norm(step(large))) == pytest.approx(5.0)
-
-
-@pytest.mark.parametrize(
-    "override, message",
-    [
-        ({"adding.variants": ("lstm_b2",)}, "unknown variant 'lstm_b2'; valid: gru, gru_b1, irnn"),
-        ({"copy.lengths": (100, 0)}, "the delay T must be a positive integer, got 0"),
-        ({"pixels.model.hidden_size": 0}, "config.pixels.model: SimpleRNNCell hidden_size must"),
-        ({"clipping.threshold_factor": -1.0}, r"threshold_factor must be a finite number in \(0"),
-        ({"clipping.model.recurrent_scale": 0.0}, "config.clipping.model: cell recurrent_scale"),
-        ({"copy.data.test_size": 0}, "config.copy.data.test_size must be a positive integer"),
-        ({"forget_gate.lengths": (1, 10)}, "sequence length T must be an integer >= 2, got 1"),
-        ({"parts": ("copy", "memory")}, "unknown part 'memory'"),
-        (
-            {"pixels.optimizer.clip_norm": -1.0},
-            "config.pixels.optimizer.clip_norm must be a finite number in \\[0, inf\\)",
-        ),
-    ],
-)
-def test_bad_config_is_one_error_before_anything_is_written(tmp_path, override, message):
-    config = get_config("tiny")
-    config.update_from_flattened_dict(override)
-    with pytest.raises(ValueError, match=message):
-        long_memory.run(config, str(tmp_path / "run"))
-    assert not (tmp_path / "run").exists()
