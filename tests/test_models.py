@@ -195,3 +195,15 @@ def test_a_cell_option_the_cell_cannot_take_is_refused_by_name(options, message)
     for name in ("many_to_one", "encoder_decoder"):
         with pytest.raises(ValueError, match=message):
             get_model(name, 2, **options)
+
+
+def test_every_model_takes_train_by_keyword_only():
+    """``model.apply(variables, inputs, train=...)``: a positional True would silently be a
+    sequence model's lengths or a CNN's second input."""
+    import inspect
+
+    for name in MODELS:
+        options = {"num_tokens": 5} if "encoder_decoder" in name else {}
+        model = get_model(name, 3, **options)
+        parameter = inspect.signature(type(model).__call__).parameters["train"]
+        assert parameter.kind is inspect.Parameter.KEYWORD_ONLY, name

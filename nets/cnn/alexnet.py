@@ -19,7 +19,7 @@ class AlexNet(nn.Module):
     dropout_rate: float = 0.5
 
     @nn.compact
-    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
         check_image("AlexNet input", x)
         for features, kernel, stride, padding, pool_after in (
             (64, 11, 4, 2, True),

@@ -66,7 +66,7 @@ class MBConv(nn.Module):
     drop_rate: float
 
     @nn.compact
-    def __call__(self, x, train: bool = False):
+    def __call__(self, x, *, train: bool = False):
         inputs = x.shape[-1]
         expanded = make_divisible(inputs * self.expand_ratio)
         y = x
@@ -105,7 +105,7 @@ class EfficientNet(nn.Module):
     stochastic_depth: float = 0.2
 
     @nn.compact
-    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
         check_image("EfficientNet input", x)
         check_choice("EfficientNet variant", self.variant, VARIANTS)
         width, depth, _, dropout = VARIANTS[self.variant]
@@ -126,7 +126,7 @@ class EfficientNet(nn.Module):
         for expand, kernel, stride, _, features, layers in stages:
             for i in range(layers):
                 drop = self.stochastic_depth * block / total
-                x = MBConv(expand, kernel, stride if i == 0 else 1, features, drop)(x, train)
+                x = MBConv(expand, kernel, stride if i == 0 else 1, features, drop)(x, train=train)
                 block += 1
         x = Conv(4 * stages[-1][4], (1, 1), use_bias=False)(x)
         x = nn.silu(batch_norm(train)(x))

@@ -31,7 +31,7 @@ class BasicConv(nn.Module):
     padding: int = 0
 
     @nn.compact
-    def __call__(self, x, train: bool = False):
+    def __call__(self, x, *, train: bool = False):
         x = Conv(
             self.features,
             (self.kernel, self.kernel),
@@ -56,17 +56,17 @@ class Inception(nn.Module):
     five_by_five: bool = False
 
     @nn.compact
-    def __call__(self, x, train: bool = False):
+    def __call__(self, x, *, train: bool = False):
         k = 5 if self.five_by_five else 3
-        branch1 = BasicConv(self.ch1x1, 1)(x, train)
+        branch1 = BasicConv(self.ch1x1, 1)(x, train=train)
         branch2 = BasicConv(self.ch3x3, 3, padding=1)(
-            BasicConv(self.ch3x3_reduce, 1)(x, train), train
+            BasicConv(self.ch3x3_reduce, 1)(x, train=train), train=train
         )
         branch3 = BasicConv(self.ch5x5, k, padding=k // 2)(
-            BasicConv(self.ch5x5_reduce, 1)(x, train), train
+            BasicConv(self.ch5x5_reduce, 1)(x, train=train), train=train
         )
         pooled = _max_pool_ceil(x, 3, 1, padding=1)
-        branch4 = BasicConv(self.pool_projection, 1)(pooled, train)
+        branch4 = BasicConv(self.pool_projection, 1)(pooled, train=train)
         return jnp.concatenate([branch1, branch2, branch3, branch4], axis=-1)
 
 
@@ -77,8 +77,8 @@ class AuxiliaryHead(nn.Module):
     num_outputs: int
 
     @nn.compact
-    def __call__(self, x, train: bool = False):
-        x = BasicConv(128, 1)(adaptive_avg_pool(x, (4, 4)), train)
+    def __call__(self, x, *, train: bool = False):
+        x = BasicConv(128, 1)(adaptive_avg_pool(x, (4, 4)), train=train)
         x = nn.relu(nn.Dense(1024)(x.reshape(x.shape[0], -1)))
         x = nn.Dropout(0.7, deterministic=not train)(x)
         return nn.Dense(self.num_outputs)(x)
@@ -111,20 +111,22 @@ class GoogLeNet(nn.Module):
     aux_heads: bool = False
 
     @nn.compact
-    def __call__(self, x: jax.Array, train: bool = False):
+    def __call__(self, x: jax.Array, *, train: bool = False):
         check_image("GoogLeNet input", x)
-        x = _max_pool_ceil(BasicConv(64, 7, 2, 3)(x, train), 3, 2)
-        x = BasicConv(192, 3, padding=1)(BasicConv(64, 1)(x, train), train)
+        x = _max_pool_ceil(BasicConv(64, 7, 2, 3)(x, train=train), 3, 2)
+        x = BasicConv(192, 3, padding=1)(BasicConv(64, 1)(x, train=train), train=train)
         x = _max_pool_ceil(x, 3, 2)
         auxiliary = []
         for name, widths in INCEPTION.items():
             if name in ("4a", "5a"):
                 x = _max_pool_ceil(x, 3 if name == "4a" else 2, 2)
             x = Inception(*widths, five_by_five=self.five_by_five, name=f"inception{name}")(
-                x, train
+                x, train=train
             )
             if self.aux_heads and name in ("4a", "4d") and (train or self.is_initializing()):
-                auxiliary.append(AuxiliaryHead(self.num_outputs, name=f"aux_{name}")(x, train))
+                auxiliary.append(
+                    AuxiliaryHead(self.num_outputs, name=f"aux_{name}")(x, train=train)
+                )
         x = nn.Dropout(0.2, deterministic=not train)(jnp.mean(x, axis=(1, 2)))
         logits = nn.Dense(self.num_outputs)(x)
         return (logits, *auxiliary) if self.aux_heads and train else logits

@@ -32,7 +32,7 @@ class BasicBlock(nn.Module):
     expansion = 1
 
     @nn.compact
-    def __call__(self, x, train: bool = False):
+    def __call__(self, x, *, train: bool = False):
         conv = partial(Conv, use_bias=False, dtype=self.dtype)
         norm = partial(batch_norm, train, dtype=self.dtype)
         y = nn.relu(norm()(conv(self.features, (3, 3), self.stride, padding=1)(x)))
@@ -52,7 +52,7 @@ class Bottleneck(nn.Module):
     expansion = 4
 
     @nn.compact
-    def __call__(self, x, train: bool = False):
+    def __call__(self, x, *, train: bool = False):
         conv = partial(Conv, use_bias=False, dtype=self.dtype)
         norm = partial(batch_norm, train, dtype=self.dtype)
         y = nn.relu(norm()(conv(self.features, (1, 1))(x)))
@@ -100,7 +100,7 @@ class ResNet(nn.Module):
     zero_init_residual: bool = False  # torchvision's name; True in flax's ImageNet recipe
 
     @nn.compact
-    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
         check_image("ResNet input", x)
         check_choice("ResNet depth", str(self.depth), [str(d) for d in IMAGENET])
         block, counts = IMAGENET[self.depth]
@@ -112,7 +112,7 @@ class ResNet(nn.Module):
                 stride = 2 if stage > 0 and i == 0 else 1
                 x = block(
                     features, stride, dtype=self.dtype, zero_init_residual=self.zero_init_residual
-                )(x, train)
+                )(x, train=train)
         return nn.Dense(self.num_outputs, dtype=self.dtype)(jnp.mean(x, axis=(1, 2)))
 
 
@@ -127,7 +127,7 @@ class CifarResNet(nn.Module):
     dtype: Any = jnp.float32
 
     @nn.compact
-    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
         check_image("CifarResNet input", x)
         if self.depth < 8 or (self.depth - 2) % 6:
             raise ValueError(f"CIFAR ResNet depth must be 6n + 2 with n >= 1, got {self.depth}")
@@ -137,5 +137,5 @@ class CifarResNet(nn.Module):
         for stage, features in enumerate((16, 32, 64)):
             for i in range(n):
                 stride = 2 if stage > 0 and i == 0 else 1
-                x = BasicBlock(features, stride, projection=False, dtype=self.dtype)(x, train)
+                x = BasicBlock(features, stride, projection=False, dtype=self.dtype)(x, train=train)
         return nn.Dense(self.num_outputs, dtype=self.dtype)(jnp.mean(x, axis=(1, 2)))

@@ -50,7 +50,7 @@ class VGG(nn.Module):
     dropout_rate: float = 0.5
 
     @nn.compact
-    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
         check_image("VGG input", x)
         check_choice("VGG depth", str(self.depth), [str(d) for d in STAGES])
         for layer in STAGES[self.depth]:
