@@ -57,6 +57,18 @@ def autodiff_step(update: Callable) -> Step:
     return Step(lambda *args: jax.vjp(update, *args), lambda saved, d_carry: saved(d_carry))
 
 
+class Recurrence(NamedTuple):
+    """What every pass of one scan shares: the cell's functions (``scan``'s ``step``,
+    ``hidden_state`` and ``project``) and the scan's options."""
+
+    step: Step
+    hidden_state: Callable[[Carry], jax.Array]
+    project: Callable[[Any, jax.Array], jax.Array]
+    return_carries: bool
+    unroll: int
+    perturbed: bool  # perturbations are given: their gradients are returned
+
+
 def _where(mask, new, old):
     """Per example (mask [batch]), ``new`` where the step is real, ``old`` where padded."""
     return jax.tree.map(lambda n, o: jnp.where(mask[:, None], n, o), new, old)
@@ -94,21 +106,17 @@ def scan(
     Returns:
       (carry_T, hidden [time, batch, hidden], carries or None).
     """
-    time = xs.shape[0]
-    if chunk is not None and chunk < time:
-        return _chunked(
-            step, hidden_state, project, params, carry, xs, mask, perturbations,
-            return_carries, unroll, chunk,
-        )  # fmt: skip
-    recurrence = _recurrence(
+    recurrence = Recurrence(
         step, hidden_state, project, return_carries, unroll, perturbations is not None
     )
-    return recurrence(params, carry, xs, mask, perturbations)
+    if chunk is not None and chunk < xs.shape[0]:
+        return _chunked(recurrence, chunk, params, carry, xs, mask, perturbations)
+    return _segment(recurrence)(params, carry, xs, mask, perturbations)
 
 
-def _forward(step, hidden_state, project, params, carry, xs, mask, perturbations, *,
-             return_carries, unroll, save):  # fmt: skip
+def _forward(recurrence: Recurrence, params, carry, xs, mask, perturbations, *, save: bool):
     """The forward scan; with ``save`` also every step's h_{t-1} and the Step's saved values."""
+    step, hidden_state, project, return_carries, unroll, _ = recurrence
     input_params, kernel, bias = params
     projected = project(input_params, xs)
 
@@ -129,10 +137,10 @@ def _forward(step, hidden_state, project, params, carry, xs, mask, perturbations
     return final, hidden, carries, saved
 
 
-def _backward(step, hidden_state, project, params, xs, mask, saved,
-              d_final, d_hidden, d_carries, unroll, perturbed):  # fmt: skip
+def _backward(recurrence: Recurrence, params, xs, mask, saved, d_final, d_hidden, d_carries):
     """Gradients of one forward segment from its saved steps: the sequential part in a reverse
     scan, the weight gradients after it over all of the segment's steps at once."""
+    step, hidden_state, project, _, unroll, perturbed = recurrence
     input_params, kernel, bias = params
     h_previous, cell_saved = saved  # h_previous [time, batch, hidden]
     projected, project_vjp = jax.vjp(project, input_params, xs)
@@ -173,39 +181,30 @@ def _backward(step, hidden_state, project, params, xs, mask, saved,
     return d_initial, (d_input_params, d_kernel, d_bias), d_xs, d_perturbations
 
 
-def _recurrence(step, hidden_state, project, return_carries, unroll, perturbed):
+def _segment(recurrence: Recurrence):
     """The recurrence over one segment as a ``jax.custom_vjp`` function of
     (params, carry, xs, mask, perturbations)."""
-    options = dict(return_carries=return_carries, unroll=unroll)
 
     @jax.custom_vjp
-    def recurrence(params, carry, xs, mask, perturbations):
-        final, hidden, carries, _ = _forward(
-            step, hidden_state, project, params, carry, xs, mask, perturbations,
-            save=False, **options,
-        )  # fmt: skip
+    def segment(params, carry, xs, mask, perturbations):
+        inputs = (params, carry, xs, mask, perturbations)
+        final, hidden, carries, _ = _forward(recurrence, *inputs, save=False)
         return final, hidden, carries
 
     def forward(params, carry, xs, mask, perturbations):
-        final, hidden, carries, saved = _forward(
-            step, hidden_state, project, params, carry, xs, mask, perturbations,
-            save=True, **options,
-        )  # fmt: skip
+        inputs = (params, carry, xs, mask, perturbations)
+        final, hidden, carries, saved = _forward(recurrence, *inputs, save=True)
         return (final, hidden, carries), (params, xs, mask, saved)
 
     def backward(residuals, cotangents):
-        params, xs, mask, saved = residuals
-        d_initial, d_params, d_xs, d_perturbations = _backward(
-            step, hidden_state, project, params, xs, mask, saved, *cotangents, unroll, perturbed
-        )
+        d_initial, d_params, d_xs, d_perturbations = _backward(recurrence, *residuals, *cotangents)
         return d_params, d_initial, d_xs, None, d_perturbations
 
-    recurrence.defvjp(forward, backward)
-    return recurrence
+    segment.defvjp(forward, backward)
+    return segment
 
 
-def _chunked(step, hidden_state, project, params, carry, xs, mask, perturbations,
-             return_carries, unroll, chunk):  # fmt: skip
+def _chunked(recurrence: Recurrence, chunk: int, params, carry, xs, mask, perturbations):
     """The recurrence in chunks of ``chunk`` steps: the forward pass saves the carry at each
     chunk's start; the backward pass recomputes a chunk (saving its steps) and backpropagates
     through it, last chunk first, adding up the parameter gradients."""
@@ -222,18 +221,13 @@ def _chunked(step, hidden_state, project, params, carry, xs, mask, perturbations
     def merge(a):  # [count, chunk, ...] -> [time, ...]
         return a.reshape(count * chunk, *a.shape[2:])[:time]
 
-    perturbed = perturbations is not None
-    options = dict(return_carries=return_carries, unroll=unroll)
-
     @jax.custom_vjp
     def chunked(params, carry, xs, mask, perturbations):
         return forward(params, carry, xs, mask, perturbations)[0]  # the chunk starts unused
 
     def forward(params, carry, xs, mask, perturbations):
         def body(carry, inputs):
-            final, hidden, carries, _ = _forward(
-                step, hidden_state, project, params, carry, *inputs, save=False, **options
-            )
+            final, hidden, carries, _ = _forward(recurrence, params, carry, *inputs, save=False)
             return final, (carry, hidden, carries)
 
         final, (starts, hidden, carries) = jax.lax.scan(body, carry, (xs, mask, perturbations))
@@ -246,13 +240,10 @@ def _chunked(step, hidden_state, project, params, carry, xs, mask, perturbations
         def body(accumulated, inputs):
             d_carry, d_params = accumulated
             start, x, m, e, d_h, d_c = inputs
-            _, _, _, saved = _forward(
-                step, hidden_state, project, params, start, x, m, e, save=True, **options
-            )
+            _, _, _, saved = _forward(recurrence, params, start, x, m, e, save=True)
             d_start, d_chunk_params, d_x, d_e = _backward(
-                step, hidden_state, project, params, x, m, saved, d_carry, d_h, d_c, unroll,
-                perturbed,
-            )  # fmt: skip
+                recurrence, params, x, m, saved, d_carry, d_h, d_c
+            )
             d_params = jax.tree.map(jnp.add, d_params, d_chunk_params)
             return (d_start, d_params), (d_x, d_e)
 

@@ -15,15 +15,12 @@ CELLS = [SimpleRNNCell(H), LSTMCell(H), GRUCell(H)]
 LENGTHS = np.array([10, 7, 1])
 
 
-def autodiff_recurrence(step, hidden_state, project, return_carries, unroll, perturbed):
+def autodiff_segment(scanned: recurrence.Recurrence):
     """The same forward scan, differentiated by JAX: the reference."""
-    del perturbed
 
     def plain(params, carry, xs, mask, perturbations):
-        final, hidden, carries, _ = recurrence._forward(
-            step, hidden_state, project, params, carry, xs, mask, perturbations,
-            return_carries=return_carries, unroll=unroll, save=False,
-        )  # fmt: skip
+        inputs = (params, carry, xs, mask, perturbations)
+        final, hidden, carries, _ = recurrence._forward(scanned, *inputs, save=False)
         return final, hidden, carries
 
     return plain
@@ -71,7 +68,7 @@ def test_one_layer_with_lengths_initial_carry_and_perturbations(cell, monkeypatc
     args = (variables, inputs, initial, perturbations)
     ours = single_layer_gradients(Recurrent(cell), *args)
     rematerialised = single_layer_gradients(Recurrent(cell, remat=True), *args)
-    monkeypatch.setattr(recurrence, "_recurrence", autodiff_recurrence)
+    monkeypatch.setattr(recurrence, "_segment", autodiff_segment)
     reference = single_layer_gradients(Recurrent(cell), *args)
     assert_trees_close(ours, reference)
     assert_trees_close(rematerialised, reference)
@@ -95,7 +92,7 @@ def test_stacked_bidirectional_with_lengths(cell, monkeypatch):
         return jax.jit(jax.grad(loss, argnums=(0, 1, 2)))(variables, inputs, initial)
 
     ours = gradients()
-    monkeypatch.setattr(recurrence, "_recurrence", autodiff_recurrence)
+    monkeypatch.setattr(recurrence, "_segment", autodiff_segment)
     assert_trees_close(ours, gradients())
 
 
