@@ -29,8 +29,9 @@ from experiments.plotting import plt, save_run
 from nets.checks import check_positive
 from nets.data.corpus import pydoc_text
 from nets.data.text import CHARACTERS
-from nets.models.language import check_temperature, sample_text
+from nets.models.sampling import check_temperature
 from nets.ngram import KneserNey, unigram_bits
+from nets.predict import sample_text
 from nets.training.config import validate_training
 from nets.training.trainer import metrics_rows, train
 from nets.training.workdir import prepare_workdir, run_header, write_outputs

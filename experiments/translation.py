@@ -29,6 +29,7 @@ from experiments.configs import compared_run
 from experiments.plotting import plt, save_run
 from nets.checks import check_positive
 from nets.data.loader import eval_batches, load_split, take
+from nets.data.text import PAD
 from nets.data.translation import END_ID, ORDER_MARKS, START_ID, decode_targets
 from nets.models.decoding import beam_search, greedy_decode
 from nets.models.seq2seq import EncoderDecoder
@@ -56,7 +57,7 @@ def decode(state, arrays: dict, max_length: int, beam_width: int = 0, alpha: flo
     rows = []
     for batch in eval_batches(arrays, 500):
         source, lengths = batch["inputs"]["source"], batch["lengths"]
-        kwargs = dict(max_length=max_length, start=START_ID, end=END_ID)
+        kwargs = dict(max_length=max_length, start=START_ID, end=END_ID, pad=PAD)
         if beam_width:
             tokens, _ = beam_search(
                 state.model, state.variables, source, lengths, beam_width=beam_width,
@@ -91,7 +92,7 @@ def attention_weights(state, arrays: dict, count: int) -> list[dict]:
     source, lengths = batch["inputs"]["source"], batch["lengths"]
     outputs = greedy_decode(
         state.model, state.variables, source, lengths,
-        max_length=arrays["targets"].shape[1], start=START_ID, end=END_ID,
+        max_length=arrays["targets"].shape[1], start=START_ID, end=END_ID, pad=PAD,
     )  # fmt: skip
     inputs = np.concatenate([np.full((count, 1), START_ID), np.asarray(outputs)[:, :-1]], 1)
     memory, carry = state.model.apply(

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nets.checks import check_positive, check_rank, concrete
-from nets.rnn import valid_steps
+from nets.padding import valid_steps
 
 
 @functools.cache

@@ -65,7 +65,7 @@ def _function(run):
         facts = run.pipeline
         return partial(
             _greedy, run.model, run.variables, max_length=facts["max_length"],
-            start=facts["start"], end=facts["end"],
+            start=facts["start"], end=facts["end"], pad=facts["pad"],
         )  # fmt: skip
 
     def outputs(inputs, lengths=None):

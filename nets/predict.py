@@ -158,7 +158,7 @@ def translate(
     _check_nonempty(texts)
     facts = run.pipeline
     source, lengths = _translation_sources(run, texts, order)
-    kwargs = dict(max_length=facts["max_length"], start=facts["start"], end=facts["end"])
+    kwargs = {name: facts[name] for name in ("max_length", "start", "end", "pad")}
     if beam:
         tokens, _ = beam_search(
             run.model, run.variables, source, lengths, beam_width=beam, alpha=alpha, **kwargs
@@ -190,12 +190,32 @@ def is_calendar_date(text: str) -> bool:
         return False
 
 
+def sample_text(model, variables, vocabulary: Vocabulary, prompt: str, length: int, **kwargs):
+    """``prompt`` continued by ``length`` sampled tokens, as text, never padding or the unknown
+    token (neither is text). The prompt must be written in the vocabulary (an unseen
+    character is an error naming it, not a silent OOV), and the vocabulary must be the one the
+    model was trained with (same size)."""
+    if len(vocabulary) != model.num_tokens:
+        raise ValueError(
+            f"the vocabulary has {len(vocabulary)} tokens but the model reads "
+            f"{model.num_tokens}: not the vocabulary it was trained with"
+        )
+    if not prompt:
+        raise ValueError("the prompt is empty; give at least one character to start from")
+    unseen = sorted({c for c in prompt if c not in vocabulary.ids})
+    if unseen:
+        raise ValueError(f"the prompt has characters outside the vocabulary: {unseen}")
+    prompt_ids = vocabulary.encode(prompt)[None]
+    from nets.models.sampling import generate
+
+    ids = generate(model, variables, prompt_ids, length, never=(PAD, OOV), **kwargs)
+    return prompt + vocabulary.decode(np.asarray(ids[0]))
+
+
 def continue_prompts(
     run, prompts: list[str], length: int = 200, temperature: float = 0.8, seed: int = 0
 ) -> list[dict]:
     """Each prompt continued by ``length`` sampled characters (``nets.models.sampling``)."""
-    from nets.models.language import sample_text
-
     _check_nonempty(prompts)
     vocabulary = Vocabulary.from_json(run.pipeline["vocabulary"])
     records = []

@@ -10,7 +10,8 @@ import pytest
 from nets.data.loader import stream_batches
 from nets.data.text import CHARACTERS, windows
 from nets.models import get_model
-from nets.models.language import generate, sample_text
+from nets.models.sampling import generate
+from nets.predict import sample_text
 from nets.training import objectives
 from nets.training.state import TrainState, initial_carry
 

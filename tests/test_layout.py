@@ -73,3 +73,17 @@ def test_an_experiment_borrows_from_no_other_experiment_and_scripts_import_only_
     assert borrowed == []
     imports = re.compile(r"^\s*(from|import) experiments\b", re.MULTILINE)
     assert [str(p) for p in python_files("scripts") if imports.search(p.read_text())] == []
+
+
+def test_the_models_and_the_data_import_nothing_of_each_other():
+    """nets/models and nets/data are siblings: what both need (padding helpers, the
+    output-size formula of a subsampling front end) lives below them; what joins them (text
+    in, text out) lives above, in nets.predict."""
+    crossing = {"models": "data", "data": "models"}
+    offenders = []
+    for folder, other in crossing.items():
+        pattern = re.compile(rf"^\s*(from|import) nets\.{other}\b", re.MULTILINE)
+        offenders += [
+            str(p) for p in python_files(f"nets/{folder}") if pattern.search(p.read_text())
+        ]
+    assert offenders == []

@@ -261,7 +261,7 @@ def test_samples_never_hold_padding_or_the_unknown_token(runs, capsys):
     [record] = predicted(capsys, runs["char_lm"], "def ", "--length", 3000, "--temperature", 50)
     assert record["output"].startswith("def ") and len(record["output"]) == 3004
     assert "<oov>" not in record["output"] and "<pad>" not in record["output"]
-    from nets.models.language import generate
+    from nets.models.sampling import generate
 
     run = load_run(runs["char_lm"])
     prompt = np.array([[5, 6, 7]])
@@ -295,7 +295,7 @@ def test_the_exported_model_runs_without_nets_and_gives_the_same_outputs(runs, t
             from nets.models.decoding import greedy_decode as greedy
 
             expected = [greedy(run.model, run.variables, source, lengths,
-                               max_length=facts["max_length"], start=2, end=3)]  # fmt: skip
+                               max_length=facts["max_length"], start=2, end=3, pad=0)]  # fmt: skip
         else:
             inputs = run.example_inputs(batch)
             inputs = (

@@ -18,13 +18,14 @@ from experiments import speech as experiment
 from experiments.configs import speech as speech_config
 from nets.audio import energy_rise_db, frame_count, log_mel_spectrogram
 from nets.cnn import conv_output_size
+from nets.cnn.layers import subsampled_lengths
 from nets.data import loader, speech
 from nets.data.fsdd import read_recording
 from nets.data.prepare import main as prepare
 from nets.data.speech_augment import COLOURS, add_noise, coloured_noise
 from nets.metrics import label_error_rate, sequence_scores
 from nets.models import get_model
-from nets.models.ctc import beam_decode, beam_search, collapse, greedy_decode, subsampled_lengths
+from nets.models.ctc import beam_decode, beam_search, collapse, greedy_decode
 from nets.predict import SPEECH_RISE_DB
 from nets.training.objectives import ctc
 

@@ -14,6 +14,7 @@ from dateutil import parser as date_parser
 from experiments import translation
 from experiments.configs import dates as dates_config
 from nets.data import translation as data
+from nets.data.text import PAD
 from nets.models import get_model
 from nets.models.decoding import beam_search, greedy_decode
 from nets.models.seq2seq import EncoderDecoder
@@ -160,7 +161,7 @@ def test_a_wide_beam_finds_the_best_sequence_of_an_exhaustive_search():
     for alpha in (0.0, 1.0):
         normalised = log_p / n**alpha
         tokens, score = beam_search(
-            model, variables, source, lengths, max_length=length, start=start, end=end,
+            model, variables, source, lengths, max_length=length, start=start, end=end, pad=0,
             beam_width=vocabulary**length, alpha=alpha,
         )  # fmt: skip
         assert tokens[0].tolist() == outputs[np.argmax(normalised)].tolist()
@@ -172,8 +173,8 @@ def test_greedy_takes_each_most_likely_token_stops_at_end_and_equals_a_beam_of_o
     variables = peaked(jax.jit(model.init)(jax.random.key(2), batch["inputs"], batch["lengths"]))
     source, lengths = batch["inputs"]["source"], batch["lengths"]
     kwargs = dict(max_length=11, start=data.START_ID, end=data.END_ID)
-    greedy = np.asarray(greedy_decode(model, variables, source, lengths, **kwargs))
-    beam, _ = beam_search(model, variables, source, lengths, beam_width=1, **kwargs)
+    greedy = np.asarray(greedy_decode(model, variables, source, lengths, **kwargs, pad=PAD))
+    beam, _ = beam_search(model, variables, source, lengths, beam_width=1, **kwargs, pad=PAD)
     np.testing.assert_array_equal(greedy, beam)
     inputs = {
         "source": source,
@@ -183,7 +184,15 @@ def test_greedy_takes_each_most_likely_token_stops_at_end_and_equals_a_beam_of_o
     for row, out in zip(chosen, greedy, strict=True):
         n = list(out).index(data.END_ID) + 1 if data.END_ID in out else 11
         np.testing.assert_array_equal(out[:n], row[:n])
-        assert (out[n:] == 0).all()
+        assert (out[n:] == PAD).all()
+    # with row 0's third token as the end, row 0 stops there: the padding id given fills the
+    # rest, by greedy and beam search alike
+    kwargs["end"] = int(greedy[0, 2])
+    for pad in (PAD, 7):
+        ended = np.asarray(greedy_decode(model, variables, source, lengths, **kwargs, pad=pad))
+        beam, _ = beam_search(model, variables, source, lengths, beam_width=1, **kwargs, pad=pad)
+        np.testing.assert_array_equal(ended[0], [*greedy[0, :3], *[pad] * 8])
+        np.testing.assert_array_equal(beam, ended)
 
 
 def test_decoding_refuses_bad_arguments(batch):
@@ -191,11 +200,13 @@ def test_decoding_refuses_bad_arguments(batch):
     source, lengths = batch["inputs"]["source"], batch["lengths"]
     variables = jax.jit(model.init)(jax.random.key(0), batch["inputs"])
     with pytest.raises(ValueError, match="beam_width must be a positive integer"):
-        beam_search(model, variables, source, lengths, max_length=3, start=2, end=3, beam_width=0)
+        beam_search(
+            model, variables, source, lengths, max_length=3, start=2, end=3, pad=0, beam_width=0
+        )
     with pytest.raises(ValueError, match="max_length must be a positive integer"):
-        greedy_decode(model, variables, source, lengths, max_length=0, start=2, end=3)
+        greedy_decode(model, variables, source, lengths, max_length=0, start=2, end=3, pad=0)
     with pytest.raises(ValueError, match=r"source must be \[batch, S\]"):
-        greedy_decode(model, variables, source[0], lengths, max_length=3, start=2, end=3)
+        greedy_decode(model, variables, source[0], lengths, max_length=3, start=2, end=3, pad=0)
     with pytest.raises(ValueError, match="reads inputs"):
         model.apply(variables, source)
     with pytest.raises(ValueError, match="takes no option 'attention'"):

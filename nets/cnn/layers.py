@@ -23,6 +23,8 @@ from nets.cnn.convolution import Conv
 
 PADDINGS = ("valid", "same")
 POOLINGS = ("max", "avg")
+# a convolution that subsamples a sequence over time by 2 (the CTC recogniser's front end)
+TIME_FILTER, TIME_PADDING, TIME_STRIDE = 3, 1, 2
 
 
 def conv_output_size(
@@ -55,6 +57,15 @@ def conv_output_size(
             f"{numbers} / Stride {stride} + 1 = {span / stride + 1:g} is not an integer"
         )
     return span // stride + 1
+
+
+def subsampled_lengths(lengths, subsample: int):
+    """Sequence lengths [batch] (arrays, traced or not) after log2(``subsample``) subsampling
+    convolutions over time, each the output-size formula floor((L - F + 2P) / S) + 1 with
+    Filter 3, Padding 1, Stride 2: how many frames of each padded sequence stay real."""
+    for _ in range(int(math.log2(subsample))):
+        lengths = (lengths + 2 * TIME_PADDING - TIME_FILTER) // TIME_STRIDE + 1
+    return lengths
 
 
 def _xla_padding(padding):

@@ -49,7 +49,7 @@ from nets.data.speech import (
 from nets.data.speech import SPLIT_SEEDS as SPEECH_SEEDS
 from nets.data.spoken_digits import spoken_digits_split
 from nets.data.synthetic import Generated
-from nets.data.text import CHARACTERS, Vocabulary, pad, windows
+from nets.data.text import CHARACTERS, PAD, Vocabulary, pad, windows
 from nets.data.translation import (
     DATE_TARGET,
     END_ID,
@@ -440,6 +440,7 @@ def _translation_pipeline(name: str, data_dir=None) -> dict:
         "max_length": max_target + 1,
         "start": START_ID,
         "end": END_ID,
+        "pad": PAD,
         "output": output,
     }
 

@@ -299,7 +299,7 @@ def speech_arrays(audio: list[np.ndarray], transcripts: list[str], sample_rate: 
     # here only: JAX is needed for the features, not by the generators (espeak-ng's worker
     # process imports this module and starts faster without it)
     from nets.audio import log_mel_spectrogram
-    from nets.models.ctc import subsampled_lengths
+    from nets.cnn.layers import subsampled_lengths
 
     check_sample_rate(sample_rate)
     if len(audio) != len(transcripts):

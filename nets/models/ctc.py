@@ -25,19 +25,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from nets.cnn.convolution import Conv
+from nets.cnn.layers import TIME_FILTER, TIME_PADDING, TIME_STRIDE, subsampled_lengths
 from nets.models.sequence import SequenceHead, cell_by_name
-from nets.rnn import valid_steps
+from nets.padding import valid_steps
 
 BLANK = 0
-KERNEL, PADDING, STRIDE = 3, 1, 2  # each front-end convolution over time
-
-
-def subsampled_lengths(lengths, subsample: int):
-    """Frames after the front end's log2(subsample) convolutions, each (L + 2P - K) // S + 1
-    (the output-size formula with Filter 3, Padding 1, Stride 2)."""
-    for _ in range(int(math.log2(subsample))):
-        lengths = (lengths + 2 * PADDING - KERNEL) // STRIDE + 1
-    return lengths
 
 
 class CTCRecognizer(SequenceHead):
@@ -66,13 +58,13 @@ class CTCRecognizer(SequenceHead):
             x = jnp.where(valid_steps(lengths, x.shape[1])[..., None], x, 0.0)
             conv = Conv(
                 self.front_end_features,
-                (KERNEL,),
-                strides=(STRIDE,),
-                padding=((PADDING, PADDING),),
+                (TIME_FILTER,),
+                strides=(TIME_STRIDE,),
+                padding=((TIME_PADDING, TIME_PADDING),),
                 name=f"front_end_{layer}",
             )
             x = nn.relu(conv(x))
-            lengths = subsampled_lengths(lengths, STRIDE)
+            lengths = subsampled_lengths(lengths, TIME_STRIDE)
         _, outputs = self.read(x, lengths, train, recurrent_kwargs)
         logits = nn.Dense(self.num_outputs, name="head")(self.drop(outputs, train))
         return logits, lengths

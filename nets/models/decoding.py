@@ -1,13 +1,14 @@
 """Decoding an encoder-decoder (``nets.models.seq2seq``): greedy and beam search, compiled.
 
-    tokens = greedy_decode(model, variables, source, lengths, max_length=11, start=2, end=3)
+    tokens = greedy_decode(model, variables, source, lengths, max_length=11, start=2, end=3,
+                           pad=0)
     tokens, scores = beam_search(model, variables, source, lengths, max_length=11, start=2,
-                                 end=3, beam_width=4, alpha=0.6)
+                                 end=3, pad=0, beam_width=4, alpha=0.6)
 
 Both encode the source once and then feed the decoder its own previous token, carrying its
 state, inside one ``lax.while_loop`` that stops after ``max_length`` tokens or as soon as every
 sequence has produced ``end`` (no Python loop per token). Tokens [batch, max_length]: each row
-up to and including its ``end``, then 0 (padding).
+up to and including its ``end``, then ``pad``.
 
 Greedy takes y_t = argmax_y p(y | y_<t, x). Beam search keeps the ``beam_width`` = k prefixes
 of highest log-probability log p(y_1..y_t | x) = sum_i log p(y_i | y_<i, x): at each step every
@@ -24,7 +25,6 @@ import jax
 import jax.numpy as jnp
 
 from nets.checks import check_positive
-from nets.data.text import PAD
 from nets.models.seq2seq import EncoderDecoder
 
 
@@ -45,8 +45,8 @@ def _step(model, variables, memory, carry, token):
     return carry, jax.nn.log_softmax(logits[:, 0])
 
 
-@partial(jax.jit, static_argnames=("model", "max_length", "start", "end"))
-def _greedy(model, variables, source, lengths, max_length, start, end):
+@partial(jax.jit, static_argnames=("model", "max_length", "start", "end", "pad"))
+def _greedy(model, variables, source, lengths, max_length, start, end, pad):
     memory, carry = model.apply(variables, source, lengths, method=EncoderDecoder.encode)
     batch = source.shape[0]
 
@@ -57,7 +57,7 @@ def _greedy(model, variables, source, lengths, max_length, start, end):
     def step(state):
         t, carry, token, done, tokens = state
         carry, log_probs = _step(model, variables, memory, carry, token)
-        token = jnp.where(done, PAD, jnp.argmax(log_probs, axis=-1))
+        token = jnp.where(done, pad, jnp.argmax(log_probs, axis=-1))
         return t + 1, carry, token, done | (token == end), tokens.at[:, t].set(token)
 
     state = (
@@ -65,19 +65,22 @@ def _greedy(model, variables, source, lengths, max_length, start, end):
         carry,
         jnp.full((batch,), start),
         jnp.zeros((batch,), bool),
-        jnp.full((batch, max_length), PAD),
+        jnp.full((batch, max_length), pad),
     )
     return jax.lax.while_loop(running, step, state)[-1]
 
 
-def greedy_decode(model, variables, source, lengths, *, max_length: int, start: int, end: int):
-    """[batch, max_length] greedy tokens for ``source`` [batch, S] of ``lengths`` [batch]."""
+def greedy_decode(
+    model, variables, source, lengths, *, max_length: int, start: int, end: int, pad: int
+):
+    """[batch, max_length] greedy tokens for ``source`` [batch, S] of ``lengths`` [batch]:
+    ``start`` begins the decoder's input, ``end`` stops a row, ``pad`` fills it after."""
     _check(source, lengths, max_length)
-    return _greedy(model, variables, source, lengths, max_length, start, end)
+    return _greedy(model, variables, source, lengths, max_length, start, end, pad)
 
 
-@partial(jax.jit, static_argnames=("model", "max_length", "start", "end", "beam_width"))
-def _beam(model, variables, source, lengths, max_length, start, end, beam_width, alpha):
+@partial(jax.jit, static_argnames=("model", "max_length", "start", "end", "pad", "beam_width"))
+def _beam(model, variables, source, lengths, max_length, start, end, pad, beam_width, alpha):
     k = beam_width
     memory, carry = model.apply(variables, source, lengths, method=EncoderDecoder.encode)
     batch = source.shape[0]
@@ -96,7 +99,7 @@ def _beam(model, variables, source, lengths, max_length, start, end, beam_width,
         vocabulary = log_probs.shape[-1]
         log_probs = log_probs.reshape(batch, k, vocabulary)
         # a finished prefix has one continuation, padding, which keeps its score
-        finished = jnp.where(jnp.arange(vocabulary) == PAD, 0.0, -jnp.inf)
+        finished = jnp.where(jnp.arange(vocabulary) == pad, 0.0, -jnp.inf)
         log_probs = jnp.where(done[..., None], finished, log_probs)
         candidates = (scores[..., None] + log_probs).reshape(batch, k * vocabulary)
         scores, best = jax.lax.top_k(candidates, k)  # [batch, k]
@@ -118,7 +121,7 @@ def _beam(model, variables, source, lengths, max_length, start, end, beam_width,
         jnp.full((batch, k), start),
         jnp.zeros((batch, k), bool),
         jnp.zeros((batch, k), jnp.int32),
-        jnp.full((batch, k, max_length), PAD),
+        jnp.full((batch, k, max_length), pad),
     )
     _, _, scores, _, _, steps, tokens = jax.lax.while_loop(running, step, state)
     normalised = scores / jnp.maximum(steps, 1) ** alpha
@@ -136,6 +139,7 @@ def beam_search(
     max_length: int,
     start: int,
     end: int,
+    pad: int,
     beam_width: int = 4,
     alpha: float = 0.6,
 ):
@@ -146,5 +150,5 @@ def beam_search(
     if not alpha >= 0:
         raise ValueError(f"alpha must be >= 0, got {alpha!r}")
     return _beam(
-        model, variables, source, lengths, max_length, start, end, beam_width, float(alpha)
+        model, variables, source, lengths, max_length, start, end, pad, beam_width, float(alpha)
     )

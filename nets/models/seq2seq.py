@@ -31,7 +31,8 @@ from flax import struct
 
 from nets.checks import check_rank
 from nets.models.sequence import cell_parameters
-from nets.rnn import Recurrent, RecurrentCell, make_cell, valid_steps
+from nets.padding import valid_steps
+from nets.rnn import Recurrent, RecurrentCell, make_cell
 
 
 class Memory(struct.PyTreeNode):

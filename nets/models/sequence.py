@@ -25,7 +25,8 @@ import jax
 import jax.numpy as jnp
 
 from nets.checks import check_rank
-from nets.rnn import CELL_OPTIONS, Recurrent, RecurrentCell, make_cell, valid_steps
+from nets.padding import valid_steps
+from nets.rnn import CELL_OPTIONS, Recurrent, RecurrentCell, make_cell
 
 
 class SequenceHead(nn.Module):

@@ -22,6 +22,7 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
+from nets.data.text import PAD
 from nets.training.checkpoint import CheckpointError, check_intact
 from nets.training.config import build_model
 from nets.training.trainer import CONFIG_FILE, PIPELINE_FILE
@@ -101,6 +102,8 @@ def load_run(workdir, *, step: int | None = None) -> LoadedRun:
         _read_json(workdir / CONFIG_FILE, "not a training run's work directory")
     )
     pipeline = _read_json(workdir / PIPELINE_FILE, "the run was written before runs kept it")
+    if pipeline.get("task") == "translation":  # runs written before the pipeline named it
+        pipeline.setdefault("pad", PAD)
     directory = workdir / "checkpoints"
     step = _checkpoint_step(directory, step)
     try:

@@ -18,7 +18,7 @@ import optax
 from nets import losses
 from nets.checks import check_choice
 from nets.models.ctc import BLANK, collapse
-from nets.rnn import valid_steps
+from nets.padding import valid_steps
 
 
 def step_mask(batch: dict, targets: jax.Array) -> jax.Array | None:

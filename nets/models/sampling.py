@@ -1,7 +1,6 @@
 """Sampling from a language model: one compiled scan that carries the recurrent state.
 
     tokens = generate(model, variables, prompt_ids, length=200, temperature=0.8, key=key)
-    text = sample_text(model, variables, CHARACTERS, "def ", length=200, temperature=0.8, key=key)
 
 ``model`` is a ``ManyToMany`` over ``num_tokens`` symbols (``get_model('many_to_many',
 num_outputs=V, num_tokens=V, ...)``). The prompt is read once, in one scan; then each step
@@ -11,16 +10,15 @@ draws x_{t+1} ~ softmax(z_t / temperature) and feeds it back with the carry,
 
 inside ``lax.scan``: no Python loop over characters, and the prompt is never read again.
 Temperature < 1 sharpens the distribution towards the most likely symbol, > 1 flattens it.
+Text in, text out, through a vocabulary: ``nets.predict.sample_text``.
 """
 
 from functools import partial
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from nets.checks import check_positive, check_rank
-from nets.data.text import OOV, PAD, Vocabulary
 
 
 @partial(jax.jit, static_argnames=("model", "length", "never"))
@@ -61,23 +59,3 @@ def generate(model, variables, prompt, length: int, *, temperature: float = 1.0,
     check_temperature("temperature", temperature)
     never = tuple(sorted({int(i) for i in never}))
     return _generate(model, variables, prompt, length, float(temperature), key, never)
-
-
-def sample_text(model, variables, vocabulary: Vocabulary, prompt: str, length: int, **kwargs):
-    """``prompt`` continued by ``length`` sampled tokens, as text, never padding or the unknown
-    token (neither is text). The prompt must be written in the vocabulary (an unseen
-    character is an error naming it, not a silent OOV), and the vocabulary must be the one the
-    model was trained with (same size)."""
-    if len(vocabulary) != model.num_tokens:
-        raise ValueError(
-            f"the vocabulary has {len(vocabulary)} tokens but the model reads "
-            f"{model.num_tokens}: not the vocabulary it was trained with"
-        )
-    if not prompt:
-        raise ValueError("the prompt is empty; give at least one character to start from")
-    unseen = sorted({c for c in prompt if c not in vocabulary.ids})
-    if unseen:
-        raise ValueError(f"the prompt has characters outside the vocabulary: {unseen}")
-    prompt_ids = vocabulary.encode(prompt)[None]
-    ids = generate(model, variables, prompt_ids, length, never=(PAD, OOV), **kwargs)
-    return prompt + vocabulary.decode(np.asarray(ids[0]))
