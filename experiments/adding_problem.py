@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from experiments import cli, configs
 from experiments.plotting import CELL_COLOURS, CELL_LABELS, plt, save_run
-from nets.data.loader import dataset_spec
+from nets.data.registry import dataset_spec
 from nets.data.synthetic import ADDING_BASELINE_MSE
 from nets.training.config import (
     build_sweep,

@@ -26,7 +26,7 @@ import numpy as np
 from experiments import cli
 from experiments.configs import compared_run
 from experiments.plotting import plt, save_run
-from nets.data.loader import load_split, variant
+from nets.data.registry import load_split, variant
 from nets.data.series import SERIES, Normaliser, load_series, origins, train_size
 from nets.forecasting import arima, forecast_scores, fourier_terms, persistence, seasonal_naive
 from nets.training.config import validate_training

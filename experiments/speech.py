@@ -32,7 +32,7 @@ from experiments.configs.speech import ANCHORS
 from experiments.plotting import plt, save_run
 from nets.audio import log_mel_spectrogram
 from nets.checks import check_positive
-from nets.data.loader import load_split
+from nets.data.registry import load_split
 from nets.data.speech import MELS, SAMPLE_RATE, decode, references, utterances
 from nets.metrics import sequence_scores
 from nets.models.ctc import beam_decode, greedy_decode

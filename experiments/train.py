@@ -7,7 +7,7 @@ Configs: lenet5_digits, resnet20_digits, mnist1d_cnn, mnist1d_gru, lstm_adding, 
 sentiment, char_lm (offline data, generated on first use) and the recipes cifar10_resnet20 /
 _56 / _110, mnist_lenet5 and imagenet_resnet50 (their papers' anchors printed beside the
 result), mnist_pixels, imdb_lstm, shakespeare_char (tfds downloads, prepared beforehand). Any
-registered model trains on any registered data set (``nets.models``, ``nets.data.loader``),
+registered model trains on any registered data set (``nets.models``, ``nets.data.registry``),
 with no change here. Run the same command again and it resumes from the latest checkpoint in
 --workdir. Writes metrics.jsonl (one line per logging interval) and TensorBoard event files
 (``tensorboard --logdir runs/`` shows every run), checkpoints/, curves.png and, at the end,

@@ -28,7 +28,8 @@ from experiments import cli
 from experiments.configs import compared_run
 from experiments.plotting import plt, save_run
 from nets.checks import check_positive
-from nets.data.loader import eval_batches, load_split, take
+from nets.data.batches import eval_batches, take
+from nets.data.registry import load_split
 from nets.data.text import PAD
 from nets.data.translation import END_ID, ORDER_MARKS, START_ID, decode_targets
 from nets.models.decoding import beam_search, greedy_decode

@@ -18,7 +18,7 @@ import numpy as np
 
 from experiments import cli
 from experiments.plotting import plt, save_run
-from nets.data.loader import load_split
+from nets.data.registry import load_split
 from nets.models import get_model
 from nets.training import trainer
 from nets.training.config import validate_training

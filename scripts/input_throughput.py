@@ -24,7 +24,7 @@ import jax
 import numpy as np
 import optax
 
-from nets.data import loader
+from nets.data import batches, registry, tfds_reader
 from nets.data.augment import AUGMENTATIONS, augmentation
 from nets.models import get_model
 from nets.runtime import reuse_freed_memory
@@ -67,7 +67,7 @@ def _jpeg(image: np.ndarray) -> bytes:
 
 
 def images_per_second(records, batch_size: int, augment, workers: int, batches: int) -> float:
-    iterator = loader.train_batches(
+    iterator = batches.train_batches(
         records, batch_size, 0, shard_index=0, shard_count=1, augment=augment, workers=workers
     )
     next(iterator)  # workers started, first batch ready
@@ -80,10 +80,10 @@ def images_per_second(records, batch_size: int, augment, workers: int, batches: 
 def step_images_per_second(
     model_name: str, records, batch_size: int, augment, classes: int, steps: int = 5
 ) -> float:
-    examples = [loader.take(records, i) for i in range(batch_size)]
+    examples = [batches.take(records, i) for i in range(batch_size)]
     if augment is not None:
         examples = [augment(e, np.random.default_rng(i)) for i, e in enumerate(examples)]
-    batch = loader.stack(examples)
+    batch = batches.stack(examples)
     model = get_model(model_name, classes)
     state = TrainState.create(model, optax.sgd(0.1, 0.9), batch["inputs"][:1], seed=0)
     step = jax.jit(partial(train_step, loss_fn=objectives.cross_entropy), donate_argnums=0)
@@ -120,13 +120,13 @@ def main(argv=None) -> int:
 
             stack.enter_context(tfds.testing.mock_data(num_examples=20 * args.batch_size))
         try:
-            spec = loader.dataset_spec(args.data)
+            spec = registry.dataset_spec(args.data)
             if args.jpeg:
                 count = 20 * args.batch_size
                 source = JpegRecords(count, int(height), int(width))
-                records = loader.Records(source, spec.load.decode)
+                records = tfds_reader.Records(source, spec.load.decode)
             else:
-                records = loader.load_records(args.data, "train", args.data_dir)
+                records = registry.load_records(args.data, "train", args.data_dir)
         except ValueError as error:
             sys.exit(f"error: {error}")
         augment = augmentation(args.augment)

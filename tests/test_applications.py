@@ -16,7 +16,7 @@ from experiments import char_lm, sentiment
 from experiments.configs import char_lm as char_lm_config
 from experiments.configs import imdb_lstm, shakespeare_char
 from experiments.configs import sentiment as sentiment_config
-from nets.data import loader
+from nets.data import registry
 from nets.data.reviews import natural_reviews
 from nets.data.text import CHARACTERS
 from nets.training.checkpoint import Checkpoints
@@ -117,7 +117,7 @@ def test_imdb_trains_and_tiny_shakespeare_reads_under_mock_data(tmp_path):
         assert int(results["state"].step) == 4 and np.isfinite(results["test"]["loss"])
         # the character path is the pydoc model's, trained above; here its tfds reading
         shakespeare = shakespeare_char.get_config("tiny")
-        arrays = loader.load_split(shakespeare.data.name, "validation", data_dir)
+        arrays = registry.load_split(shakespeare.data.name, "validation", data_dir)
     np.testing.assert_array_equal(arrays["inputs"][1:, 0], arrays["targets"][:-1, -1])
     vocabulary = tmp_path / "data" / "imdb_reviews" / "vocabulary.json"
     assert json.loads(vocabulary.read_text())["level"] == "word"

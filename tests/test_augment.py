@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from experiments.configs import optimizer_config
-from nets.data import loader
+from nets.data import batches
 from nets.data.augment import (
     augmentation,
     center_crop,
@@ -113,10 +113,10 @@ def test_augmented_batches_are_seeded_and_resume_exactly():
               "targets": np.arange(40, dtype=np.int32)}  # fmt: skip
     augment = augmentation("cifar")
 
-    def batches(seed):
-        return loader.train_batches(arrays, 4, seed, shard_index=0, shard_count=1, augment=augment)
+    def stream(seed):
+        return batches.train_batches(arrays, 4, seed, shard_index=0, shard_count=1, augment=augment)
 
-    first, again, other = batches(0), batches(0), batches(1)
+    first, again, other = stream(0), stream(0), stream(1)
     taken = [next(first) for _ in range(12)]  # past the first epoch of 10 batches
     for batch in taken:
         np.testing.assert_array_equal(batch["inputs"], next(again)["inputs"])
@@ -125,12 +125,12 @@ def test_augmented_batches_are_seeded_and_resume_exactly():
     for image, label in zip(taken[0]["inputs"], taken[0]["targets"], strict=True):
         assert image.shape == (8, 8, 3)
         assert np.isin(image[image > 0], arrays["inputs"][label]).all()
-    resumed = batches(0)
+    resumed = stream(0)
     state = None
     for _ in range(5):
         next(resumed)
     state = resumed.get_state()
-    restored = batches(0)
+    restored = stream(0)
     restored.set_state(state)
     for batch in taken[5:]:
         np.testing.assert_array_equal(next(restored)["inputs"], batch["inputs"])

@@ -14,10 +14,10 @@ import numpy as np
 import optax
 import pytest
 
-import nets.data.loader
+import nets.data.registry
 import nets.models
 from experiments.configs import shrink_for_tests, training_config
-from nets.data.loader import DatasetSpec, dataset_spec, register_dataset
+from nets.data.registry import DatasetSpec, dataset_spec, register_dataset
 from nets.models import get_model, register_model
 from nets.training.checkpoint import CHECKSUMS
 from nets.training.objectives import get_objective
@@ -49,7 +49,7 @@ def linear_data(name, split, data_dir):
 def registered(monkeypatch):
     """The toy model and data set, in registries of the test's own (nothing leaks out)."""
     monkeypatch.setattr(nets.models, "MODELS", dict(nets.models.MODELS))
-    monkeypatch.setattr(nets.data.loader, "DATASETS", dict(nets.data.loader.DATASETS))
+    monkeypatch.setattr(nets.data.registry, "DATASETS", dict(nets.data.registry.DATASETS))
 
     register_model("linear", Linear)
     register_dataset("linear_data", DatasetSpec(loss="mse", num_outputs=1, load=linear_data))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from nets.data import loader, pixels, prepare
+from nets.data import batches, pixels, prepare, registry, tfds_reader
 from nets.data.augment import augmentation, center_crop, evaluation_view
 from nets.data.builders import VERSION, AddingProblem, CopyTask, SequenceTaskConfig
 from nets.data.digits import load_digits
@@ -16,7 +16,7 @@ from nets.data.synthetic import COPY_DELIMITER, adding_problem
 
 
 def test_digits32_is_prepared_offline_and_reads_back_row_for_row(tmp_path):
-    arrays = loader.load_split("digits32", "test", tmp_path)  # generated on first use
+    arrays = registry.load_split("digits32", "test", tmp_path)  # generated on first use
     assert (tmp_path / "digits32" / "1.0.0").is_dir()
     assert list((tmp_path / "digits32" / "1.0.0").glob("*.array_record*"))
     expected = load_digits()["test"]
@@ -50,22 +50,22 @@ def test_sequence_task_builders_hold_the_generators_batches(tmp_path, builder_cl
 
 def test_download_only_datasets_go_through_the_same_path_under_mock_data(tmp_path):
     with tfds.testing.mock_data(num_examples=12):
-        cifar = loader.load_split("cifar10", "train", tmp_path)
-        mnist = loader.load_split("mnist", "test", tmp_path)
-        imdb = loader.load_split("imdb_reviews", "train", tmp_path)
+        cifar = registry.load_split("cifar10", "train", tmp_path)
+        mnist = registry.load_split("mnist", "test", tmp_path)
+        imdb = registry.load_split("imdb_reviews", "train", tmp_path)
     assert cifar["inputs"].shape == (12, 32, 32, 3) and cifar["inputs"].dtype == np.float32
     assert 0 <= cifar["inputs"].min() and cifar["inputs"].max() <= 1
     assert cifar["targets"].dtype == np.int32 and set(cifar["targets"]) <= set(range(10))
     assert mnist["inputs"].shape == (12, 32, 32, 1)  # 28x28 padded by 2 for LeNet-5
     assert not mnist["inputs"][:, :2].any() and not mnist["inputs"][:, :, -2:].any()
-    assert imdb["inputs"].shape == (12, loader.IMDB_LENGTH) and imdb["inputs"].dtype == np.int32
+    assert imdb["inputs"].shape == (12, registry.IMDB_LENGTH) and imdb["inputs"].dtype == np.int32
 
 
 def test_mnist_pixel_tasks_read_each_image_as_784_steps_in_one_fixed_order(tmp_path):
     with tfds.testing.mock_data(num_examples=6):
-        padded = loader.load_split("mnist", "train", tmp_path)
-        plain = loader.load_split("mnist_pixels", "train", tmp_path)
-        permuted = loader.load_split("mnist_pixels_permuted", "train", tmp_path)
+        padded = registry.load_split("mnist", "train", tmp_path)
+        plain = registry.load_split("mnist_pixels", "train", tmp_path)
+        permuted = registry.load_split("mnist_pixels_permuted", "train", tmp_path)
     assert plain["inputs"].shape == permuted["inputs"].shape == (6, 784, 1)
     # step 28 r + c is pixel (r, c) of the unpadded image
     np.testing.assert_array_equal(
@@ -93,17 +93,17 @@ def test_the_pixel_permutation_is_a_true_permutation_fixed_by_its_seed():
 
 
 def test_a_dataset_that_needs_a_download_names_the_command_that_prepares_it(tmp_path):
-    with pytest.raises(loader.DatasetNotPreparedError) as error:
-        loader.load_split("cifar10", "train", tmp_path)
+    with pytest.raises(tfds_reader.DatasetNotPreparedError) as error:
+        registry.load_split("cifar10", "train", tmp_path)
     assert f"python -m nets.data.prepare cifar10 --data_dir {tmp_path}" in str(error.value)
-    with pytest.raises(loader.DatasetNotPreparedError) as error:  # a manual download
-        loader.load_records("imagenet2012", "test", tmp_path)
+    with pytest.raises(tfds_reader.DatasetNotPreparedError) as error:  # a manual download
+        registry.load_records("imagenet2012", "test", tmp_path)
     assert "needs ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar" in str(error.value)
     assert str(error.value).endswith(
         f"python -m nets.data.prepare imagenet2012 --data_dir {tmp_path} --manual_dir DIR"
     )
     with pytest.raises(ValueError, match="'imagenet2012': its images come in many sizes"):
-        loader.load_split("imagenet2012", "train", tmp_path)
+        registry.load_split("imagenet2012", "train", tmp_path)
     (tmp_path / "tars").mkdir()
     (tmp_path / "tars" / "ILSVRC2012_img_val.tar").write_bytes(b"")
     argv = ["imagenet2012", "--data_dir", str(tmp_path / "data"), "--manual_dir"]
@@ -117,16 +117,16 @@ def test_imagenet_images_are_standardised_per_channel():
     mean = 255 * np.array([0.485, 0.456, 0.406])  # flax's ImageNet example's statistics
     std = 255 * np.array([0.229, 0.224, 0.225])
     expected = (images.astype(np.float64) - mean) / std
-    np.testing.assert_allclose(loader._imagenet_images(images), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(registry._imagenet_images(images), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_unknown_names_list_the_valid_ones():
     with pytest.raises(ValueError, match="unknown dataset 'cifar100'; valid: adding_problem, "):
-        loader.dataset_spec("cifar100")
+        registry.dataset_spec("cifar100")
     with pytest.raises(ValueError, match="unknown adding_problem config 't77'; valid: t100, "):
-        loader.builder("adding_problem/t77")
+        tfds_reader.builder("adding_problem/t77")
     with pytest.raises(ValueError, match="unknown copy_task config 't150'; valid: t10, t100, t200"):
-        loader.load_split("copy_task/t150", "train")
+        registry.load_split("copy_task/t150", "train")
 
 
 ARRAYS = {"inputs": np.arange(20)[:, None] * np.ones(3), "targets": np.arange(20)}
@@ -137,9 +137,9 @@ def take(iterator, n):
 
 
 def test_each_epoch_is_a_permutation_fixed_by_the_seed():
-    first = take(loader.train_batches(ARRAYS, 5, seed=3), 8)
-    again = take(loader.train_batches(ARRAYS, 5, seed=3), 8)
-    other = take(loader.train_batches(ARRAYS, 5, seed=4), 8)
+    first = take(batches.train_batches(ARRAYS, 5, seed=3), 8)
+    again = take(batches.train_batches(ARRAYS, 5, seed=3), 8)
+    other = take(batches.train_batches(ARRAYS, 5, seed=4), 8)
     rows = [b["targets"] for b in first]
     for epoch in (rows[:4], rows[4:]):
         assert sorted(np.concatenate(epoch)) == list(range(20))
@@ -151,29 +151,29 @@ def test_each_epoch_is_a_permutation_fixed_by_the_seed():
 
 def test_processes_take_disjoint_shards_of_the_same_order():
     shards = [
-        take(loader.train_batches(ARRAYS, 5, 0, shard_index=i, shard_count=2), 2) for i in range(2)
+        take(batches.train_batches(ARRAYS, 5, 0, shard_index=i, shard_count=2), 2) for i in range(2)
     ]
     seen = np.concatenate([b["targets"] for shard in shards for b in shard])
     assert sorted(seen) == list(range(20))
 
 
 def test_the_iterator_state_resumes_exactly():
-    iterator = loader.train_batches(ARRAYS, 3, seed=1)
+    iterator = batches.train_batches(ARRAYS, 3, seed=1)
     take(iterator, 5)
     state = iterator.get_state()
     expected = take(iterator, 4)
-    resumed = loader.train_batches(ARRAYS, 3, seed=1)
+    resumed = batches.train_batches(ARRAYS, 3, seed=1)
     resumed.set_state(state)
     for a, b in zip(expected, take(resumed, 4), strict=True):
         np.testing.assert_array_equal(a["targets"], b["targets"])
 
 
 def test_eval_batches_cover_the_split_once_marking_the_padding():
-    batches = list(loader.eval_batches(ARRAYS, 8))
-    assert [len(b["targets"]) for b in batches] == [8, 8, 8]
-    kept = [t for b in batches for t, v in zip(b["targets"], b["valid"], strict=True) if v]
+    evaluated = list(batches.eval_batches(ARRAYS, 8))
+    assert [len(b["targets"]) for b in evaluated] == [8, 8, 8]
+    kept = [t for b in evaluated for t, v in zip(b["targets"], b["valid"], strict=True) if v]
     assert kept == list(range(20))
-    assert list(itertools.chain(*(b["valid"] for b in batches))).count(0) == 4
+    assert list(itertools.chain(*(b["valid"] for b in evaluated))).count(0) == 4
 
 
 class CountingSource:
@@ -194,60 +194,60 @@ def test_streamed_records_give_the_in_memory_batches_reading_only_what_they_need
     rng = np.random.default_rng(0)
     stored = {"image": rng.integers(0, 256, (500, 4, 4, 1), np.uint8),
               "label": rng.integers(0, 10, 500)}  # fmt: skip
-    split = loader.TfdsSplit("image", "label", loader._scale_bytes)
+    split = tfds_reader.TfdsSplit("image", "label", registry._scale_bytes)
     source = CountingSource(stored)
-    records = loader.Records(source, split.decode)
+    records = tfds_reader.Records(source, split.decode)
     arrays = {"inputs": stored["image"] / np.float32(255), "targets": stored["label"]}
-    assert source.reads == 0 and loader.size(records) == 500
-    streamed = loader.train_batches(records, 8, 3, shard_index=0, shard_count=1, prefetch=1)
-    in_memory = loader.train_batches(arrays, 8, 3, shard_index=0, shard_count=1)
+    assert source.reads == 0 and batches.size(records) == 500
+    streamed = batches.train_batches(records, 8, 3, shard_index=0, shard_count=1, prefetch=1)
+    in_memory = batches.train_batches(arrays, 8, 3, shard_index=0, shard_count=1)
     for _ in range(3):
         a, b = next(streamed), next(in_memory)
         np.testing.assert_array_equal(a["inputs"], b["inputs"])
         np.testing.assert_array_equal(a["targets"], b["targets"])
         assert a["targets"].dtype == np.int32
     assert source.reads <= 5 * 8  # the batches taken and the one prefetched, not the split
-    evaluated = list(loader.eval_batches(records, 200))
+    evaluated = list(batches.eval_batches(records, 200))
     assert [b["valid"].sum() for b in evaluated] == [200, 200, 100]
     np.testing.assert_array_equal(evaluated[2]["inputs"][:100], arrays["inputs"][400:])
 
 
 @pytest.mark.slow
 def test_worker_processes_stream_the_same_batches_and_resume(data_dir):
-    records = loader.load_records("digits32", "train", data_dir)
+    records = registry.load_records("digits32", "train", data_dir)
     np.testing.assert_array_equal(
-        loader.take(records, slice(0, 3))["inputs"],
-        loader.load_split("digits32", "train", data_dir)["inputs"][:3],
+        batches.take(records, slice(0, 3))["inputs"],
+        registry.load_split("digits32", "train", data_dir)["inputs"][:3],
     )
     augment = augmentation("cifar")
 
-    def batches(workers):
-        return loader.train_batches(
+    def stream(workers):
+        return batches.train_batches(
             records, 16, 0, shard_index=0, shard_count=1, augment=augment, workers=workers
         )
 
-    alone, parallel = batches(0), batches(2)
+    alone, parallel = stream(0), stream(2)
     for _ in range(3):
         np.testing.assert_array_equal(next(alone)["inputs"], next(parallel)["inputs"])
     # the workers' iterator state resumes them (its format is the worker count's own, so a
     # run that changes config.data.workers is refused as a changed run)
-    resumed = batches(2)
+    resumed = stream(2)
     resumed.set_state(parallel.get_state())
     for _ in range(2):
         np.testing.assert_array_equal(next(resumed)["inputs"], next(alone)["inputs"])
     # evaluation through a view (ImageNet's centre crop, at 16x16), read by 2 workers or here
     view = evaluation_view("imagenet", 16)
     rows = np.arange(0, 150, 3)
-    here = list(loader.eval_batches(records, 32, rows, view=view))
-    there = list(loader.eval_batches(records, 32, rows, view=view, workers=2))
+    here = list(batches.eval_batches(records, 32, rows, view=view))
+    there = list(batches.eval_batches(records, 32, rows, view=view, workers=2))
     assert len(here) == len(there) == 2 and here[1]["valid"].sum() == 50 - 32
     for a, b in zip(here, there, strict=True):
         np.testing.assert_array_equal(a["inputs"], b["inputs"])
         np.testing.assert_array_equal(a["valid"], b["valid"])
-    first = loader.take(records, 3)["inputs"]
+    first = batches.take(records, 3)["inputs"]
     np.testing.assert_array_equal(here[0]["inputs"][1], center_crop(first, 18, 16))
 
 
 def test_only_tfds_data_sets_stream():
     with pytest.raises(ValueError, match="dataset 'reviews' is made in memory"):
-        loader.load_records("reviews", "train")
+        registry.load_records("reviews", "train")

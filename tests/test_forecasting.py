@@ -10,7 +10,7 @@ from experiments import forecasting
 from experiments.configs import forecasting as forecasting_config
 from nets import forecasting as baselines
 from nets.data import series as data
-from nets.data.loader import load_split
+from nets.data.registry import load_split
 
 
 def test_the_shipped_series_are_whole_and_cut_at_their_held_out_part():

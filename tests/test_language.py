@@ -7,7 +7,7 @@ import numpy as np
 import optax
 import pytest
 
-from nets.data.loader import stream_batches
+from nets.data.batches import stream_batches
 from nets.data.text import CHARACTERS, windows
 from nets.models import get_model
 from nets.models.sampling import generate

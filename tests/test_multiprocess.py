@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from experiments.configs import mnist1d_cnn
-from nets.data import loader
+from nets.data import batches, registry
 from nets.training import trainer
 
 ROOT = Path(__file__).parent.parent
@@ -123,7 +123,7 @@ def job(workdir: Path, data_dir: str, num_steps: int, records: Path) -> list[dic
 @pytest.mark.skipif(sys.platform != "linux", reason="gloo collectives over TCP on Linux")
 @pytest.mark.slow
 def test_two_processes_of_four_devices_train_as_one_of_eight(tmp_path, data_dir):
-    loader.load_split("mnist1d", "train", data_dir)  # prepared before two processes race to it
+    registry.load_split("mnist1d", "train", data_dir)  # prepared before two processes race to it
     # the reference: this test process, 8 devices, the same config and data
     one_batches = record_batches()
     try:
@@ -132,7 +132,7 @@ def test_two_processes_of_four_devices_train_as_one_of_eight(tmp_path, data_dir)
         config.num_steps = 4
         one = trainer.train(config, tmp_path / "one")
     finally:
-        trainer.train_batches = loader.train_batches
+        trainer.train_batches = batches.train_batches
 
     # the 2-process job, stopped after its checkpoint at step 2, then resumed to step 4
     two = tmp_path / "two"

@@ -9,7 +9,7 @@ import numpy as np
 import optax
 import pytest
 
-from nets.data.loader import stream_batches
+from nets.data.batches import stream_batches
 from nets.data.text import windows
 from nets.models import ManyToMany, ManyToOne
 from nets.models.mnist1d import ConvNet1D

@@ -20,7 +20,7 @@ from experiments import predict as predict_cli
 from experiments import train as train_cli
 from experiments.configs import char_lm, dates, forecasting, lenet5_digits, sentiment, speech
 from experiments.translation import decode as decode_translations
-from nets.data import loader, prepare
+from nets.data import batches, prepare, registry, tfds_reader
 from nets.data.digits import load_digits
 from nets.data.reviews import SPLIT_SEEDS, SPLIT_SIZES, generate_reviews
 from nets.data.series import load_series, origins
@@ -125,8 +125,8 @@ def test_images_predict_as_the_evaluation_scored_them(runs, tmp_path, capsys):
 def test_reviews_predict_as_the_evaluation_scored_them(runs, capsys, tmp_path):
     run = load_run(runs["sentiment"])
     name = run.config.data.name
-    test = loader.load_split(name, "test")
-    distance, seed = loader.variant(name, 0), SPLIT_SEEDS["test"]
+    test = registry.load_split(name, "test")
+    distance, seed = registry.variant(name, 0), SPLIT_SEEDS["test"]
     texts = generate_reviews(SPLIT_SIZES["test"], distance, seed, split="test")
     (tmp_path / "reviews.txt").write_text("\n".join(texts["texts"]))
     records = predicted(capsys, runs["sentiment"], "--file", tmp_path / "reviews.txt")
@@ -144,7 +144,7 @@ def test_reviews_predict_as_the_evaluation_scored_them(runs, capsys, tmp_path):
 def test_dates_translate_as_the_evaluation_decodes_them(runs, capsys):
     run = load_run(runs["dates"])
     written = written_dates("test", 40)
-    arrays = loader.take(loader.load_split("dates", "test"), slice(40))
+    arrays = batches.take(registry.load_split("dates", "test"), slice(40))
     for beam in (0, 2):
         kwargs = dict(beam_width=beam, alpha=0.6) if beam else {}
         outputs = decode_targets(decode_translations(state_of(run), arrays, 11, **kwargs))
@@ -195,7 +195,7 @@ def test_speech_transcribes_as_the_evaluation_decodes_at_any_rate(runs, tmp_path
 
     run = load_run(runs["speech"])
     name = run.config.data.name
-    test = loader.load_split(name, "test")
+    test = registry.load_split(name, "test")
     spoken = utterances("test", len(test["targets"]))
     paths = []
     for index, utterance in enumerate(spoken):
@@ -243,7 +243,7 @@ def test_forecasts_are_the_evaluation_outputs_in_the_series_units(runs, tmp_path
     run = load_run(runs["forecasting"])
     facts, name = run.pipeline, run.config.data.name
     values = load_series(name.partition("/")[0])
-    test = loader.load_split(name, "test")
+    test = registry.load_split(name, "test")
     starts = origins(len(values), "test", facts["window"], facts["horizon"])[:3]
     paths = []
     for origin in starts:
@@ -427,4 +427,4 @@ def test_prepare_fails_fast_offline_and_leaves_nothing(tmp_path, monkeypatch):
         "unreachable; prepare it on a machine with network access, or pass --manual_dir"
     )
     assert not data_dir.exists() or not any(data_dir.rglob("*"))
-    assert set(prepare.DOWNLOAD_URLS) == set(loader.DOWNLOADED)
+    assert set(prepare.DOWNLOAD_URLS) == set(tfds_reader.DOWNLOADED)

@@ -15,7 +15,7 @@ import pytest
 
 from experiments.configs import dates, mnist1d_cnn, mnist1d_gru
 from experiments.translation import model_run
-from nets.data import loader
+from nets.data import registry
 from nets.models import get_model
 from nets.training import trainer
 from nets.training.objectives import get_objective
@@ -69,8 +69,8 @@ def test_steady_steps_read_nothing_back_and_compile_nothing_new(kind, tmp_path, 
     assert compiled[1] == compiled[3] == 0, compiled
     assert all("validation_loss" in r or "test_loss" in r for r in rows)
     config = tiny_run(kind, data_dir)
-    test = loader.load_split(config.data.name, "test", data_dir)
-    loss_fn = get_objective(loader.dataset_spec(config.data.name).loss)
+    test = registry.load_split(config.data.name, "test", data_dir)
+    loss_fn = get_objective(registry.dataset_spec(config.data.name).loss)
     with Compilations() as later:
         for rows_kept in (5, 24, 29):  # last batch 5 of 24, full, 5 again after a full one
             part = jax.tree.map(lambda a, n=rows_kept: a[:n], test)

@@ -19,7 +19,7 @@ from experiments.configs import speech as speech_config
 from nets.audio import energy_rise_db, frame_count, log_mel_spectrogram
 from nets.cnn import conv_output_size
 from nets.cnn.layers import subsampled_lengths
-from nets.data import loader, speech
+from nets.data import registry, speech
 from nets.data.fsdd import read_recording
 from nets.data.prepare import main as prepare
 from nets.data.speech_augment import COLOURS, add_noise, coloured_noise
@@ -292,7 +292,7 @@ def test_the_experiment_trains_on_free_spoken_digit_under_mock_data(tmp_path):
     config.batch_size = 8  # of 9 training recordings
     config.data.name, config.data.data_dir = "free_spoken_digit/3", str(tmp_path / "data")
     with tfds.testing.mock_data(as_data_source_fn=lambda *args, **kwargs: records):
-        test = loader.load_split("free_spoken_digit/1", "test", config.data.data_dir)
+        test = registry.load_split("free_spoken_digit/1", "test", config.data.data_dir)
         results = experiment.run(config, str(tmp_path / "run"))
     truth = [speech.decode(row[m]) for row, m in zip(test["targets"], test["mask"], strict=True)]
     assert truth == [str(i % 10) for i in range(24) if i % 8 < 5]  # isolated, FSDD's test set
@@ -314,7 +314,7 @@ def test_recordings_are_prepared_without_tensorflow_and_bad_ones_refused(tmp_pat
         wavfile.write(recordings / name, 8000, record["audio"].astype(np.int16))
     data_dir = str(tmp_path / "data")
     prepare(["free_spoken_digit", "--data_dir", data_dir, "--manual_dir", str(tmp_path / "fsdd")])
-    test = loader.load_split("free_spoken_digit/1", "test", data_dir)
+    test = registry.load_split("free_spoken_digit/1", "test", data_dir)
     assert test["targets"][:, 0].tolist() == [1, 2, 3, 4, 5]  # "0".."4": recordings 0-4
     wavfile.write(tmp_path / "fast.wav", 16000, np.zeros(1600, np.int16))
     with pytest.raises(ValueError, match="fast.wav: audio at 16000 Hz: expected 8000"):

@@ -30,7 +30,7 @@ from experiments.configs import (
     model_config,
 )
 from nets.cnn import LeNet5
-from nets.data import loader
+from nets.data import batches, registry
 from nets.training import objectives
 from nets.training.checkpoint import (
     CheckpointError,
@@ -116,10 +116,10 @@ def test_a_sharded_evaluation_reads_each_example_once_and_adds_up_to_the_whole()
     for k in range(3):
         shard = evaluate(state, arrays, objectives.mse, 4, shard_index=k, shard_count=3)
         np.testing.assert_allclose(shard["loss"], squared[k::3].mean(), rtol=1e-5)
-    (batch,) = loader.eval_batches(arrays, 4, rows=[1, 3, 5])
+    (batch,) = batches.eval_batches(arrays, 4, rows=[1, 3, 5])
     np.testing.assert_array_equal(batch["inputs"], arrays["inputs"][[1, 3, 5, 5]])
     np.testing.assert_array_equal(batch["valid"], [1, 1, 1, 0])
-    (empty,) = loader.eval_batches(arrays, 4, rows=[])  # a process with no rows adds zeros
+    (empty,) = batches.eval_batches(arrays, 4, rows=[])  # a process with no rows adds zeros
     assert not empty["valid"].any()
 
 
@@ -288,8 +288,8 @@ def test_the_imagenet_recipe_trains_through_tfds_under_mock_data(tmp_path, capsy
     centre for evaluation; the warm-up then cosine rate, smoothed labels, per-device rate."""
     config = tiny(imagenet_resnet50.get_config, str(tmp_path / "data"))
     with tfds.testing.mock_data(num_examples=16):
-        test_set = loader.load_records("imagenet2012", "test", config.data.data_dir)
-        sizes = {loader.take(test_set, i)["inputs"].shape for i in range(4)}
+        test_set = registry.load_records("imagenet2012", "test", config.data.data_dir)
+        sizes = {batches.take(test_set, i)["inputs"].shape for i in range(4)}
         results = train_cli.run(config, str(tmp_path / "run"))
     assert len(sizes) > 1  # the evaluation could only stack them through its view
     assert results["steps"] == 3 and 0 <= results["test"]["accuracy"] <= 1
@@ -363,7 +363,7 @@ def final_state(workdir: Path):
 def test_a_run_preempted_then_killed_resumes_to_a_bit_identical_result(tmp_path, data_dir):
     """SIGTERM at step 25 (between checkpoints): the step is saved and the process exits 143;
     resumed, then SIGKILL at 35: it continues from 30. The end equals an uninterrupted run."""
-    loader.load_split("digits32", "train", data_dir)  # prepared before two processes race to it
+    registry.load_split("digits32", "train", data_dir)  # prepared before two processes race to it
     env = {**os.environ, "JAX_DISABLE_MOST_OPTIMIZATIONS": "1"}  # compile faster; same in all
     # the later runs load the first two's compiled programs: a resume from the persistent
     # compilation cache must be as bit-identical as one that compiles

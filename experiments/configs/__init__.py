@@ -57,7 +57,7 @@ def training_config(profile: str, data: str, model: str, **model_options):
     ``nets.training.config``); a config file sets what its run needs."""
     config = new_config(profile)
     config.model = model_config(model, **model_options)  # nets.models.get_model(name, **options)
-    # nets.data.loader.DATASETS, e.g. 'digits32', 'adding_problem/t100'; data_dir '' = tfds's
+    # nets.data.registry.DATASETS, e.g. 'digits32', 'adding_problem/t100'; data_dir '' = tfds's
     # augment: '' or a training augmentation in nets.data.augment.AUGMENTATIONS ('cifar',
     # 'specaugment', 'word_dropout', ...);
     # image_size: the side of its crops (0: the recipe's own); stream: read a tfds data set's

@@ -6,7 +6,7 @@ real word, with dropout.
     python -m experiments.train --config experiments/configs/imdb_lstm.py --workdir runs/imdb
 
 Words: the 20,000 most frequent of the training reviews (built once and saved beside the
-prepared data), each review's first 256 (``nets.data.loader``). Published: Maas et al. 2011
+prepared data), each review's first 256 (``nets.data.registry``). Published: Maas et al. 2011
 88.89%; a Keras 2-layer BiLSTM(64) 87.8%. Profiles: 'quick' (a few epochs; an accelerator is
 advised), 'full' (more), 'tiny' (the tests, under ``tfds.testing.mock_data``).
 """

@@ -21,7 +21,7 @@ import sys
 import urllib.parse
 from pathlib import Path
 
-from nets.data.loader import DOWNLOADED, MANUAL, builder
+from nets.data.tfds_reader import DOWNLOADED, MANUAL, builder
 
 # where the builders of DOWNLOADED fetch their files (tfds's, and nets.data.fsdd's)
 DOWNLOAD_URLS = {

@@ -36,7 +36,8 @@ import optax
 
 from nets.checks import check_choice, check_positive
 from nets.data.augment import augmentation, evaluation_view
-from nets.data.loader import STREAM_ONLY, DatasetSpec, TfdsSplit, dataset_spec
+from nets.data.registry import DatasetSpec, dataset_spec
+from nets.data.tfds_reader import STREAM_ONLY, TfdsSplit
 from nets.models import ManyToMany, get_model, model_options
 from nets.rnn import CELLS
 from nets.training.objectives import METRICS, training_objective

@@ -40,7 +40,7 @@ class LoadedRun:
     model: nn.Module
     variables: dict  # {'params'[, 'batch_stats']}: model.apply(variables, inputs, train=False)
     config: ml_collections.ConfigDict
-    pipeline: dict  # nets.data.loader.pipeline, with 'example': the inputs' layout
+    pipeline: dict  # nets.data.registry.pipeline, with 'example': the inputs' layout
     step: int  # the checkpoint's step
     workdir: Path
 

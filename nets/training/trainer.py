@@ -36,17 +36,9 @@ import optax
 from tqdm import tqdm
 
 from nets.data.augment import augmentation, evaluation_view
-from nets.data.loader import (
-    Records,
-    eval_batches,
-    load_records,
-    load_split,
-    pipeline,
-    size,
-    stream_batches,
-    take,
-    train_batches,
-)
+from nets.data.batches import eval_batches, size, stream_batches, take, train_batches
+from nets.data.registry import load_records, load_split, pipeline
+from nets.data.tfds_reader import Records
 from nets.training.checkpoint import Checkpoints
 from nets.training.config import validate_training
 from nets.training.events import EventLog
@@ -68,7 +60,7 @@ log = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.json"  # the config of the run the checkpoints belong to
-# what prediction needs of the data (nets.data.loader.pipeline) and the shapes of one example's
+# what prediction needs of the data (nets.data.registry.pipeline) and the shapes of one example's
 # inputs: with config.json and a checkpoint, all that nets.training.load.load_run reads
 PIPELINE_FILE = "pipeline.json"
 # fields that leave the trajectory as it is: a resumed run may change them freely

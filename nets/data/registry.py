@@ -1,31 +1,23 @@
-"""Reading a prepared tfds data set and feeding it to training with grain.
+"""The registry of data sets: every data set by name (``config.data.name``), what a trainer
+needs to know of it (``DatasetSpec``: its objective, outputs, token count, how to read a split,
+what prediction on new input needs) and one split of it as arrays in memory.
 
     arrays = load_split("digits32", "train")          # {'inputs': [N, ...], 'targets': [N, ...]}
-    batches = train_batches(arrays, batch_size=64, seed=0)
-    batch = next(batches); state = batches.get_state()  # checkpoint it; set_state resumes
 
-A split is read with ``builder.as_data_source(split)`` (random access into the array_record
-files, no TensorFlow), either once into memory (``load_split``: tfds decodes a record in about
-100 us in Python, and slicing arrays in memory is then free; CIFAR-10's 50,000 images are
-150 MB) or record by record as training asks for them (``load_records``: memory stays flat in
-the split's size, and worker processes decode and augment; ImageNet is read only this way).
-grain then does the rest: a shuffle that is a pure function of (seed, epoch), so the order is
-the same on every run and every machine; sharding of that order by ``jax.process_index()``;
-batching; prefetching; and an iterator state (the index of the next batch) that a checkpoint
-stores.
+A data set is generated here (synthetic tasks, MNIST-1D, scikit-learn's digits, pydoc text,
+statsmodels' series, synthetic and espeak-ng speech), prepared by tfds from a download, or both;
+``nets.data.tfds_reader`` reads the prepared ones and ``nets.data.batches`` feeds training.
 """
 
 import dataclasses
 import functools
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
-import grain
-import jax
 import numpy as np
 
-from nets.checks import check_choice, check_positive
+from nets.checks import check_choice
 from nets.data import synthetic
 from nets.data.corpus import pydoc_text
 from nets.data.digits import load_digits
@@ -50,6 +42,7 @@ from nets.data.speech import SPLIT_SEEDS as SPEECH_SEEDS
 from nets.data.spoken_digits import spoken_digits_split
 from nets.data.synthetic import Generated
 from nets.data.text import CHARACTERS, PAD, Vocabulary, pad, windows
+from nets.data.tfds_reader import Records, TfdsSplit, builder, tfds_records
 from nets.data.translation import (
     DATE_TARGET,
     END_ID,
@@ -61,10 +54,6 @@ from nets.data.translation import (
 )
 
 log = logging.getLogger(__name__)
-
-
-class DatasetNotPreparedError(ValueError):
-    """The data set's files are not in the data directory and cannot be generated here."""
 
 
 def _scale_bytes(images: np.ndarray) -> np.ndarray:
@@ -124,100 +113,6 @@ class DatasetSpec:
 
 # what ``experiments.predict`` does with a run's inputs and outputs, by its data set
 TASKS = ("image", "text_classification", "translation", "speech", "language_model", "forecast")
-
-
-class Records(Sequence):
-    """One split read on demand: ``records[i]`` reads record i from the array_record files (tfds
-    decodes it) and ``decode`` makes it an example {'inputs', 'targets'}; nothing is held but
-    the files' index, so memory stays flat in the split's size. A random-access sequence, as
-    grain's ``MapDataset.source`` wants; picklable, so grain's worker processes can read it."""
-
-    def __init__(self, source: Sequence, decode: Callable[[dict], dict]):
-        self.source, self.decode = source, decode
-
-    def __len__(self) -> int:
-        return len(self.source)
-
-    def __getitem__(self, index) -> dict:
-        return self.decode(self.source[int(index)])
-
-
-@dataclasses.dataclass(frozen=True)
-class TfdsSplit:
-    """``DatasetSpec.load`` for a tfds data set with features ``inputs`` and ``targets``:
-    ``transform`` maps stacked inputs [N, ...] (a record is decoded as a stack of one);
-    integer ``labels`` are cast to int32 (tfds decodes them as int64). ``tfds_name`` names the
-    tfds data set when the registered name is a view of it ('mnist_pixels' reads 'mnist');
-    ``test_split`` is the tfds split that serves as the test split (ImageNet's 'validation':
-    its test labels are not published). Called, it reads the whole split into memory;
-    ``records`` streams it instead, the only way for images of ``varying_sizes``."""
-
-    inputs: str
-    targets: str
-    transform: Callable = np.asarray
-    labels: bool = True
-    tfds_name: str | None = None
-    test_split: str = "test"
-    varying_sizes: bool = False
-
-    def _targets(self, values) -> np.ndarray:
-        values = np.asarray(values)
-        return values.astype(np.int32) if self.labels else values
-
-    def decode(self, record: dict) -> dict[str, np.ndarray]:
-        return {
-            "inputs": self.transform(np.asarray(record[self.inputs])[None])[0],
-            "targets": self._targets(record[self.targets]),
-        }
-
-    def _source(self, name: str, split: str) -> tuple[str, str]:
-        return self.tfds_name or name, self.test_split if split == "test" else split
-
-    def records(self, name: str, split: str, data_dir=None) -> Records:
-        return Records(tfds_source(*self._source(name, split), data_dir), self.decode)
-
-    def __call__(self, name: str, split: str, data_dir=None) -> dict[str, np.ndarray]:
-        if self.varying_sizes:
-            raise ValueError(f"dataset {name!r}: {STREAM_ONLY}")
-        records = tfds_records(*self._source(name, split), data_dir)
-        return {  # the whole split's inputs transformed at once
-            "inputs": self.transform(np.stack([r[self.inputs] for r in records])),
-            "targets": self._targets(np.stack([r[self.targets] for r in records])),
-        }
-
-
-STREAM_ONLY = (
-    "its images come in many sizes; stream them (config.data.stream=True) through an "
-    "augmentation that crops them to one size for training and evaluation (config.data.augment "
-    "'imagenet')"
-)
-
-
-def tfds_records(name: str, split: str, data_dir=None) -> list[dict]:
-    """Every record of one split of a tfds data set, decoded (``tfds_source`` says which)."""
-    source = tfds_source(name, split, data_dir)
-    return [source[index] for index in range(len(source))]
-
-
-def tfds_source(name: str, split: str, data_dir=None) -> Sequence:
-    """One split of a tfds data set as a random-access source over its array_record files. A
-    data set of ``nets.data.builders`` (generated here) that is not prepared yet is generated
-    into ``data_dir`` first; a download-only one raises DatasetNotPreparedError naming the
-    command that prepares it."""
-    from nets.data.builders import OFFLINE_BUILDERS
-
-    data = builder(name, data_dir)
-    if name.partition("/")[0] in OFFLINE_BUILDERS and not data.is_prepared():
-        log.warning("preparing %s into %s (once)", name, data.data_dir)
-        data.download_and_prepare()
-    try:
-        return data.as_data_source(split)
-    except KeyError:  # tfds: "`splits` is empty ... has not been generated yet"
-        needs = f"{MANUAL[name]} in a directory DIR" if name in MANUAL else "a download"
-        raise DatasetNotPreparedError(
-            f"dataset {name!r} is not prepared in {data.data_dir}; prepare it (needs {needs}) "
-            f"with: {prepare_command(name, data.data_dir_root)}"
-        ) from None
 
 
 def _text(value) -> str:
@@ -556,27 +451,6 @@ DATASETS: dict[str, DatasetSpec] = {
         for name in SPOKEN_DIGIT_SOURCES
     },
 }
-# tfds's own builders: prepared by download
-DOWNLOADED = ("mnist", "cifar10", "imdb_reviews", "tiny_shakespeare", "free_spoken_digit")
-
-
-@dataclasses.dataclass(frozen=True)
-class ManualDownload:
-    """The files a tfds builder reads from ``--manual_dir`` instead of downloading them."""
-
-    files: tuple[str, ...]
-    source: str
-
-    def __str__(self) -> str:
-        return f"{' and '.join(self.files)} from {self.source}"
-
-
-# tfds's builders that read files you download yourself
-MANUAL = {
-    "imagenet2012": ManualDownload(
-        ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar"), "image-net.org, after registering"
-    )
-}
 
 
 def register_dataset(name: str, spec: DatasetSpec) -> None:
@@ -598,30 +472,6 @@ def dataset_spec(name: str) -> DatasetSpec:
     valid ones."""
     check_choice("dataset", name.split("/")[0], DATASETS)
     return DATASETS[name.split("/")[0]]
-
-
-def prepare_command(name: str, data_dir) -> str:
-    manual = " --manual_dir DIR" if name in MANUAL else ""
-    return f"python -m nets.data.prepare {name} --data_dir {data_dir}{manual}"
-
-
-def builder(name: str, data_dir=None):
-    """The tfds builder of ``name`` writing array_record files into ``data_dir`` (tfds's default
-    when None). A config the builder does not have is listed with the valid ones."""
-    import tensorflow_datasets as tfds
-
-    import nets.data.fsdd  # noqa: F401  (registers free_spoken_digit with tfds)
-    from nets.data.builders import OFFLINE_BUILDERS
-
-    base, _, config = name.partition("/")  # the builder, then its config
-    check_choice("tfds dataset", base, (*OFFLINE_BUILDERS, *DOWNLOADED, *MANUAL))
-    if base not in OFFLINE_BUILDERS:
-        return tfds.builder(name, data_dir=data_dir, file_format="array_record")
-    builder_class = OFFLINE_BUILDERS[base]
-    configs = {c.name: c for c in builder_class.BUILDER_CONFIGS}
-    if configs or config:
-        check_choice(f"{base} config", config, configs)
-    return builder_class(config=configs.get(config), data_dir=data_dir, file_format="array_record")
 
 
 SPLITS = ("train", "test")
@@ -650,211 +500,3 @@ def load_records(name: str, split: str, data_dir=None) -> Records:
             f"records from its files (mnist, cifar10, digits32, mnist1d, ...)"
         )
     return spec.load.records(name, split, data_dir)
-
-
-def size(data) -> int:
-    """The number of examples of ``data``: arrays [N, ...] or ``Records``."""
-    return len(data) if isinstance(data, Records) else len(jax.tree.leaves(data)[0])
-
-
-def stack(examples) -> dict:
-    """Examples (each a dict of arrays, maybe nested) stacked into one batch, leaf by leaf."""
-    return jax.tree.map(lambda *values: np.stack(values), *examples)
-
-
-def take(arrays, rows):
-    """The ``rows`` (a slice or an index array) of every leaf of ``arrays`` [N, ...]: a batch
-    may nest ({'inputs': {'source', 'decoder_inputs'}, ...}). ``Records`` are read and stacked."""
-    if isinstance(arrays, Records):
-        if np.ndim(rows) == 0 and not isinstance(rows, slice):  # one example, once per record
-            return arrays[rows]
-        # a range slices lazily: no index array the size of the split per call
-        indices = range(len(arrays))[rows] if isinstance(rows, slice) else rows
-        return stack(arrays[i] for i in indices)
-    return jax.tree.map(lambda value: value[rows], arrays)
-
-
-def train_batches(
-    arrays: "dict[str, np.ndarray] | Records",
-    batch_size: int,
-    seed: int,
-    *,
-    shard_index: int | None = None,
-    shard_count: int | None = None,
-    prefetch: int = 2,
-    augment: Callable[[dict, np.random.Generator], dict] | None = None,
-    workers: int = 0,
-) -> Iterator[dict[str, np.ndarray]]:
-    """An endless grain iterator of shuffled batches of ``arrays`` (leaves [N, ...]), or of
-    ``Records`` read from their files example by example.
-
-    Every epoch is a fresh permutation, a function of ``seed`` and the epoch only. Process
-    ``shard_index`` of ``shard_count`` (default: this JAX process of all of them) takes every
-    ``shard_count``-th example of that order, so the processes' batches never overlap and
-    together form the global batch of ``batch_size * shard_count``. The iterator's
-    ``get_state()`` is a small JSON-able dict; ``set_state`` on a new iterator continues exactly.
-
-    ``augment(example, rng)`` (``nets.data.augment.augmentation``) transforms each example with
-    a generator that grain seeds from ``seed`` and the example's position in the endless order:
-    the same position is augmented the same way on every run, resumed or not. ``workers`` > 0
-    reads, decodes and augments in that many processes (grain's ``mp_prefetch``), in the same
-    order.
-    """
-    check_positive("batch_size", batch_size)
-    shard_index = jax.process_index() if shard_index is None else shard_index
-    shard_count = jax.process_count() if shard_count is None else shard_count
-    count = size(arrays)
-    if count < batch_size * shard_count:
-        raise ValueError(
-            f"a batch of {batch_size * shard_count} needs at least that many "
-            f"examples; the data set has {count}"
-        )
-    order = grain.MapDataset.range(count).seed(seed).shuffle().repeat(None)
-    order = order[shard_index::shard_count]
-    if augment is None and not isinstance(arrays, Records):  # whole batches sliced at once
-        batches = order.batch(batch_size, drop_remainder=True).map(functools.partial(take, arrays))
-    else:  # example by example: read (and decode) each, augment it, then batch
-        examples = order.map(functools.partial(take, arrays))
-        if augment is not None:
-            examples = examples.random_map(augment)
-        batches = examples.batch(batch_size, drop_remainder=True)
-    options = grain.ReadOptions(num_threads=1, prefetch_buffer_size=prefetch)
-    dataset = batches.to_iter_dataset(options)
-    return iter(_in_processes(dataset, workers) if workers else dataset)
-
-
-def stream_batches(
-    arrays: dict[str, np.ndarray],
-    batch_size: int,
-    *,
-    shard_index: int | None = None,
-    shard_count: int | None = None,
-    prefetch: int = 2,
-) -> Iterator[dict[str, np.ndarray]]:
-    """An endless grain iterator of consecutive chunks, for truncated backpropagation through
-    time with the carry passed on (a stateful run).
-
-    The N windows of ``arrays`` (in text order: ``nets.data.text.windows``) are cut into
-    B = batch_size * shard_count streams of S = N // B consecutive windows. Batch k holds
-    window k mod S of each of this process's streams, so row b of batch k + 1 continues the
-    text where row b of batch k stopped; 'reset' [batch] is true when the streams start over
-    (k mod S = 0) and the carry must start from zeros. No shuffling: order is the point.
-    ``get_state`` / ``set_state`` as for ``train_batches``.
-    """
-    check_positive("batch_size", batch_size)
-    shard_index = jax.process_index() if shard_index is None else shard_index
-    shard_count = jax.process_count() if shard_count is None else shard_count
-    streams = batch_size * shard_count
-    length = len(jax.tree.leaves(arrays)[0]) // streams
-    if length < 1:
-        raise ValueError(
-            f"{streams} streams need at least that many windows; the data set has "
-            f"{len(jax.tree.leaves(arrays)[0])}"
-        )
-    starts = np.arange(shard_index, streams, shard_count) * length  # this process's streams
-
-    def chunk(k: int) -> dict[str, np.ndarray]:
-        batch = take(arrays, starts + k)
-        return {**batch, "reset": np.full(batch_size, k == 0)}
-
-    chunks = grain.MapDataset.range(length).repeat(None).map(chunk)
-    options = grain.ReadOptions(num_threads=1, prefetch_buffer_size=prefetch)
-    return iter(chunks.to_iter_dataset(options))
-
-
-def eval_batches(
-    arrays: "dict[str, np.ndarray] | Records",
-    batch_size: int,
-    rows=None,
-    *,
-    view: Callable[[dict], dict] | None = None,
-    workers: int = 0,
-) -> Iterator[dict]:
-    """The whole split in order (or its ``rows``, an index array), in batches of exactly
-    ``batch_size`` (one compiled shape): each batch has 'valid' [batch_size], 0 on the rows
-    that pad the last batch. No rows give one batch with nothing valid, so that every process
-    of a sharded evaluation has sums to add. ``view(example)`` is applied to each example
-    before the batch is stacked (ImageNet's centre crop: ``nets.data.augment.evaluation_view``);
-    ``workers`` > 0 reads, decodes and views the batches in that many processes."""
-    check_positive("batch_size", batch_size)
-    rows = np.arange(size(arrays)) if rows is None else np.asarray(rows, int)
-    count = -(-max(len(rows), 1) // batch_size)
-    batch = functools.partial(_eval_batch, arrays, rows, batch_size, view)
-    if not workers:
-        return map(batch, range(count))
-    dataset = grain.MapDataset.range(count).map(batch).to_iter_dataset()
-    return iter(_in_processes(dataset, workers))
-
-
-def _eval_batch(arrays, rows: np.ndarray, batch_size: int, view, number: int) -> dict:
-    """Batch ``number`` of ``eval_batches``: rows past the end repeat the last one, marked
-    invalid."""
-    window = np.arange(number * batch_size, (number + 1) * batch_size)
-    real = window < len(rows)
-    indices = rows[np.minimum(window, len(rows) - 1)] if len(rows) else window * 0
-    if view is None:
-        batch = take(arrays, indices)
-    else:  # one example at a time: the records may differ in size until viewed
-        batch = stack(view(take(arrays, i)) for i in indices)
-    return {**batch, "valid": real.astype(np.float32)}
-
-
-def _in_processes(dataset: grain.IterDataset, workers: int) -> grain.IterDataset:
-    """``dataset`` read by ``workers`` processes (grain's ``mp_prefetch``), in the same order."""
-    from absl import flags
-
-    if not flags.FLAGS.is_parsed():
-        # grain's workers read an absl flag, which fails outside an absl app until the flags
-        # count as parsed (google/grain issue 1355, fixed after grain 0.2.18)
-        flags.FLAGS.mark_as_parsed()
-    _spawn_ignoring_signals()
-    options = grain.MultiprocessingOptions(num_workers=workers)
-    return dataset.mp_prefetch(options, worker_init_fn=_worker_init)
-
-
-@functools.cache
-def _spawn_ignoring_signals() -> None:
-    """Have multiprocessing start its processes through a shell that ignores SIGTERM and
-    Ctrl-C before it execs Python (an ignored signal stays ignored across exec), so grain's
-    workers never see a group signal, not even while they import their modules. One killed
-    there hung the run: CPython's spawn was still writing the pickled dataset into the dead
-    worker's pipe, whose read end the parent itself holds. ``_worker_init`` says the same
-    again in Python. Not on Windows, which has neither."""
-    import atexit
-    import multiprocessing
-    import os
-    import shlex
-    import tempfile
-
-    if os.name != "posix":
-        return
-    python = shlex.quote(os.fsdecode(multiprocessing.spawn.get_executable()))
-    handle, path = tempfile.mkstemp(prefix="nets-worker-", suffix=".sh")
-    with os.fdopen(handle, "w") as script:
-        script.write(f"#!/bin/sh\ntrap '' TERM INT\nexec {python} \"$@\"\n")
-    os.chmod(path, 0o700)
-    atexit.register(os.unlink, path)
-    multiprocessing.set_executable(path)
-
-
-def _worker_init(index: int, count: int) -> None:
-    """In each worker process: leave SIGTERM and Ctrl-C to the parent (a scheduler signals the
-    whole process group; the parent saves a checkpoint, then stops its workers, where a worker
-    that died first made grain raise in the parent before it could save), and exit when the
-    parent is gone (after a kill -9 the workers were left running)."""
-    import os
-    import signal
-    import threading
-    import time
-
-    del index, count
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()
-
-    def watch():
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(0)
-
-    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
