@@ -33,7 +33,7 @@ from nets.models.sampling import check_temperature
 from nets.ngram import KneserNey, unigram_bits
 from nets.predict import sample_text
 from nets.training.config import validate_training
-from nets.training.trainer import metrics_rows, train
+from nets.training.run_driver import metrics_rows, train
 from nets.training.workdir import prepare_workdir, run_header, write_outputs
 
 # published character-level results, printed beside ours (DESIGN.md); other corpora

@@ -30,7 +30,7 @@ from nets.data.registry import load_split, variant
 from nets.data.series import SERIES, Normaliser, load_series, origins, train_size
 from nets.forecasting import arima, forecast_scores, fourier_terms, persistence, seasonal_naive
 from nets.training.config import validate_training
-from nets.training.trainer import predict, train
+from nets.training.run_driver import predict, train
 from nets.training.workdir import prepare_workdir, run_header
 
 ANCHOR = (

@@ -39,7 +39,7 @@ from nets.data.reviews import (
 )
 from nets.data.text import OOV, pad, words
 from nets.training.config import validate_training
-from nets.training.trainer import predict, train
+from nets.training.run_driver import predict, train
 from nets.training.workdir import prepare_workdir, run_header
 
 # published IMDB accuracies (%), printed beside ours (DESIGN.md)

@@ -37,7 +37,7 @@ from nets.data.speech import MELS, SAMPLE_RATE, decode, references, utterances
 from nets.metrics import sequence_scores
 from nets.models.ctc import beam_decode, greedy_decode
 from nets.training.config import validate_training
-from nets.training.trainer import metrics_rows, predict, train
+from nets.training.run_driver import metrics_rows, predict, train
 from nets.training.workdir import prepare_workdir, run_header
 
 # published label error rates (%), printed beside ours (Graves et al. 2006, Table 1: a

@@ -44,7 +44,7 @@ from nets.data.spoken_digits import SOURCES, SPLIT_SEEDS, spoken_digits_split
 from nets.metrics import label_error_rate, sequence_scores
 from nets.models.ctc import beam_decode, greedy_decode
 from nets.training.config import validate_training
-from nets.training.trainer import predict, train
+from nets.training.run_driver import predict, train
 from nets.training.workdir import prepare_workdir, run_header
 
 EXPERIMENT_FIELDS = (

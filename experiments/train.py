@@ -24,7 +24,7 @@ from experiments import cli
 from experiments.plotting import plt, save_run
 from nets.training.distributed import initialize_if_multihost
 from nets.training.events import EventLog
-from nets.training.trainer import metrics_rows, train
+from nets.training.run_driver import metrics_rows, train
 from nets.training.workdir import read_json, run_header
 
 

@@ -35,7 +35,7 @@ from nets.data.translation import END_ID, ORDER_MARKS, START_ID, decode_targets
 from nets.models.decoding import beam_search, greedy_decode
 from nets.models.seq2seq import EncoderDecoder
 from nets.training.config import validate_training
-from nets.training.trainer import train
+from nets.training.run_driver import train
 from nets.training.workdir import prepare_workdir, run_header
 
 # published results (%), printed beside ours (DESIGN.md)

@@ -20,7 +20,7 @@ from experiments import cli
 from experiments.plotting import plt, save_run
 from nets.data.registry import load_split
 from nets.models import get_model
-from nets.training import trainer
+from nets.training import run_driver
 from nets.training.config import validate_training
 from nets.training.workdir import run_header
 
@@ -81,7 +81,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
             f"images, got {config.example_index}"
         )
     start = time.perf_counter()
-    outcome = trainer.train(config, workdir)  # the shared stack: checkpoints, metrics.jsonl
+    outcome = run_driver.train(config, workdir)  # the shared stack: checkpoints, metrics.jsonl
     workdir = Path(workdir)
     params = {"params": outcome.pop("state").params}
     image = test["inputs"][config.example_index]

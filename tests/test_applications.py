@@ -21,7 +21,7 @@ from nets.data.reviews import natural_reviews
 from nets.data.text import CHARACTERS
 from nets.training.checkpoint import Checkpoints
 from nets.training.preemption import Preempted
-from nets.training.trainer import train
+from nets.training.run_driver import train
 
 
 @pytest.mark.slow

@@ -21,8 +21,8 @@ from nets.data.registry import DatasetSpec, dataset_spec, register_dataset
 from nets.models import get_model, register_model
 from nets.training.checkpoint import CHECKSUMS
 from nets.training.objectives import get_objective
+from nets.training.run_driver import ADDED_LATER, CONFIG_FILE, check_resumable, train
 from nets.training.sweep import evaluate_on, sample_rows, sweep
-from nets.training.trainer import ADDED_LATER, CONFIG_FILE, check_resumable, train
 from nets.training.workdir import WorkdirLocked, json_bytes
 
 TRUE_WEIGHTS = np.array([1.5, -2.0, 0.5], np.float32)

@@ -18,7 +18,7 @@ import pytest
 
 from experiments.configs import mnist1d_cnn
 from nets.data import batches, registry
-from nets.training import trainer
+from nets.training import run_driver
 
 ROOT = Path(__file__).parent.parent
 
@@ -54,7 +54,7 @@ finally:
 
 def record_batches() -> list:
     """Make the run driver record, for each batch it reads, a checksum of each example."""
-    read, original = [], trainer.train_batches
+    read, original = [], run_driver.train_batches
 
     class Recording:
         def __init__(self, batches):
@@ -71,7 +71,7 @@ def record_batches() -> list:
         def set_state(self, state):
             self.batches.set_state(state)
 
-    trainer.train_batches = lambda *args, **kwargs: Recording(original(*args, **kwargs))
+    run_driver.train_batches = lambda *args, **kwargs: Recording(original(*args, **kwargs))
     return read
 
 
@@ -130,9 +130,9 @@ def test_two_processes_of_four_devices_train_as_one_of_eight(tmp_path, data_dir)
         config = mnist1d_cnn.get_config("tiny")
         config.data.data_dir = data_dir
         config.num_steps = 4
-        one = trainer.train(config, tmp_path / "one")
+        one = run_driver.train(config, tmp_path / "one")
     finally:
-        trainer.train_batches = batches.train_batches
+        run_driver.train_batches = batches.train_batches
 
     # the 2-process job, stopped after its checkpoint at step 2, then resumed to step 4
     two = tmp_path / "two"
@@ -162,7 +162,7 @@ def test_two_processes_of_four_devices_train_as_one_of_eight(tmp_path, data_dir)
     assert results["devices"] == 8 and results["resumed_from_step"] == 2
     for name, value in one["test"].items():
         assert results["test"][name] == pytest.approx(value, rel=1e-5)
-    state, _ = trainer.Checkpoints(two / "checkpoints", 3).restore_latest(one["state"])
+    state, _ = run_driver.Checkpoints(two / "checkpoints", 3).restore_latest(one["state"])
     assert int(state.step) == 4
     for a, b in zip(
         jax.tree.leaves(one["state"].params), jax.tree.leaves(state.params), strict=True

@@ -31,8 +31,8 @@ from nets.data.translation import decode_targets, written_dates
 from nets.models.ctc import greedy_decode
 from nets.predict import is_calendar_date
 from nets.training.load import RunError, load_run
+from nets.training.run_driver import predict as evaluation_outputs
 from nets.training.state import TrainState
-from nets.training.trainer import predict as evaluation_outputs
 from nets.training.workdir import exclusive
 
 CONFIGS = {

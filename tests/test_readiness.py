@@ -17,7 +17,7 @@ from experiments.configs import dates, mnist1d_cnn, mnist1d_gru
 from experiments.translation import model_run
 from nets.data import registry
 from nets.models import get_model
-from nets.training import trainer
+from nets.training import run_driver
 from nets.training.objectives import get_objective
 from nets.training.parallel import DataParallel
 from nets.training.profiling import PROFILE_DIR
@@ -58,11 +58,13 @@ def test_steady_steps_read_nothing_back_and_compile_nothing_new(kind, tmp_path, 
     differently compiles nothing after that."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", RecompilationWarning)
-        trainer.train(tiny_run(kind, data_dir, num_steps=4), tmp_path)
+        run_driver.train(tiny_run(kind, data_dir, num_steps=4), tmp_path)
         # (a cosine schedule's rates change with num_steps: resumed anyway, as a user may)
-        outcome = trainer.train(tiny_run(kind, data_dir, num_steps=8, resume_anyway=True), tmp_path)
+        outcome = run_driver.train(
+            tiny_run(kind, data_dir, num_steps=8, resume_anyway=True), tmp_path
+        )
     assert outcome["resumed_from_step"] == 4
-    rows = trainer.metrics_rows(tmp_path)
+    rows = run_driver.metrics_rows(tmp_path)
     assert [r["step"] for r in rows] == [2, 4, 6, 8]
     compiled = [r["compilations"] for r in rows]
     assert compiled[0] > 0 and compiled[2] > 0  # the two processes' first steps and evaluation
@@ -74,7 +76,7 @@ def test_steady_steps_read_nothing_back_and_compile_nothing_new(kind, tmp_path, 
     with Compilations() as later:
         for rows_kept in (5, 24, 29):  # last batch 5 of 24, full, 5 again after a full one
             part = jax.tree.map(lambda a, n=rows_kept: a[:n], test)
-            trainer.evaluate(outcome["state"], part, loss_fn, config.eval_batch_size)
+            run_driver.evaluate(outcome["state"], part, loss_fn, config.eval_batch_size)
     assert later.programs == []
 
 
@@ -89,7 +91,7 @@ def test_a_step_that_reads_its_loss_back_is_stopped(tmp_path, data_dir, monkeypa
 
     monkeypatch.setattr(DataParallel, "step", reading_back)
     with pytest.raises(Exception, match="[Dd]isallowed device-to-host transfer"):
-        trainer.train(tiny_run("cnn", data_dir), tmp_path)
+        run_driver.train(tiny_run("cnn", data_dir), tmp_path)
 
 
 def test_a_batch_of_another_shape_mid_run_is_a_recompilation_warning(
@@ -106,7 +108,7 @@ def test_a_batch_of_another_shape_mid_run_is_a_recompilation_warning(
 
     monkeypatch.setattr(DataParallel, "put_batch", shrinking)
     with pytest.warns(RecompilationWarning, match="step 3 compiled jit"):
-        trainer.train(tiny_run("cnn", data_dir), tmp_path)
+        run_driver.train(tiny_run("cnn", data_dir), tmp_path)
 
 
 def sweep_models():
@@ -158,7 +160,7 @@ def test_sweep_blocks_read_nothing_back_and_compile_once(kind):
 
 
 def test_profile_steps_writes_a_trace_of_exactly_those_steps(tmp_path, data_dir):
-    trainer.train(tiny_run("cnn", data_dir, num_steps=6, profile_steps="3:5"), tmp_path)
+    run_driver.train(tiny_run("cnn", data_dir, num_steps=6, profile_steps="3:5"), tmp_path)
     runs = list((tmp_path / PROFILE_DIR / "plugins" / "profile").iterdir())
     assert len(runs) == 1
     assert list(runs[0].glob("*.xplane.pb"))  # what TensorBoard's profile plugin reads

@@ -41,8 +41,8 @@ from nets.training.checkpoint import (
 from nets.training.config import build_sweep, validate_training
 from nets.training.distributed import describes_multihost
 from nets.training.load import RunError, load_run
+from nets.training.run_driver import NonFiniteError, evaluate
 from nets.training.state import TrainState, eval_step, train_step
-from nets.training.trainer import NonFiniteError, evaluate
 
 ROOT = Path(__file__).parent.parent
 
@@ -336,7 +336,7 @@ import os, signal, sys
 from nets.runtime import compilation_cache
 from experiments.configs.lenet5_digits import get_config
 from nets.training.preemption import Preempted
-from nets.training.trainer import train
+from nets.training.run_driver import train
 workdir, data_dir, kill_at, how, cache = sys.argv[1:3] + [int(sys.argv[3])] + sys.argv[4:6]
 compilation_cache(cache)
 config = get_config("tiny")
@@ -672,7 +672,7 @@ def test_a_resumed_run_logs_what_an_uninterrupted_run_logs(tmp_path, data_dir):
     averages steps 3 and 4, as the straight run's does (the checkpoint carries step 3's
     metrics); TensorBoard is rewritten from metrics.jsonl, so rows that a kill -9 took with the
     event writer's queue come back."""
-    from nets.training.trainer import train
+    from nets.training.run_driver import train
 
     config = tiny(lenet5_digits.get_config, data_dir, checkpoint_every=3, log_every=2, num_steps=6)
     train(config, tmp_path / "straight")
@@ -852,7 +852,7 @@ def test_a_metrics_log_that_cannot_be_written_stops_the_run_after_a_save(tmp_pat
     """metrics.jsonl unwritable mid-run (here a directory in its place): one error naming the
     file, a checkpoint at that step holding the row it could not write, and the rerun, with
     the file back, logs exactly what a straight run logs."""
-    from nets.training.trainer import train
+    from nets.training.run_driver import train
 
     config = tiny(lenet5_digits.get_config, data_dir, checkpoint_every=3, log_every=2, num_steps=6)
     train(config, tmp_path / "straight")

@@ -87,7 +87,7 @@ def training_config(profile: str, data: str, model: str, **model_options):
     config.label_smoothing = 0.0
     # truncated BPTT: consecutive chunks of a text, the carry passed on (many_to_many only)
     config.stateful = False
-    # resume even if the config now changes the run (nets.training.trainer.check_resumable)
+    # resume even if the config now changes the run (nets.training.run_driver.check_resumable)
     config.resume_anyway = False
     # the published result a recipe reproduces, printed beside ours ('' for none)
     config.anchor = ""

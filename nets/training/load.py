@@ -25,7 +25,7 @@ import orbax.checkpoint as ocp
 from nets.data.text import PAD
 from nets.training.checkpoint import CheckpointError, check_intact
 from nets.training.config import build_model
-from nets.training.trainer import CONFIG_FILE, PIPELINE_FILE
+from nets.training.run_driver import CONFIG_FILE, PIPELINE_FILE
 from nets.training.workdir import read_json
 
 

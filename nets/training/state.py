@@ -7,7 +7,7 @@
 ``loss_fn(outputs, batch)`` returns per-example values ({'loss': [batch], ...}; see
 ``nets.training.objectives``). Both steps are pure functions of arrays: the sweep driver
 (``nets.training.sweep``) vmaps the train step over seeds and data sets inside a scan, the run
-driver (``nets.training.trainer``) runs it on every device (``nets.training.parallel``), passing
+driver (``nets.training.run_driver``) runs it on every device (``nets.training.parallel``), passing
 ``axis_name`` so that the gradients, the BatchNorm running statistics and the metrics are
 averaged over the devices with ``lax.pmean``.
 """

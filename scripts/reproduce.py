@@ -1,6 +1,6 @@
 """Regenerate every figure and table of the README into one folder, and check its numbers.
 
-    python -m experiments.reproduce [--profile quick|full] [--out runs/reproduce] [--only a,b]
+    python scripts/reproduce.py [--profile quick|full] [--out runs/reproduce] [--only a,b]
 
 Each experiment runs in its own process with the command the README names, writing into
 OUT/<name>/ (results.json, its figures, and what it printed in stdout.txt); its wall time is
