@@ -16,7 +16,6 @@ Writes results.json and one figure per part into --workdir; prints the tables.
 
 import sys
 import time
-from functools import partial
 from pathlib import Path
 
 import jax
@@ -26,16 +25,13 @@ import numpy as np
 from tqdm import tqdm
 
 from experiments import cli
+from experiments.configs import model_config, vary
 from experiments.plotting import plt, save_run
 from nets import losses
 from nets.checks import check_choice
-from nets.data.mnist1d import load_mnist1d
-from nets.data.synthetic import noisy_sine, with_outliers
-from nets.models import get_model
 from nets.models.mnist1d import MODELS
-from nets.training import objectives
-from nets.training.config import build_optimizer, check_positive_fields
-from nets.training.sweep import check_schedule, evaluate_on, sample_rows, sweep
+from nets.training.config import build_sweep, check_positive_fields
+from nets.training.sweep import check_schedule, sweep_group
 from nets.training.workdir import prepare_workdir, run_header
 
 PARTS = ("saturation", "classification", "binary", "multilabel", "regression", "anchor")
@@ -47,32 +43,37 @@ PUBLISHED_ACCURACY = {
 }
 
 
-def _dense(targets, logits):
-    """Integer labels as one-hot rows; dense targets unchanged."""
-    if targets.ndim < logits.ndim:
-        return jax.nn.one_hot(targets, logits.shape[-1])
-    return targets
-
-
-# Classification losses, unreduced: ``terms(logits, targets)``; targets are labels or 0/1 arrays.
-CLASSIFICATION_LOSSES = {
-    "softmax_cce": lambda z, t: losses.categorical_cross_entropy(
-        z, t, from_logits=True, reduction="none"
-    ),
-    "softmax_mse": lambda z, t: losses.mse(jax.nn.softmax(z), _dense(t, z), reduction="none"),
-    "sigmoid_mse": lambda z, t: losses.mse(jax.nn.sigmoid(z), _dense(t, z), reduction="none"),
-    "sigmoid_bce": lambda z, t: losses.binary_cross_entropy(
-        z, _dense(t, z), from_logits=True, reduction="none"
-    ),
-}
+# the classification losses compared (``nets.training.objectives``: softmax_cce is cross_entropy)
+CLASSIFICATION_LOSSES = ("softmax_cce", "softmax_mse", "sigmoid_mse", "sigmoid_bce")
+OBJECTIVE = {"softmax_cce": "cross_entropy"}
 LABEL_LOSSES = ("sigmoid_bce", "sigmoid_mse")  # the binary and multi-label parts'
 REGRESSION_LOSSES = ("mse", "mae", "huber")
+TASK_DATA = {"binary": "mnist1d_even", "multilabel": "mnist1d_multilabel"}
 
 
-def regression_loss(name: str, delta: float):
-    """The objective of 'mse', 'mae' or 'huber' for a one-output forecaster."""
-    pick = {"mse": losses.mse, "mae": losses.mae, "huber": partial(losses.huber, delta=delta)}
-    return objectives.from_terms(partial(pick[name], reduction="none"))
+def outlier_sets(fractions) -> tuple[str, ...]:
+    """The registered noisy sines with these fractions of outliers: 'noisy_sine', 'noisy_sine/5'."""
+    names = []
+    for fraction in fractions:
+        percent = round(100 * fraction)
+        if not 0 <= fraction < 1 or abs(100 * fraction - percent) > 1e-9:
+            raise ValueError(f"outlier fraction must be in [0, 1) in whole percent, got {fraction}")
+        names.append(f"noisy_sine/{percent}" if percent else "noisy_sine")
+    return tuple(names)
+
+
+def mnist1d_group(config, model: str, loss: str, data: str = "mnist1d", steps: int = 0):
+    """The MNIST-1D sweep group of ``model`` trained with ``loss`` on ``data``: the group's own
+    model (the MLP of the benchmark's width) or another with its defaults."""
+    group = config.mnist1d
+    model_group = group.model if model == group.model.name else model_config(model)
+    return vary(
+        group,
+        model=model_group,
+        data__name=data,
+        loss=OBJECTIVE.get(loss, loss),
+        num_steps=steps or group.num_steps,
+    )
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -87,20 +88,15 @@ def validate(config: ml_collections.ConfigDict) -> None:
     known("loss", config.classification.losses, CLASSIFICATION_LOSSES)
     known("loss", (*config.binary.losses, *config.multilabel.losses), LABEL_LOSSES)
     known("loss", config.regression.losses, REGRESSION_LOSSES)
-    if config.regression.huber_delta <= 0:
-        raise ValueError(f"huber delta must be positive, got {config.regression.huber_delta}")
-    for fraction in config.regression.outlier_fractions:
-        if not 0 <= fraction < 1:
-            raise ValueError(f"outlier fraction must be in [0, 1), got {fraction}")
+    outlier_sets(config.regression.outlier_fractions)
     check_positive_fields(config, ("seeds",))
-    for group in ("mnist1d", "regression"):
-        check_positive_fields(config[group], ("batch_size",), f"config.{group}.")
-        check_schedule(config[group].num_steps, config[group].eval_every, f"config.{group}.")
-        build_optimizer(
-            config[group].optimizer, config[group].num_steps, f"config.{group}.optimizer"
-        )
-    check_positive_fields(config.mnist1d, ("mlp_hidden_size",), "config.mnist1d.")
     check_schedule(config.anchor.num_steps, config.mnist1d.eval_every, "config.anchor.")
+    models = {*config.classification.models, *config.anchor.models}
+    for model in sorted(models):
+        build_sweep(mnist1d_group(config, model, "softmax_cce"), "config.mnist1d")
+    if "regression" in config.parts:
+        regression_group = vary(config.regression, data__name="noisy_sine")
+        build_sweep(regression_group, "config.regression")
 
 
 # --- 1. saturation -------------------------------------------------------------------------------
@@ -138,35 +134,11 @@ def saturation_figure(result):
 # --- 2. classification on MNIST-1D ---------------------------------------------------------------
 
 
-def accuracy(logits, targets):
-    """Multi-class: argmax against labels; 0/1 targets: per-unit sign of the logit."""
-    if targets.ndim < logits.ndim:
-        return jnp.mean(jnp.argmax(logits, axis=-1) == targets)
-    return jnp.mean((logits > 0) == (targets > 0.5))
-
-
-def classify(model_name, loss_name, targets, test_targets, config, progress, steps=None) -> dict:
-    """Train one model with one loss on MNIST-1D for all seeds; test-accuracy curves."""
-    data = load_mnist1d()
-    # integer labels [N] -> 10 logits; 0/1 targets [N, units] -> one logit per unit
-    options = {"hidden_size": config.mnist1d.mlp_hidden_size} if model_name == "mnist1d_mlp" else {}
-    model = get_model(model_name, 10 if targets.ndim == 1 else targets.shape[1], **options)
-    test_set = {"inputs": jnp.asarray(data["test"]["inputs"]), "targets": jnp.asarray(test_targets)}
-    train_set = {"inputs": data["train"]["inputs"][None], "targets": targets[None]}
-    num_steps = steps or config.mnist1d.num_steps
-    result = sweep(
-        model,
-        objectives.from_terms(CLASSIFICATION_LOSSES[loss_name]),
-        build_optimizer(config.mnist1d.optimizer, num_steps),
-        sample_rows(config.mnist1d.batch_size),
-        jax.tree.map(jnp.asarray, train_set),
-        lambda state: accuracy(state.apply(test_set)[0], test_set["targets"]),
-        example_input=test_set["inputs"][:1],
-        seeds=config.seeds,
-        num_steps=num_steps,
-        eval_every=config.mnist1d.eval_every,
-        progress=progress,
-    )
+def classify(config, model: str, loss: str, progress, data="mnist1d", steps: int = 0) -> dict:
+    """Train one model with one loss on an MNIST-1D task for all seeds; test-accuracy curves
+    (the data set's own accuracy: argmax against labels, per unit for 0/1 targets)."""
+    group = mnist1d_group(config, model, loss, data, steps)
+    result = sweep_group(group, where="config.mnist1d", progress=progress)
     curves = result["metric"][0]  # [seeds, evaluations]
     target = config.classification.target_accuracy
     reached = [
@@ -174,23 +146,14 @@ def classify(model_name, loss_name, targets, test_targets, config, progress, ste
         for seed in curves
     ]
     return {
-        "model": model_name,
-        "loss": loss_name,
+        "model": model,
+        "loss": loss,
         "steps": result["steps"],
         "test_accuracy": curves,
         "final_accuracy_mean": float(curves[:, -1].mean()),
         "final_accuracy_std": float(curves[:, -1].std()),
         "steps_to_target": reached,
     }
-
-
-def derived_targets(labels: np.ndarray, task: str) -> np.ndarray:
-    """0/1 targets from digit labels: 'binary' [N, 1] (even digit); 'multilabel' [N, 3]
-    (even, at least 5, prime), so several units can be on at once."""
-    even = labels % 2 == 0
-    if task == "binary":
-        return even[:, None].astype(np.float32)
-    return np.stack([even, labels >= 5, np.isin(labels, (2, 3, 5, 7))], 1).astype(np.float32)
 
 
 def curves_figure(runs: list, group_key: str, title: str, target=None):
@@ -220,36 +183,14 @@ def curves_figure(runs: list, group_key: str, title: str, target=None):
 # --- 3. regression with outliers -----------------------------------------------------------------
 
 
-def regression(config, seeds: int, progress) -> list:
-    """Every loss against every outlier fraction (``config``: the regression group): clean test
-    MSE [fractions, seeds]."""
-    sine = partial(noisy_sine, window=config.window, noise=config.noise)
-    train = sine(config.train_size, seed=0, clean_targets=False)
-    test_set = jax.tree.map(jnp.asarray, sine(config.test_size, seed=1, clean_targets=True))
+def regression(config, progress) -> list:
+    """Every loss against every outlier fraction (``config``: the regression group, its data
+    sets trained at once), scored by the MSE on the clean test set: [fractions, seeds]."""
     fractions = config.outlier_fractions
-    corrupted = [
-        with_outliers(train["targets"], f, config.outlier_scale, seed=2) for f in fractions
-    ]
-    train_sets = {  # one data set per outlier fraction: the sweep trains them all at once
-        "inputs": np.broadcast_to(train["inputs"], (len(fractions), *train["inputs"].shape)),
-        "targets": np.stack(corrupted),
-    }
-    model = get_model("many_to_one", 1, cell="gru", hidden_size=config.hidden_size)
     rows = []
     for name in config.losses:
-        result = sweep(
-            model,
-            regression_loss(name, config.huber_delta),
-            build_optimizer(config.optimizer, config.num_steps),
-            sample_rows(config.batch_size),
-            train_sets,
-            evaluate_on(test_set, objectives.mse),
-            example_input=test_set["inputs"][:1],
-            seeds=seeds,
-            num_steps=config.num_steps,
-            eval_every=config.eval_every,
-            progress=progress,
-        )
+        group = vary(config, data__name=outlier_sets(fractions), loss=name)
+        result = sweep_group(group, where="config.regression", progress=progress)
         final = result["metric"][..., -1]  # [fractions, seeds]
         rows.append(
             {
@@ -289,7 +230,6 @@ def regression_figure(rows: list):
 
 def anchor(config, classification_runs: list, progress) -> list:
     """Cross-entropy runs of the four benchmark models against the published accuracies."""
-    data = load_mnist1d()
     rows = []
     for name in config.anchor.models:
         if reuses_classification(config, name):
@@ -297,10 +237,7 @@ def anchor(config, classification_runs: list, progress) -> list:
                 r for r in classification_runs if (r["model"], r["loss"]) == (name, "softmax_cce")
             ]
         else:
-            labels, test_labels = data["train"]["targets"], data["test"]["targets"]
-            run = classify(
-                name, "softmax_cce", labels, test_labels, config, progress, config.anchor.num_steps
-            )
+            run = classify(config, name, "softmax_cce", progress, steps=config.anchor.num_steps)
         rows.append(
             {
                 "model": name,
@@ -352,7 +289,6 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     parts = set(config.parts)
     results = {}
     figures = {}
-    data = load_mnist1d() if parts - {"saturation", "regression"} else None
     with tqdm(
         total=planned_steps(config), desc="training steps", unit="step", file=sys.stderr
     ) as progress:
@@ -361,9 +297,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
             figures["saturation.png"] = saturation_figure(results["saturation"])
         classification_runs = []
         if "classification" in parts:
-            labels, test_labels = data["train"]["targets"], data["test"]["targets"]
             classification_runs = [
-                classify(m, loss, labels, test_labels, config, progress)
+                classify(config, m, loss, progress)
                 for m in config.classification.models
                 for loss in config.classification.losses
             ]
@@ -377,13 +312,9 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
         labelled = []
         for task in ("binary", "multilabel"):
             if task in parts:
-                targets = derived_targets(data["train"]["targets"], task)
-                test_targets = derived_targets(data["test"]["targets"], task)
+                data = TASK_DATA[task]
                 task_runs = [
-                    dict(
-                        classify("mnist1d_mlp", loss, targets, test_targets, config, progress),
-                        task=task,
-                    )
+                    dict(classify(config, "mnist1d_mlp", loss, progress, data), task=task)
                     for loss in config[task].losses
                 ]
                 results[task] = task_runs
@@ -393,7 +324,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
                 labelled, "task", "MNIST-1D, sigmoid outputs (per-unit accuracy)"
             )
         if "regression" in parts:
-            results["regression"] = regression(config.regression, config.seeds, progress)
+            results["regression"] = regression(config.regression, progress)
             figures["regression.png"] = regression_figure(results["regression"])
         if "anchor" in parts:
             results["anchor"] = anchor(config, classification_runs, progress)

@@ -1,7 +1,6 @@
 """The loss-comparison experiment: closed-form gradients, its data, and a tiny run of each part."""
 
 import json
-from functools import partial
 
 import jax
 import numpy as np
@@ -9,7 +8,9 @@ import pytest
 
 from experiments import compare_losses as cl
 from experiments.configs.compare_losses import get_config
-from nets.data.synthetic import noisy_sine, with_outliers
+from nets.data.mnist1d import derived_targets, load_mnist1d
+from nets.data.registry import load_split
+from nets.data.synthetic import NOISY_SINE, noisy_sine, with_outliers
 from nets.training import objectives
 
 
@@ -35,7 +36,8 @@ def test_classification_losses_against_numpy():
     batch = {"targets": labels}
 
     def per_example(name):  # the objective the sweep trains with: each example's mean term
-        return objectives.from_terms(cl.CLASSIFICATION_LOSSES[name])(logits, batch)["loss"]
+        objective = objectives.get_objective(cl.OBJECTIVE.get(name, name))
+        return objective(logits, batch)["loss"]
 
     np.testing.assert_allclose(
         per_example("softmax_mse"), np.mean((softmax - one_hot) ** 2, axis=1), rtol=1e-5
@@ -48,16 +50,22 @@ def test_classification_losses_against_numpy():
     np.testing.assert_allclose(
         per_example("softmax_cce"), -np.log(softmax[np.arange(6), labels]), rtol=1e-5
     )
-    assert cl.accuracy(logits, labels) == np.mean(logits.argmax(1) == labels)
+    # the regression losses, one output against scalar targets: |e|, and Huber's with delta 1
+    z, y = np.array([[0.5], [-3.0]], np.float32), np.array([0.0, 0.0], np.float32)
+    mae, huber = (objectives.get_objective(n)(z, {"targets": y})["loss"] for n in ("mae", "huber"))
+    np.testing.assert_allclose(mae, [0.5, 3.0])
+    np.testing.assert_allclose(huber, [0.125, 2.5])
 
 
 def test_derived_targets():
     labels = np.arange(10)
-    np.testing.assert_array_equal(cl.derived_targets(labels, "binary")[:, 0], labels % 2 == 0)
-    multi = cl.derived_targets(labels, "multilabel")
+    np.testing.assert_array_equal(derived_targets(labels, "even")[:, 0], labels % 2 == 0)
+    multi = derived_targets(labels, "multilabel")
     np.testing.assert_array_equal(multi[7], [0, 1, 1])  # odd, >= 5, prime
     np.testing.assert_array_equal(multi[2], [1, 0, 1])
     np.testing.assert_array_equal(multi[8], [1, 1, 0])
+    even = load_split("mnist1d_even", "test")
+    np.testing.assert_array_equal(even["targets"][:, 0], load_mnist1d()["test"]["targets"] % 2 == 0)
 
 
 def test_outliers_replace_exactly_the_fraction_asked():
@@ -70,14 +78,18 @@ def test_outliers_replace_exactly_the_fraction_asked():
 
 
 def test_noisy_sine_test_targets_are_clean():
-    config = get_config("tiny").regression
-    sine = partial(noisy_sine, window=config.window, noise=config.noise)
-    clean = sine(50, seed=1, clean_targets=True)
+    window, noise = NOISY_SINE["window"], NOISY_SINE["noise"]
+    clean = noisy_sine(50, window, noise, seed=1, clean_targets=True)
     x, y = clean["inputs"], clean["targets"]
-    assert x.shape == (50, config.window, 1) and y.shape == (50,)
+    assert x.shape == (50, window, 1) and y.shape == (50,)
     assert np.all(np.abs(y) <= 1.0)  # a noiseless sine
-    noisy = sine(50, seed=1, clean_targets=False)["targets"]
-    assert 0.5 * config.noise < np.std(noisy - y) < 2 * config.noise
+    noisy = noisy_sine(50, window, noise, seed=1, clean_targets=False)["targets"]
+    assert 0.5 * noise < np.std(noisy - y) < 2 * noise
+    # the registered sets: the same training inputs, 20% of the targets replaced
+    clean, corrupted = (load_split(n, "train") for n in ("noisy_sine", "noisy_sine/20"))
+    np.testing.assert_array_equal(clean["inputs"], corrupted["inputs"])
+    assert np.mean(clean["targets"] != corrupted["targets"]) == 0.2
+    assert cl.outlier_sets((0.0, 0.05, 0.4)) == ("noisy_sine", "noisy_sine/5", "noisy_sine/40")
 
 
 @pytest.mark.parametrize(
@@ -85,9 +97,10 @@ def test_noisy_sine_test_targets_are_clean():
     [("saturation", "classification"), ("binary", "multilabel"), ("regression",), ("anchor",)],
 )
 @pytest.mark.slow
-def test_tiny_run_of_each_part(tmp_path, parts):
+def test_tiny_run_of_each_part(tmp_path, data_dir, parts):
     config = get_config("tiny")
     config.parts = parts
+    config.mnist1d.data.data_dir = data_dir
     cl.run(config, str(tmp_path))
     results = json.loads((tmp_path / "results.json").read_text())
     for part in ("classification", "binary", "multilabel"):

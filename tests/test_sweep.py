@@ -9,6 +9,7 @@ import pytest
 from experiments.configs import optimizer_config, sweep_config, vary
 from nets.data.digits import load_digits
 from nets.data.pixels import fixed_permutation
+from nets.data.registry import load_split
 from nets.data.synthetic import adding_problem, copy_task
 from nets.models import get_model
 from nets.training import objectives
@@ -72,6 +73,26 @@ def test_a_sweep_group_trains_what_the_same_parts_built_by_hand_train():
     assert result["steps"] == [0, 2, 4]
 
 
+def test_several_data_sets_of_one_kind_train_at_once_under_a_loss_of_their_own(data_dir):
+    """The regression of the loss comparison: the noisy sine with 0% and 20% outliers on the
+    data-set axis, trained with Huber's loss and scored by the data set's MSE; and MNIST-1D,
+    prepared on first use, read into memory."""
+    changes = dict(data__name=("noisy_sine", "noisy_sine/20"), model__cell="gru", loss="huber")
+    parts = build_sweep(vary(group(), **changes))
+    clean, corrupted = load_split("noisy_sine", "train"), load_split("noisy_sine/20", "train")
+    np.testing.assert_array_equal(parts.train_sets["targets"][0], clean["targets"])
+    np.testing.assert_array_equal(parts.train_sets["targets"][1], corrupted["targets"])
+    np.testing.assert_array_equal(
+        parts.test_set["targets"], load_split("noisy_sine", "test")["targets"]
+    )
+    z, y = np.array([[0.5], [3.0]], np.float32), np.array([0.0, 0.0], np.float32)
+    np.testing.assert_allclose(parts.loss_fn(z, {"targets": y})["loss"], [0.125, 2.5])  # Huber, 1
+    result = sweep_group(vary(group(), **changes))
+    assert result["metric"].shape == (2, 2, 3)  # [data sets, seeds, evaluations]
+    digits = build_sweep(vary(group("mnist1d", "mnist1d_mlp"), data__data_dir=data_dir))
+    assert digits.train_sets["inputs"].shape == (1, 4000, 40) and digits.model.num_outputs == 10
+
+
 def test_a_generated_task_without_a_test_split_trains_only():
     result = sweep_group(vary(group(), data__test_size=0))
     assert "metric" not in result and result["parts"].test_set is None
@@ -109,7 +130,8 @@ def test_vary_changes_a_copy_by_dotted_path():
         ({"data__test_size": -1}, r"config.data.test_size \(0: no test split, training only\)"),
         ({"data__name": "adding_problem/t1"}, "adding problem length must be an integer >= 2"),
         ({"data__name": "adding_problem/x5"}, "the part after '/' must be t<T>"),
-        ({"data__name": "digits32"}, "'digits32' is read from prepared files; a sweep trains"),
+        ({"data__name": ("digits8_pixels", "noisy_sine")}, "must be of one kind made in memo"),
+        ({"loss": "hinge"}, "unknown loss 'hinge'; valid: binary_cross_entropy"),
         ({"metric": "accuracy"}, r"unknown config.metric of dataset 'adding_problem/t6' 'acc"),
         ({"optimizer__learning_rate": 0.0}, r"config.optimizer.learning_rate must be a finite"),
     ],

@@ -119,15 +119,16 @@ def sweep_config(
 
 def vary(config: ml_collections.ConfigDict, **changes) -> ml_collections.ConfigDict:
     """A copy of ``config`` with ``changes`` by dotted path, '__' for the dot:
-    ``vary(group, model__cell="gru", data__name="adding_problem/t200")``."""
-    varied = config.copy_and_resolve_references()
+    ``vary(group, model__cell="gru", data__name="adding_problem/t200")``. A change may give a
+    field a value of another type (a tuple of data sets where one name was)."""
+    varied = config.copy_and_resolve_references().to_dict()
     for path, value in changes.items():
         *parents, field = path.split("__")
         target = varied
         for parent in parents:
             target = target[parent]
-        target[field] = value
-    return varied
+        target[field] = value.to_dict() if hasattr(value, "to_dict") else value
+    return ml_collections.ConfigDict(varied)
 
 
 def cell_group(config, cell: str, data: str, **cell_options) -> ml_collections.ConfigDict:

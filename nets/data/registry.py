@@ -21,6 +21,7 @@ from nets.checks import check_choice
 from nets.data import synthetic
 from nets.data.corpus import pydoc_text
 from nets.data.digits import load_digits
+from nets.data.mnist1d import mnist1d_labels
 from nets.data.pixels import fixed_permutation, pixel_sequences
 from nets.data.reviews import REVIEW_VOCABULARY, max_review_length, review_split
 from nets.data.reviews import vocabulary as review_vocabulary
@@ -380,6 +381,9 @@ DATASETS: dict[str, DatasetSpec] = {
         name: DatasetSpec("cross_entropy", 10, _digit_pixels)
         for name in ("digits8_pixels", "digits8_pixels_permuted")
     },
+    "mnist1d_even": DatasetSpec("binary_cross_entropy", 1, mnist1d_labels),
+    "mnist1d_multilabel": DatasetSpec("binary_cross_entropy", 3, mnist1d_labels),
+    "noisy_sine": DatasetSpec("mse", 1, synthetic.noisy_sine_split),
     "mnist": DatasetSpec(
         "cross_entropy",
         10,

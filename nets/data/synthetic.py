@@ -94,6 +94,26 @@ def with_outliers(targets: np.ndarray, fraction: float, scale: float, seed: int)
     return corrupted
 
 
+NOISY_SINE = {"window": 20, "noise": 0.1, "train_size": 2000, "test_size": 1000, "scale": 10.0}
+
+
+def noisy_sine_split(name: str, split: str, data_dir=None) -> dict[str, np.ndarray]:
+    """The registered noisy sine, 'noisy_sine/P' with P% of its training targets replaced by
+    outliers of size 5 to 10 (``with_outliers``; 'noisy_sine': none): ``NOISY_SINE``'s window,
+    noise and sizes; the test targets are the clean sine's. Made in memory."""
+    del data_dir
+    _, _, percent = name.partition("/")
+    if percent and (not percent.isdigit() or not 0 < int(percent) < 100):
+        raise ValueError(f"dataset {name!r}: the part after '/' is the outliers' percentage, 1-99")
+    window, noise = NOISY_SINE["window"], NOISY_SINE["noise"]
+    if split == "test":
+        return noisy_sine(NOISY_SINE["test_size"], window, noise, seed=1, clean_targets=True)
+    train = noisy_sine(NOISY_SINE["train_size"], window, noise, seed=0, clean_targets=False)
+    fraction = int(percent or 0) / 100
+    targets = with_outliers(train["targets"], fraction, NOISY_SINE["scale"], seed=2)
+    return {"inputs": train["inputs"], "targets": targets}
+
+
 @dataclasses.dataclass(frozen=True)
 class Generated:
     """A task drawn from a key at the length T its data set's name gives ('adding_problem/t200';

@@ -9,7 +9,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from nets.checks import check_rank
+from nets.checks import check_positive, check_rank
 from nets.cnn.convolution import Conv
 from nets.rnn import GRUCell, Recurrent
 
@@ -35,6 +35,10 @@ class MLP(nn.Module):
 
     num_outputs: int = 10
     hidden_size: int = 100
+
+    def __post_init__(self):
+        check_positive("MLP hidden_size", self.hidden_size)
+        super().__post_init__()
 
     @nn.compact
     def __call__(self, x, *, train: bool = False):

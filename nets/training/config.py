@@ -32,11 +32,12 @@ from typing import Any
 import flax.linen as nn
 import jax
 import ml_collections
+import numpy as np
 import optax
 
 from nets.checks import check_choice, check_positive
 from nets.data.augment import augmentation, evaluation_view
-from nets.data.registry import DatasetSpec, dataset_spec
+from nets.data.registry import DatasetSpec, dataset_spec, load_split
 from nets.data.tfds_reader import STREAM_ONLY, TfdsSplit
 from nets.models import ManyToMany, get_model, model_options
 from nets.rnn import CELLS
@@ -263,6 +264,12 @@ class Parts:
     loss_fn: Callable
 
 
+def data_names(config) -> tuple[str, ...]:
+    """``config.data.name``, or a sweep's several names (data sets trained at once)."""
+    name = config.data.name
+    return (name,) if isinstance(name, str) else tuple(name)
+
+
 def build_parts(
     config: ml_collections.ConfigDict, counts: Iterable[str], where: str = "config"
 ) -> Parts:
@@ -271,7 +278,7 @@ def build_parts(
     ``num_steps``, the objective for the data set's targets. ``where``: the config's name in
     the messages ('config.adding' for a group inside an experiment's config)."""
     check_positive_fields(config, counts, f"{where}.")
-    spec = dataset_spec(config.data.name)
+    spec = dataset_spec(data_names(config)[0])
     model = model_from(
         {"name": config.model.name, **model_arguments(config, spec)},
         spec.num_outputs,
@@ -282,7 +289,7 @@ def build_parts(
         model,
         build_optimizer(config.optimizer, config.num_steps, f"{where}.optimizer"),
         learning_rate(config.optimizer, config.num_steps),
-        training_objective(spec.loss, config.get("label_smoothing", 0.0)),
+        training_objective(config.get("loss") or spec.loss, config.get("label_smoothing", 0.0)),
     )
 
 
@@ -302,10 +309,15 @@ def build_sweep(config: ml_collections.ConfigDict, where: str = "config") -> Swe
     training dialect:
 
         model         {name, **options}, as a run's (``get_model``)
-        data          {name, test_size}: a generated task ('adding_problem/t200', drawn from keys;
-                      its test split has ``test_size`` examples, none for 0: training only) or
-                      a data set made in memory ('digits8_pixels': rows drawn with replacement)
+        data          {name, test_size, data_dir}: a generated task ('adding_problem/t200',
+                      drawn from keys; its test split has ``test_size`` examples, none for 0:
+                      training only) or a data set read into memory ('digits8_pixels',
+                      'mnist1d': rows drawn with replacement). A tuple of names of one kind
+                      trains on each at once (the sweep's data-set axis; 'noisy_sine',
+                      'noisy_sine/20'), all scored on the first's test split.
         optimizer     as a run's
+        loss          the objective trained ('' = the data set's, which scores the test split;
+                      ``nets.training.objectives.OBJECTIVES``: 'softmax_mse', 'huber', ...)
         num_steps, batch_size, eval_every (a divisor of num_steps), seeds
         metric        what the test split is scored by: 'loss' or 'accuracy'
 
@@ -313,7 +325,14 @@ def build_sweep(config: ml_collections.ConfigDict, where: str = "config") -> Swe
     is trained."""
     parts = build_parts(config, ("num_steps", "batch_size", "seeds"), where)
     check_schedule(config.num_steps, config.eval_every, f"{where}.")
-    spec, name = parts.spec, config.data.name
+    spec, names = parts.spec, data_names(config)
+    name, data_dir = names[0], config.data.get("data_dir") or None
+    others = [n for n in names if dataset_spec(n) is not spec]
+    if others or (spec.generated and len(names) > 1):
+        raise ValueError(
+            f"{where}.data.name: data sets trained at once must be of one kind made in memory, "
+            f"got {names!r}"
+        )
     metric = config.get("metric", "loss")
     if isinstance(spec.loss, str):
         check_choice(f"{where}.metric of dataset {name!r}", metric, METRICS[spec.loss])
@@ -323,15 +342,12 @@ def build_sweep(config: ml_collections.ConfigDict, where: str = "config") -> Swe
         sample_batch = spec.generated.batches(name, config.batch_size)
         train_sets = None
         test_set = spec.generated.test_split(name, test_size) if test_size else None
-    elif isinstance(spec.load, TfdsSplit):
-        raise ValueError(
-            f"dataset {name!r} is read from prepared files; a sweep trains on a generated task "
-            f"or a data set made in memory"
-        )
-    else:
-        train_sets = jax.tree.map(lambda a: a[None], spec.load(name, "train", None))
+    else:  # read into memory (a tfds data set generated here is prepared on first use)
+        check_directory(f"{where}.data.data_dir", data_dir)
+        splits = [load_split(n, "train", data_dir) for n in names]
+        train_sets = jax.tree.map(lambda *a: np.stack(a), *splits)
         sample_batch = sample_rows(config.batch_size)
-        test_set = spec.load(name, "test", None)
+        test_set = load_split(name, "test", data_dir)
     return SweepParts(
         **vars(parts),
         sample_batch=sample_batch,
@@ -345,6 +361,10 @@ def validate_training(config: ml_collections.ConfigDict, device_count: int) -> P
     """Every check of a training config that needs no data, so a bad config fails before
     anything is written; the global batch must divide over ``device_count`` devices. Returns
     what the checks built (the run uses them: nothing is built twice)."""
+    if not isinstance(config.data.name, str):
+        raise ValueError(
+            f"config.data.name: a run trains on one data set, got {config.data.name!r}"
+        )
     parts = build_parts(config, TRAINING_COUNTS)
     spec = parts.spec
     check_choice("config.parallel", config.parallel, MODES)

@@ -120,12 +120,34 @@ def from_terms(terms: Callable) -> Callable:
     return loss_fn
 
 
-# the metrics each objective reports, by its name
+def _dense(targets, logits):
+    """Integer labels as one-hot rows; 0/1 targets unchanged."""
+    if targets.ndim < logits.ndim:
+        return jax.nn.one_hot(targets, logits.shape[-1])
+    return targets
+
+
+# The lecture's losses compared as objectives, each from its unreduced terms(outputs, targets):
+# a softmax or sigmoid output read by MSE or cross-entropy (labels, or 0/1 targets one per
+# unit), and the regression losses that resist outliers (Huber's delta 1).
+COMPARED = {
+    "softmax_mse": lambda z, t: losses.mse(jax.nn.softmax(z), _dense(t, z), reduction="none"),
+    "sigmoid_mse": lambda z, t: losses.mse(jax.nn.sigmoid(z), _dense(t, z), reduction="none"),
+    "sigmoid_bce": lambda z, t: losses.binary_cross_entropy(
+        z, _dense(t, z), from_logits=True, reduction="none"
+    ),
+    "mae": partial(losses.mae, reduction="none"),
+    "huber": partial(losses.huber, delta=1.0, reduction="none"),
+}
+
+
+# the metrics each objective reports, by its name (the compared losses: 'loss' only)
 METRICS = {
     "mse": ("loss",),
     "cross_entropy": ("loss", "accuracy"),
     "binary_cross_entropy": ("loss", "accuracy"),
     "ctc": ("loss", "accuracy"),
+    **{name: ("loss",) for name in COMPARED},
 }
 
 
@@ -139,6 +161,7 @@ OBJECTIVES: dict[str, Callable] = {
     "binary_cross_entropy": binary_cross_entropy,
     "mse": mse,
     "ctc": ctc,
+    **{name: from_terms(terms) for name, terms in COMPARED.items()},
 }
 
 
