@@ -5,8 +5,10 @@
 Each experiment runs in its own process with the command the README names, writing into
 OUT/<name>/ (results.json, its figures, and what it printed in stdout.txt); its wall time is
 printed when it ends. Each number the README shows is then read back from the results.json and
-compared with the README's value (``EXPERIMENTS``: the value, how the README prints it, and the
-tolerance); OUT/numbers.md tables them. The exit status is 1 if an experiment failed or a
+compared with the README's value: experiments/configs/readme_numbers.json lists, beside the
+configs that produce them, each experiment's commands and numbers (the value, how the README
+prints it, the tolerance, and which reader finds it in results.json); OUT/numbers.md tables
+them. The exit status is 1 if an experiment failed or a
 number left its tolerance.
 
 Profiles: 'quick' (about 35 minutes on a 2-core CPU) regenerates every figure and every number
@@ -23,6 +25,7 @@ decades, may move by half a decade.
 
 import argparse
 import dataclasses
+import json
 import math
 import subprocess
 import sys
@@ -68,10 +71,6 @@ def log_ratio(cell: str, length: int, component: str = "h", when: str = "init"):
     return read
 
 
-def ratio(label: str, shown: str, *reading) -> Number:
-    return Number(label, shown, float(shown), 0.5, log_ratio(*reading), log=True)
-
-
 def row(part: str, key: str, value: str, field: str, scale: float = 100.0, index=None):
     """``field`` (times ``scale``) of the row of ``results[part]`` whose ``key`` is ``value``
     (``value`` 'a/b' matches two keys, model then loss)."""
@@ -84,11 +83,6 @@ def row(part: str, key: str, value: str, field: str, scale: float = 100.0, index
         return scale * number
 
     return read
-
-
-def percent(label: str, shown: str, tolerance: float, read) -> Number:
-    """An accuracy in percent; ``shown`` as the README prints it, the value first."""
-    return Number(label, shown, float(shown.split()[0].rstrip("%")), tolerance, read)
 
 
 def test_metric(name: str, scale: float = 100.0):
@@ -126,24 +120,6 @@ def source_error(model: str, source: str):
     return lambda runs: 100 * runs[0]["models"][model][source]["beam"]["error_rate"]
 
 
-def train(config: str, *overrides: str) -> tuple[str, ...]:
-    return ("-m", "experiments.train", "--config", f"experiments/configs/{config}.py", *overrides)
-
-
-def seeds(config: str, count: int = 3) -> tuple[tuple[str, ...], ...]:
-    return tuple(train(config, f"--config.seed={seed}") for seed in range(count))
-
-
-ANCHOR_FULL = (
-    "--config",
-    "experiments/configs/compare_losses.py:full",
-    "--config.parts=('anchor',)",
-    "--config.seeds=3",
-)
-
-MLP_256 = ("--config.anchor.models=('mnist1d_mlp',)", "--config.mnist1d.mlp_hidden_size=256")
-
-
 def kept(variant: str, length: int):
     """The long-memory gradient ratio of ``variant`` at ``length``, at initialisation."""
 
@@ -164,356 +140,59 @@ def clipped(index: int, field: str):
     return lambda runs: runs[0]["clipping"]["runs"][index][field]
 
 
-EXPERIMENTS = (
-    Experiment(
-        "vanishing_gradients",
-        (("-m", "experiments.vanishing_gradients"),),
-        (
-            ratio("tanh RNN, T = 100, init", "5.3e-11", "tanh", 100),
-            ratio("tanh RNN, T = 100, trained", "2.2e-15", "tanh", 100, "h", "trained"),
-            ratio("tanh RNN, T = 1000, init", "2.7e-102", "tanh", 1000),
-            ratio("IRNN, T = 1000, init", "7.9e-01", "irnn", 1000),
-            ratio("LSTM C_t, T = 100, init", "4.2e-07", "lstm", 100, "c"),
-            ratio("LSTM C_t, T = 1000, init", "1.3e-64", "lstm", 1000, "c"),
-            ratio("GRU, T = 100, init", "1.2e-17", "gru", 100),
-        ),
-    ),
-    Experiment(
-        "adding_problem",
-        (("-m", "experiments.adding_problem"),),
-        (
-            Number(
-                "tanh RNN test MSE",
-                "0.1839",
-                0.1839,
-                0.02,
-                row("table", "cell", "tanh", "final_test_mse_mean", 1.0),
-            ),
-            Number(
-                "LSTM test MSE",
-                "0.0007",
-                0.0007,
-                0.003,
-                row("table", "cell", "lstm", "final_test_mse_mean", 1.0),
-            ),
-            Number(
-                "GRU test MSE",
-                "0.0004",
-                0.0004,
-                0.003,
-                row("table", "cell", "gru", "final_test_mse_mean", 1.0),
-            ),
-        ),
-    ),
-    Experiment(
-        "compare_losses",
-        (("-m", "experiments.compare_losses"),),
-        (
-            Number(
-                "saturation: MSE's |dL/dz|",
-                "0.0099",
-                0.0099,
-                1e-4,
-                lambda runs: runs[0]["saturation"]["mse"]["y=1"][0],
-            ),
-            Number(
-                "saturation: cross-entropy's |dL/dz|",
-                "0.995",
-                0.995,
-                1e-3,
-                lambda runs: runs[0]["saturation"]["bce"]["y=1"][0],
-            ),
-            percent(
-                "MLP, softmax + cross-entropy",
-                "62.2 ± 0.6%",
-                2.0,
-                row(
-                    "classification", "model/loss", "mnist1d_mlp/softmax_cce", "final_accuracy_mean"
-                ),
-            ),
-            percent(
-                "MLP, sigmoid + MSE",
-                "57.0 ± 4.8%",
-                9.6,
-                row(
-                    "classification", "model/loss", "mnist1d_mlp/sigmoid_mse", "final_accuracy_mean"
-                ),
-            ),
-            percent(
-                "CNN, softmax + cross-entropy",
-                "92.1 ± 0.4%",
-                1.5,
-                row(
-                    "classification", "model/loss", "mnist1d_cnn/softmax_cce", "final_accuracy_mean"
-                ),
-            ),
-            percent(
-                "CNN, sigmoid + MSE",
-                "10.8 ± 0.8%",
-                3.0,
-                row(
-                    "classification", "model/loss", "mnist1d_cnn/sigmoid_mse", "final_accuracy_mean"
-                ),
-            ),
-            Number(
-                "regression, MSE at 5% outliers",
-                "0.0446",
-                0.0446,
-                0.015,
-                row("regression", "loss", "mse", "clean_test_mse_mean", 1.0, index=1),
-            ),
-            Number(
-                "regression, MAE at 5% outliers",
-                "0.0087",
-                0.0087,
-                0.003,
-                row("regression", "loss", "mae", "clean_test_mse_mean", 1.0, index=1),
-            ),
-            percent(
-                "anchor, logistic regression, quick",
-                "31.5 ± 1.1%",
-                2.2,
-                row("anchor", "model", "mnist1d_logistic", "test_accuracy_mean"),
-            ),
-            percent(
-                "anchor, bidirectional GRU, quick",
-                "85.2 ± 0.7%",
-                1.5,
-                row("anchor", "model", "mnist1d_gru", "test_accuracy_mean"),
-            ),
-        ),
-    ),
-    Experiment(
-        "sentiment",
-        (("-m", "experiments.sentiment"),),
-        (
-            percent("LSTM, D = 10", "97.2%", 2.0, sentiment_accuracy("lstm", 10)),
-            percent("LSTM, D = 40", "61.3%", 10.0, sentiment_accuracy("lstm", 40)),
-            percent(
-                "bag of embeddings, D = 10",
-                "52.5%",
-                5.0,
-                sentiment_accuracy("bag_of_embeddings", 10),
-            ),
-            # 220 sentences, one training run: seeds moved the 80-sentence validation set by 5
-            percent("LSTM, D = 10, natural", "81.4%", 5.0, natural_accuracy("lstm", 10)),
-            percent(
-                "VADER, natural",
-                "86.8%",
-                0.0,
-                lambda runs: 100 * runs[0]["natural"]["vader"]["accuracy"],
-            ),
-        ),
-    ),
-    Experiment(
-        "char_lm",
-        (("-m", "experiments.char_lm"),),
-        (
-            Number(
-                "unigram bpc",
-                "4.728",
-                4.728,
-                0.01,
-                lambda runs: runs[0]["baselines"]["rows"][0]["test"],
-            ),
-            Number(
-                "best n-gram bpc",
-                "1.939",
-                1.939,
-                0.01,
-                lambda runs: runs[0]["baselines"]["best"]["test"],
-            ),
-            Number("LSTM bpc", "1.922", 1.922, 0.05, lambda runs: runs[0]["lstm"]["test"]),
-        ),
-    ),
-    Experiment(
-        "translation",
-        (("-m", "experiments.translation"),),
-        (
-            percent("dates, attention", "100.0%", 1.0, translation_accuracy("attention", "dates")),
-            percent(
-                "dates, no attention", "90.3%", 3.0, translation_accuracy("no_attention", "dates")
-            ),
-            percent(
-                "reversal, attention",
-                "100.0%",
-                2.0,
-                translation_accuracy("attention", "reversal/30"),
-            ),
-            percent(
-                "reversal, no attention",
-                "44.6%",
-                8.0,
-                translation_accuracy("no_attention", "reversal/30"),
-            ),
-        ),
-    ),
-    Experiment(
-        "forecasting",
-        (("-m", "experiments.forecasting"),),
-        (
-            # one training run on 215 windows: a different CPU may move it by a few units
-            Number(
-                "sunspots LSTM, one step",
-                "19.9",
-                19.9,
-                3.0,
-                forecast_rmse("sunspots", "LSTM", "one_step"),
-            ),
-            Number(
-                "sunspots ARIMA, horizon",
-                "31.5",
-                31.5,
-                0.1,
-                forecast_rmse("sunspots", "ARIMA(9, 0, 0)", "horizon"),
-            ),
-            Number(
-                "CO2 LSTM, one step", "0.42", 0.42, 0.1, forecast_rmse("co2", "LSTM", "one_step")
-            ),
-            Number(
-                "CO2 persistence, one step",
-                "0.52",
-                0.52,
-                0.01,
-                forecast_rmse("co2", "persistence", "one_step"),
-            ),
-        ),
-    ),
-    Experiment(
-        "speech",
-        (("-m", "experiments.speech"),),
-        (
-            # one training run each on generated audio: a fraction of a percent moves with the CPU
-            percent("BiLSTM, greedy", "0.47%", 0.5, digit_error("bilstm", "greedy")),
-            percent("LSTM, greedy", "0.97%", 1.0, digit_error("lstm", "greedy")),
-            percent("tanh RNN, greedy", "4.10%", 2.0, digit_error("tanh", "greedy")),
-        ),
-    ),
-    Experiment(
-        "speech_sources",
-        (("-m", "experiments.speech_sources"),),
-        (
-            # one training run each; 600 utterances per held-out source
-            percent("held-out espeak-ng, beam", "1.75%", 1.5, source_error("both", "espeak")),
-            percent("held-out synthetic, beam", "0.66%", 0.7, source_error("both", "synthetic")),
-            percent(
-                "synthesiser only on espeak-ng", "62.2%", 15.0, source_error("synthetic", "espeak")
-            ),
-        ),
-    ),
-    Experiment(
-        "long_memory",
-        (("-m", "experiments.long_memory"),),
-        (
-            Number(
-                "LSTM b_f = 1, T = 1000", "2.5e-61", 2.5e-61, 0.5, kept("lstm_b1", 1000), log=True
-            ),
-            Number(
-                "LSTM chrono, T = 1000", "2.0e-01", 0.2, 0.5, kept("lstm_chrono", 1000), log=True
-            ),
-            Number("GRU, T = 1000", "9.6e-161", 9.6e-161, 0.5, kept("gru", 1000), log=True),
-            # the longest T of 50, 100, 200 solved: one length more or less is a real change
-            Number("LSTM b_f = 1, longest T solved", "100", 100, 0, longest("lstm_b1")),
-            Number("LSTM chrono, longest T solved", "200", 200, 0, longest("lstm_chrono")),
-            Number(
-                "loss spikes per run, unclipped",
-                "12 loss spikes",
-                12,
-                6,
-                clipped(0, "loss_spikes_mean"),
-            ),
-            Number(
-                "final test MSE, clipped", "0.182", 0.182, 0.05, clipped(1, "final_test_mse_mean")
-            ),
-            percent(
-                "tanh RNN, 8x8 digits pixel by pixel",
-                "93.6%",
-                3.0,
-                row("pixels", "cell/order", "tanh/plain", "final_accuracy_mean"),
-            ),
-            percent(
-                "LSTM, 8x8 digits permuted",
-                "81.1%",
-                4.0,
-                row("pixels", "cell/order", "lstm/permuted", "final_accuracy_mean"),
-            ),
-        ),
-    ),
-    Experiment(
-        "visualize_filters",
-        (("-m", "experiments.visualize_filters"),),
-        (percent("LeNet-5 on digits", "98.1%", 1.0, test_metric("accuracy")),),
-    ),
-    Experiment(
-        "lenet5_digits",
-        (train("lenet5_digits"),),
-        (percent("LeNet-5 on digits", "98.1%", 1.0, test_metric("accuracy")),),
-    ),
-    Experiment(
-        "resnet20_digits",
-        (train("resnet20_digits"),),
-        (percent("ResNet-20 on digits", "99.7%", 0.6, test_metric("accuracy")),),
-    ),
-    Experiment(
-        "mnist1d_cnn",
-        seeds("mnist1d_cnn"),
-        (percent("1-D CNN, mean of seeds 0-2", "92.8 ± 1.5%", 1.5, test_metric("accuracy")),),
-    ),
-    Experiment(
-        "mnist1d_gru",
-        seeds("mnist1d_gru"),
-        (
-            percent(
-                "bidirectional GRU, mean of seeds 0-2", "90.5 ± 0.9%", 1.5, test_metric("accuracy")
-            ),
-        ),
-    ),
-    Experiment(
-        "lstm_adding",
-        (train("lstm_adding"),),
-        (Number("LSTM adding test MSE", "0.0005", 0.0005, 0.003, test_metric("loss", 1.0)),),
-    ),
-    Experiment(
-        "lstm_copy",
-        (train("lstm_copy"),),
-        (
-            Number("copy task cross-entropy", "0.348", 0.348, 0.05, test_metric("loss", 1.0)),
-            percent("copy task steps right", "85.2%", 3.0, test_metric("accuracy")),
-        ),
-    ),
-    Experiment(
-        "anchor_full",
-        (("-m", "experiments.compare_losses", *ANCHOR_FULL),),
-        tuple(
-            percent(
-                f"anchor, {label}, full",
-                shown,
-                tolerance,
-                row("anchor", "model", model, "test_accuracy_mean"),
-            )
-            for label, shown, tolerance, model in (
-                ("logistic regression", "32.5 ± 0.5%", 1.0, "mnist1d_logistic"),
-                ("MLP", "65.3 ± 1.2%", 2.4, "mnist1d_mlp"),
-                ("1-D CNN", "94.0 ± 0.9%", 1.8, "mnist1d_cnn"),
-                ("bidirectional GRU", "89.9 ± 1.3%", 2.6, "mnist1d_gru"),
-            )
-        ),
-        profile="full",
-    ),
-    Experiment(
-        "mlp_256",
-        (("-m", "experiments.compare_losses", *ANCHOR_FULL, *MLP_256),),
-        (
-            percent(
-                "anchor, MLP of 256 units, full",
-                "67.6 ± 1.5%",
-                3.0,
-                row("anchor", "model", "mnist1d_mlp", "test_accuracy_mean"),
-            ),
-        ),
-        profile="full",
-    ),
-)
+def path(keys: list, scale: float = 1.0):
+    """The value at ``keys`` (dict keys and list indices) of the first run's results, scaled."""
+
+    def read(runs):
+        value = runs[0]
+        for key in keys:
+            value = value[key]
+        return scale * value
+
+    return read
+
+
+# the readers the expected numbers name ('read': {'reader': name, **its arguments})
+READERS = {
+    reader.__name__: reader
+    for reader in (
+        path,
+        log_ratio,
+        row,
+        test_metric,
+        sentiment_accuracy,
+        natural_accuracy,
+        translation_accuracy,
+        forecast_rmse,
+        digit_error,
+        source_error,
+        kept,
+        longest,
+        clipped,
+    )
+}
+# every number the README shows, with the commands that produce it: data, kept beside the
+# configs of those commands
+NUMBERS_FILE = ROOT / "experiments" / "configs" / "readme_numbers.json"
+
+
+def load_experiments(path: Path = NUMBERS_FILE) -> tuple[Experiment, ...]:
+    """The experiments and their expected numbers as ``path`` lists them."""
+    experiments = []
+    for entry in json.loads(path.read_text()):
+        numbers = []
+        for number in entry["numbers"]:
+            reading = dict(number["read"])
+            read = READERS[reading.pop("reader")](**reading)
+            fields = {k: v for k, v in number.items() if k != "read"}
+            numbers.append(Number(**fields, read=read))
+        commands = tuple(tuple(command) for command in entry["commands"])
+        profile = entry.get("profile", "quick")
+        experiments.append(Experiment(entry["name"], commands, tuple(numbers), profile))
+    return tuple(experiments)
+
+
+EXPERIMENTS = load_experiments()
 
 
 def selected(profile: str, only: list[str] | None) -> list[Experiment]:
