@@ -24,8 +24,13 @@ Right-padded sequences (``seq_lengths``): a padded step has a = 1 and b = 0, so 
 carried unchanged to the end and the last state is each sequence's own; padded outputs are 0.
 
 Shapes: inputs u [batch, time, H] -> (final state [batch, N] complex, outputs [batch, time, H]).
+
+``LRUNetwork`` stacks it as the paper does: a linear encoder to H features, then residual blocks
+u + GLU(GELU(LRU(LayerNorm(u)))), H features per step; a sequence head builds one in place of a
+scanned cell when its cell is 'lru' (``get_model('many_to_one', 1, cell='lru', r_min=0.9)``).
 """
 
+import dataclasses
 import math
 
 import flax.linen as nn
@@ -33,7 +38,7 @@ import jax
 import jax.numpy as jnp
 
 from nets.checks import check_positive, check_rank
-from nets.padding import check_lengths
+from nets.padding import check_lengths, reverse_sequences, valid_steps
 
 
 def check_ring(r_min, r_max, max_phase) -> None:
@@ -151,8 +156,81 @@ class LRU(nn.Module):
         return states[:, -1], outputs
 
 
+@dataclasses.dataclass(frozen=True)
+class LRUCell:
+    """What a sequence head needs to stack LRUs in place of a scanned cell: ``hidden_size`` H
+    features per step, ``state_size`` N complex units per layer (0: N = H) and the ring of
+    the eigenvalues' moduli and phases. Not scanned step by step: ``LRUNetwork`` runs it."""
+
+    hidden_size: int
+    state_size: int = 0
+    r_min: float = 0.0
+    r_max: float = 1.0
+    max_phase: float = 2 * math.pi
+
+    def __post_init__(self):
+        check_positive("LRU hidden_size", self.hidden_size)
+        if self.state_size:
+            check_positive("LRU state_size", self.state_size)
+        check_ring(self.r_min, self.r_max, self.max_phase)
+
+    @staticmethod
+    def hidden_state(final: jax.Array) -> jax.Array:
+        """The network's output at each sequence's last valid step, [batch, H]: what a
+        many-to-one head reads."""
+        return final
+
+
+class LRUNetwork(nn.Module):
+    """An encoder Dense(H), then ``num_layers`` residual blocks
+
+        u <- u + GLU(GELU(LRU(LayerNorm(u))))      GLU(z) = a * sigmoid(b), [a, b] = W z
+
+    with, if ``bidirectional``, a second LRU reading each sequence backwards from its own last
+    step, added to the first. Called as ``Recurrent`` is: (inputs [batch, time, features],
+    seq_lengths) -> (the output at each sequence's last valid step [batch, H], outputs
+    [batch, time, H], zero at padded steps)."""
+
+    cell: LRUCell
+    num_layers: int = 1
+    bidirectional: bool = False
+
+    @nn.compact
+    def __call__(self, inputs, seq_lengths=None, *, initial_carry=None, **unsupported):
+        given = [name for name, value in unsupported.items() if value is not None and value]
+        if initial_carry is not None or given:
+            names = ", ".join(given + (["initial_carry"] if initial_carry is not None else []))
+            raise ValueError(f"the LRU network takes no {names} (a scanned cell's options)")
+        check_positive("num_layers", self.num_layers)
+        check_rank("LRU network input", jnp.shape(inputs), 3, "[batch, time, features]")
+        batch, time = inputs.shape[:2]
+        lengths = (
+            jnp.full((batch,), time)
+            if seq_lengths is None
+            else check_lengths(seq_lengths, batch, time)
+        )
+        valid = valid_steps(lengths, time)[..., None]
+        hidden, cell = self.cell.hidden_size, self.cell
+        lru = dict(state_size=cell.state_size or hidden, r_min=cell.r_min, r_max=cell.r_max,
+                   max_phase=cell.max_phase)  # fmt: skip
+        x = jnp.where(valid, nn.Dense(hidden, name="encoder")(inputs), 0.0)
+        for layer in range(self.num_layers):
+            z = nn.LayerNorm(name=f"norm_{layer}")(x)
+            _, y = LRU(**lru, name=f"lru_{layer}")(z, lengths)
+            if self.bidirectional:
+                backward = jnp.swapaxes(reverse_sequences(jnp.swapaxes(z, 0, 1), lengths), 0, 1)
+                _, y_back = LRU(**lru, name=f"lru_{layer}_backward")(backward, lengths)
+                y = y + jnp.swapaxes(reverse_sequences(jnp.swapaxes(y_back, 0, 1), lengths), 0, 1)
+            gate = nn.Dense(2 * hidden, name=f"glu_{layer}")(nn.gelu(y))
+            x = jnp.where(valid, x + gate[..., :hidden] * jax.nn.sigmoid(gate[..., hidden:]), 0.0)
+        last = jnp.take_along_axis(x, jnp.maximum(lengths - 1, 0)[:, None, None], axis=1)[:, 0]
+        return last, x
+
+
 __all__ = [
     "LRU",
+    "LRUCell",
+    "LRUNetwork",
     "check_ring",
     "eigenvalues",
     "linear_recurrence",

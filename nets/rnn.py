@@ -24,6 +24,7 @@ import jax.numpy as jnp
 from nets import recurrence
 from nets.activations import get_activation
 from nets.checks import check_choice, check_positive, check_rank
+from nets.lru import LRUCell
 from nets.padding import check_lengths, reverse_sequences, valid_steps
 
 Carry = Any  # a cell's recurrent state: an array, or a tuple of arrays (the LSTM's (C, h))
@@ -627,30 +628,44 @@ class Recurrent(nn.Module):
         return carries if compute is None else _cast(carries, compute)
 
 
-CELLS: dict[str, Callable[..., RecurrentCell]] = {
+CELLS: dict[str, Callable] = {
     "tanh": partial(SimpleRNNCell, activation="tanh"),
     "irnn": partial(SimpleRNNCell, activation="relu", recurrent_kernel_init=identity()),
     "lstm": LSTMCell,
     "gru": GRUCell,
+    "lru": LRUCell,  # not scanned: a sequence head stacks it (nets.lru.LRUNetwork)
 }
 # W_h's initialisations by name, each a function of the scale sigma
 RECURRENT_INITS = {"orthogonal": orthogonal, "identity": identity}
 # make_cell's options with their defaults ('' recurrent_init: the cell's own, identity for the
-# IRNN and orthogonal for the others), and which cells take each: W_h's initialisation is
-# every cell's, the gate biases are the gated cells' own
+# IRNN and orthogonal for the others)
 CELL_OPTIONS = {
     "recurrent_init": "",
     "recurrent_scale": 1.0,
     "forget_bias": 1.0,
     "chrono": 0,
     "update_bias": 0.0,
+    "r_min": 0.0,
+    "r_max": 1.0,
+    "max_phase": 2 * math.pi,
+    "state_size": 0,
 }
-_GATE_OPTIONS = {"lstm": ("forget_bias", "chrono"), "gru": ("update_bias",)}
+# which cells take each: W_h's initialisation is every scanned cell's, the gate biases are the
+# gated cells' own, the ring and the state size the LRU's
+_RECURRENT = ("recurrent_init", "recurrent_scale")
+_TAKES = {
+    "tanh": _RECURRENT,
+    "irnn": _RECURRENT,
+    "lstm": (*_RECURRENT, "forget_bias", "chrono"),
+    "gru": (*_RECURRENT, "update_bias"),
+    "lru": ("r_min", "r_max", "max_phase", "state_size"),
+}
 
 
-def make_cell(name: str, hidden_size: int, **options) -> RecurrentCell:
-    """The cells by name: 'tanh' RNN, 'irnn' (ReLU, W_h = I), 'lstm', 'gru', with ``options``
-    (``CELL_OPTIONS``, each off at its default):
+def make_cell(name: str, hidden_size: int, **options):
+    """The cells by name: 'tanh' RNN, 'irnn' (ReLU, W_h = I), 'lstm', 'gru', and 'lru' (the
+    Linear Recurrent Unit, ``nets.lru``), with ``options`` (``CELL_OPTIONS``, each off at its
+    default):
 
         recurrent_init    W_h's initialisation, 'orthogonal' (every singular value sigma) or
                           'identity' (sigma I: a square W_h, the simple RNN's); '' = the cell's own
@@ -658,6 +673,9 @@ def make_cell(name: str, hidden_size: int, **options) -> RecurrentCell:
         forget_bias       the LSTM's b_f (1.0)
         chrono            the LSTM's chrono initialisation with this T_max (0 = off)
         update_bias       the GRU's b_z (0.0)
+        r_min, r_max      the LRU's ring of |lambda| at initialisation (0, 1)
+        max_phase         the LRU's largest initial phase of lambda (2 pi)
+        state_size        the LRU's complex units per layer (0: hidden_size)
 
     An option the named cell does not take, set away from its default, is refused by name.
     """
@@ -669,14 +687,16 @@ def make_cell(name: str, hidden_size: int, **options) -> RecurrentCell:
             f"{', '.join(CELL_OPTIONS)}"
         )
     options = {**CELL_OPTIONS, **options}
-    takes = ("recurrent_init", "recurrent_scale", *_GATE_OPTIONS.get(name, ()))
+    takes = _TAKES[name]
     foreign = [k for k, v in options.items() if k not in takes and v != CELL_OPTIONS[k]]
     if foreign:
         raise ValueError(
             f"cell {name!r} takes no option {', '.join(map(repr, foreign))}; its options: "
             f"{', '.join(takes)}"
         )
-    fields = {k: options[k] for k in _GATE_OPTIONS.get(name, ())}
+    fields = {k: options[k] for k in takes if k not in _RECURRENT}
+    if name == "lru":
+        return LRUCell(hidden_size, **fields)
     init, scale = options["recurrent_init"], options["recurrent_scale"]
     bad_scale = isinstance(scale, bool) or not isinstance(scale, int | float)
     if bad_scale or not 0 < scale < float("inf"):
@@ -684,7 +704,7 @@ def make_cell(name: str, hidden_size: int, **options) -> RecurrentCell:
     if init or scale != 1.0:
         init = init or ("identity" if name == "irnn" else "orthogonal")
         check_choice("cell recurrent_init", init, RECURRENT_INITS)
-        if init == "identity" and name in _GATE_OPTIONS:
+        if init == "identity" and name in ("lstm", "gru"):
             raise ValueError(
                 f"cell recurrent_init 'identity' needs a square W_h; the {name} cell's is "
                 f"[hidden, {4 if name == 'lstm' else 3} * hidden]"

@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from nets.checks import check_rank
+from nets.lru import LRUCell, LRUNetwork
 from nets.padding import valid_steps
 from nets.rnn import CELL_OPTIONS, Recurrent, RecurrentCell, make_cell
 
@@ -49,6 +50,15 @@ class SequenceHead(nn.Module):
         if self.num_tokens:
             inputs = embed_tokens(self, inputs)
         inputs = self.drop(inputs, train)
+        if isinstance(self.cell, LRUCell):  # run in parallel over time, not scanned
+            scanned = dict(unroll=1, remat=False, implementation="scan")
+            changed = [k for k, v in scanned.items() if getattr(self, k) != v]
+            if self.dtype is not None and jnp.dtype(self.dtype) != jnp.float32:
+                changed.append("dtype")  # complex64 states: no bfloat16 yet
+            if changed:
+                raise ValueError(f"cell 'lru' takes no {', '.join(changed)} (a scanned cell's)")
+            recurrent = LRUNetwork(self.cell, self.num_layers, self.bidirectional, name="recurrent")
+            return recurrent(inputs, seq_lengths, **recurrent_kwargs)
         recurrent = Recurrent(
             self.cell if self.dtype is None else self.cell.clone(dtype=self.dtype),
             num_layers=self.num_layers,
@@ -89,7 +99,7 @@ class ManyToOne(SequenceHead):
     @nn.compact
     def __call__(self, inputs, seq_lengths=None, *, train: bool = False, **recurrent_kwargs):
         final_carry, _ = self.read(inputs, seq_lengths, train, recurrent_kwargs)
-        if self.num_layers == 1 and not self.bidirectional:
+        if isinstance(self.cell, LRUCell) or (self.num_layers == 1 and not self.bidirectional):
             hidden = self.cell.hidden_state(final_carry)
         else:  # one carry per layer and direction; the top layer's are last
             top = final_carry[-2:] if self.bidirectional else final_carry[-1:]
