@@ -187,6 +187,22 @@ def recurrent_torch(module_name: str):
     return step
 
 
+# --- the LRU's parallel scan against the LSTM's loop, same hidden size, T = 100 ... 10,000 ------
+B_LONG, X_LONG, H_LONG = 16, 2, 128
+LONG_LENGTHS = (100, 1000, 10_000)
+
+
+def long_sequence_jax(cell: str, length: int, compiler_options=None):
+    """A many-to-one regression step of ``cell`` ('lru' or 'lstm', H = 128) on [16, T, 2]."""
+    rng = np.random.default_rng(0)
+    batch = {
+        "inputs": jnp.asarray(rng.normal(size=(B_LONG, length, X_LONG)).astype(np.float32)),
+        "targets": jnp.asarray(rng.normal(size=(B_LONG,)).astype(np.float32)),
+    }
+    model = get_model("many_to_one", 1, cell=cell, hidden_size=H_LONG)
+    return jax_runner(model, objectives.mse, optax.adam(1e-3), batch, compiler_options)
+
+
 # --- hidden_state_gradient_norms against a plain gradient of the same loss, T=1000 ---------------
 B_NORMS, T_NORMS, H_NORMS = 32, 1000, 32
 
@@ -529,6 +545,15 @@ WORKLOADS = [
     Workload(f"char LSTM LM step B={B_CHAR} T={T_CHAR} H={H_CHAR}", char_lm_jax, char_lm_torch),
     Workload(f"attention seq2seq step B={B_SEQ} S={S_SEQ} T={T_SEQ}", seq2seq_jax, seq2seq_torch),
     Workload(f"CTC 2-layer BiLSTM step B={B_CTC} T={T_CTC}", ctc_jax, ctc_torch),
+    *(
+        Workload(
+            f"LRU train step B={B_LONG} T={length} H={H_LONG}",
+            partial(long_sequence_jax, "lru", length),
+            partial(long_sequence_jax, "lstm", length),
+            reference_name="our LSTM",
+        )
+        for length in LONG_LENGTHS
+    ),
     Workload(
         f"gradient norms T={T_NORMS} (LSTM B={B_NORMS} H={H_NORMS})",
         gradient_norms_step,
