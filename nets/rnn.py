@@ -170,12 +170,7 @@ class SimpleRNNCell(RecurrentCell):
             dtype=self.dtype,
             bias_init=self.bias_init,
         )
-        self.recurrent_kernel = self.param(
-            "recurrent_kernel",
-            self.recurrent_kernel_init,
-            (self.hidden_size, self.hidden_size),
-            self.param_dtype,
-        )
+        self.recurrent_kernel = self.make_recurrent_kernel()
         if self.output_size is not None:
             check_positive("SimpleRNNCell output_size", self.output_size)
             self.output_dense = nn.Dense(
@@ -185,6 +180,11 @@ class SimpleRNNCell(RecurrentCell):
                 param_dtype=self.param_dtype,
                 dtype=self.dtype,
             )
+
+    def make_recurrent_kernel(self) -> jax.Array:
+        """W_h [hidden, hidden], a parameter of its own."""
+        shape = (self.hidden_size, self.hidden_size)
+        return self.param("recurrent_kernel", self.recurrent_kernel_init, shape, self.param_dtype)
 
     def update_function(self):
         f = get_activation(self.activation)
@@ -199,6 +199,32 @@ class SimpleRNNCell(RecurrentCell):
         if self.output_size is None:
             return hidden
         return self.g(self.output_dense(hidden))
+
+
+def rotation_blocks(key, shape, dtype=jnp.float32) -> jax.Array:
+    """S [n, n] with S - S^T block-diagonal of 2 x 2 blocks [[0, t], [-t, 0]], t ~ U[-pi, pi]
+    (Henaff et al. 2016): expm(S - S^T) rotates each pair of units by its own angle."""
+    n = shape[0]
+    angles = jax.random.uniform(key, (n // 2,), jnp.float32, -math.pi, math.pi)
+    rows = 2 * jnp.arange(n // 2)
+    return jnp.zeros(shape, jnp.float32).at[rows, rows + 1].set(angles).astype(dtype)
+
+
+class ExpRNNCell(SimpleRNNCell):
+    """An orthogonal RNN (expRNN, Lezcano-Casado and Martinez-Rubio 2019): the vanilla RNN with
+
+        W_h = expm(S - S^T)          S [hidden, hidden] trained, S - S^T skew-symmetric
+
+    so W_h^T W_h = expm(-(S - S^T)) expm(S - S^T) = I at every step of training: every singular
+    value of W_h is 1, and ||dh_t / dh_{t-1}|| is bounded by |f'| alone, neither vanishing
+    through W_h nor exploding. S starts as ``rotation_blocks``. The gradient reaches S through
+    ``jax.scipy.linalg.expm`` by automatic differentiation, once per step of training.
+    """
+
+    def make_recurrent_kernel(self) -> jax.Array:
+        shape = (self.hidden_size, self.hidden_size)
+        skew = self.param("skew", rotation_blocks, shape, self.param_dtype)
+        return jax.scipy.linalg.expm(skew - skew.T)
 
 
 def forget_gate_bias(forget_bias: float) -> Initializer:
@@ -633,6 +659,7 @@ CELLS: dict[str, Callable] = {
     "irnn": partial(SimpleRNNCell, activation="relu", recurrent_kernel_init=identity()),
     "lstm": LSTMCell,
     "gru": GRUCell,
+    "exprnn": partial(ExpRNNCell, activation="tanh"),
     "lru": LRUCell,  # not scanned: a sequence head stacks it (nets.lru.LRUNetwork)
 }
 # W_h's initialisations by name, each a function of the scale sigma
@@ -650,21 +677,24 @@ CELL_OPTIONS = {
     "max_phase": 2 * math.pi,
     "state_size": 0,
 }
-# which cells take each: W_h's initialisation is every scanned cell's, the gate biases are the
-# gated cells' own, the ring and the state size the LRU's
+# which cells take each: W_h's initialisation is the scanned cells' (expRNN's W_h is orthogonal
+# by construction), the gate biases are the gated cells' own, the ring and the state size the
+# LRU's
 _RECURRENT = ("recurrent_init", "recurrent_scale")
 _TAKES = {
     "tanh": _RECURRENT,
     "irnn": _RECURRENT,
     "lstm": (*_RECURRENT, "forget_bias", "chrono"),
     "gru": (*_RECURRENT, "update_bias"),
+    "exprnn": (),  # W_h orthogonal by construction
     "lru": ("r_min", "r_max", "max_phase", "state_size"),
 }
 
 
 def make_cell(name: str, hidden_size: int, **options):
-    """The cells by name: 'tanh' RNN, 'irnn' (ReLU, W_h = I), 'lstm', 'gru', and 'lru' (the
-    Linear Recurrent Unit, ``nets.lru``), with ``options`` (``CELL_OPTIONS``, each off at its
+    """The cells by name: 'tanh' RNN, 'irnn' (ReLU, W_h = I), 'lstm', 'gru', 'exprnn' (a tanh
+    RNN whose W_h stays orthogonal) and 'lru' (the Linear Recurrent Unit, ``nets.lru``), with
+    ``options`` (``CELL_OPTIONS``, each off at its
     default):
 
         recurrent_init    W_h's initialisation, 'orthogonal' (every singular value sigma) or
@@ -692,7 +722,7 @@ def make_cell(name: str, hidden_size: int, **options):
     if foreign:
         raise ValueError(
             f"cell {name!r} takes no option {', '.join(map(repr, foreign))}; its options: "
-            f"{', '.join(takes)}"
+            f"{', '.join(takes) or 'none'}"
         )
     fields = {k: options[k] for k in takes if k not in _RECURRENT}
     if name == "lru":
@@ -701,7 +731,7 @@ def make_cell(name: str, hidden_size: int, **options):
     bad_scale = isinstance(scale, bool) or not isinstance(scale, int | float)
     if bad_scale or not 0 < scale < float("inf"):
         raise ValueError(f"cell recurrent_scale must be a finite number > 0, got {scale!r}")
-    if init or scale != 1.0:
+    if "recurrent_init" in takes and (init or scale != 1.0):
         init = init or ("identity" if name == "irnn" else "orthogonal")
         check_choice("cell recurrent_init", init, RECURRENT_INITS)
         if init == "identity" and name in ("lstm", "gru"):

@@ -68,7 +68,7 @@ CASES = [
     (
         "vanishing_gradients",
         {"cells": ("tanh", "transformer")},
-        "unknown cell 'transformer'; valid: gru, irnn",
+        "unknown cell 'transformer'; valid: exprnn, gru, irnn",
     ),
     ("vanishing_gradients", {"cells": ()}, "empty sweep"),
     (

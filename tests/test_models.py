@@ -27,7 +27,9 @@ def test_bad_names_options_and_sizes_say_what_is_valid():
         get_model("many_to_one", 1, hiden_size=8)
     with pytest.raises(ValueError, match="num_outputs must be a positive integer, got 0"):
         get_model("resnet18", 0)
-    with pytest.raises(ValueError, match="unknown cell 'lstn'; valid: gru, irnn, lru, lstm, tanh"):
+    with pytest.raises(
+        ValueError, match="unknown cell 'lstn'; valid: exprnn, gru, irnn, lru, lstm, tanh"
+    ):
         get_model("many_to_one", 1, cell="lstn")
     assert list(model_options("many_to_one")) == [
         "cell",

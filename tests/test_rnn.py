@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from nets.data.synthetic import adding_problem
 from nets.rnn import GRUCell, LSTMCell, Recurrent, SimpleRNNCell, identity, make_cell, orthogonal
 
 B, T, X, H = 3, 9, 5, 4
@@ -410,3 +411,39 @@ def test_a_bfloat16_recurrence_matches_float32_to_bfloat16_precision(cell, remat
     for a, b in zip(*leaves, strict=True):
         assert b.dtype == jnp.float32
         assert 1e-4 < relative(a, b) < 3e-2
+
+
+def test_exprnn_starts_as_rotations_and_its_recurrent_matrix_stays_orthogonal_in_training():
+    """W_h = expm(S - S^T): at initialisation each pair of units rotates by its own angle
+    (cos t, sin t by hand); after Adam steps at a large rate W_h^T W_h = I still, to 1e-5,
+    while S has moved and the loss has fallen."""
+    import optax
+
+    from nets.models import get_model
+    from nets.training import objectives
+    from nets.training.state import TrainState, train_step
+
+    hidden = 8
+    model = get_model("many_to_one", 1, cell="exprnn", hidden_size=hidden)
+    batch = adding_problem(jax.random.key(0), 32, 10)
+    state = TrainState.create(model, optax.adam(0.05), batch["inputs"][:1], seed=0)
+    skew = np.asarray(state.params["recurrent"]["cells_0"]["skew"])
+    kernel = np.asarray(jax.scipy.linalg.expm(skew - skew.T))
+    for i in range(hidden // 2):
+        t = skew[2 * i, 2 * i + 1]
+        block = kernel[2 * i : 2 * i + 2, 2 * i : 2 * i + 2]
+        np.testing.assert_allclose(
+            block, [[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]], atol=1e-6
+        )
+    step = jax.jit(lambda s, b: train_step(s, b, loss_fn=objectives.mse))
+    first = None
+    for _ in range(30):
+        state, metrics = step(state, batch)
+        first = float(metrics["loss"]) if first is None else first
+    trained = np.asarray(state.params["recurrent"]["cells_0"]["skew"], np.float64)
+    assert np.abs(trained - skew).max() > 0.05  # W_h was trained
+    w = np.asarray(jax.scipy.linalg.expm(jnp.asarray(trained - trained.T, jnp.float32)))
+    np.testing.assert_allclose(w.T @ w, np.eye(hidden), atol=1e-5)
+    assert float(metrics["loss"]) < first
+    with pytest.raises(ValueError, match="cell 'exprnn' takes no option 'recurrent_scale'; its "):
+        get_model("many_to_one", 1, cell="exprnn", recurrent_scale=2.0)
