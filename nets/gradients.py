@@ -34,11 +34,11 @@ def scaled_norm(x: jax.Array) -> jax.Array:
 
     The plain sqrt(sum x_i^2) squares first, so it returns 0 once the entries fall below the
     square root of the smallest float (1e-19 in float32, 1e-154 in float64): exactly the range
-    a vanishing gradient reaches.
+    a vanishing gradient reaches. Complex entries (the LRU's states) count by their modulus.
     """
     scale = jnp.max(jnp.abs(x), axis=-1, keepdims=True)
     safe = jnp.where(scale > 0, scale, 1.0)
-    return scale[..., 0] * jnp.sqrt(jnp.sum(jnp.square(x / safe), axis=-1))
+    return scale[..., 0] * jnp.sqrt(jnp.sum(jnp.square(jnp.abs(x / safe)), axis=-1))
 
 
 def hidden_state_gradient_norms(model, variables, inputs, loss_fn, seq_lengths=None):

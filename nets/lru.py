@@ -106,8 +106,10 @@ class LRU(nn.Module):
     """The recurrence of the module docstring, N = ``state_size`` complex units over inputs of H
     features (outputs H, as the residual blocks that stack it need).
 
-    Called as ``lru(u, seq_lengths=None, *, initial_state=None)`` -> (x_T [batch, N] complex,
-    y [batch, time, H]); x_T is each sequence's state after its last valid step.
+    Called as ``lru(u, seq_lengths=None, *, initial_state=None, perturbations=None)`` ->
+    (x_T [batch, N] complex, y [batch, time, H]); x_T is each sequence's state after its last
+    valid step. ``perturbations`` [batch, time, N] are added to x_t as each is computed (the
+    gradient with respect to them is dL/dx_t, ``nets.gradients``).
     """
 
     state_size: int
@@ -121,7 +123,7 @@ class LRU(nn.Module):
         super().__post_init__()
 
     @nn.compact
-    def __call__(self, inputs, seq_lengths=None, *, initial_state=None):
+    def __call__(self, inputs, seq_lengths=None, *, initial_state=None, perturbations=None):
         check_rank("LRU input", jnp.shape(inputs), 3, "[batch, time, features]")
         batch, time, features = inputs.shape
         n = self.state_size
@@ -144,8 +146,10 @@ class LRU(nn.Module):
 
         lam = jnp.exp(-jnp.exp(nu_log) + 1j * jnp.exp(theta_log))  # [N]
         projected = (inputs @ b_re + 1j * (inputs @ b_im)) * jnp.exp(gamma_log)  # [B, T, N]
+        if perturbations is not None:  # eps_t joins x_t as it is computed: dL/deps_t = dL/dx_t
+            projected = projected + perturbations
         a = jnp.broadcast_to(lam, projected.shape)
-        if seq_lengths is not None:
+        if seq_lengths is not None:  # a padded step is the identity: it discards its update
             lengths = check_lengths(seq_lengths, batch, time)
             valid = (jnp.arange(time)[None, :] < lengths[:, None])[..., None]
             a, projected = jnp.where(valid, a, 1.0), jnp.where(valid, projected, 0.0)
@@ -174,6 +178,13 @@ class LRUCell:
             check_positive("LRU state_size", self.state_size)
         check_ring(self.r_min, self.r_max, self.max_phase)
 
+    carry_names = ("x",)  # the state nets.gradients perturbs: x_t, complex
+
+    def initialize_carry(self, batch_size: int, dtype=jnp.float32) -> jax.Array:
+        """Zeros like one layer's states at one step, [batch, N] complex."""
+        del dtype  # the states are complex whatever the inputs' float type
+        return jnp.zeros((batch_size, self.state_size or self.hidden_size), jnp.complex64)
+
     @staticmethod
     def hidden_state(final: jax.Array) -> jax.Array:
         """The network's output at each sequence's last valid step, [batch, H]: what a
@@ -196,12 +207,25 @@ class LRUNetwork(nn.Module):
     bidirectional: bool = False
 
     @nn.compact
-    def __call__(self, inputs, seq_lengths=None, *, initial_carry=None, **unsupported):
+    def __call__(
+        self,
+        inputs,
+        seq_lengths=None,
+        *,
+        initial_carry=None,
+        carry_perturbations=None,
+        **unsupported,
+    ):
         given = [name for name, value in unsupported.items() if value is not None and value]
         if initial_carry is not None or given:
             names = ", ".join(given + (["initial_carry"] if initial_carry is not None else []))
             raise ValueError(f"the LRU network takes no {names} (a scanned cell's options)")
         check_positive("num_layers", self.num_layers)
+        if carry_perturbations is not None and (self.num_layers > 1 or self.bidirectional):
+            raise ValueError(
+                "carry_perturbations need a single layer and direction, got "
+                f"num_layers={self.num_layers}, bidirectional={self.bidirectional}"
+            )
         check_rank("LRU network input", jnp.shape(inputs), 3, "[batch, time, features]")
         batch, time = inputs.shape[:2]
         lengths = (
@@ -216,7 +240,7 @@ class LRUNetwork(nn.Module):
         x = jnp.where(valid, nn.Dense(hidden, name="encoder")(inputs), 0.0)
         for layer in range(self.num_layers):
             z = nn.LayerNorm(name=f"norm_{layer}")(x)
-            _, y = LRU(**lru, name=f"lru_{layer}")(z, lengths)
+            _, y = LRU(**lru, name=f"lru_{layer}")(z, lengths, perturbations=carry_perturbations)
             if self.bidirectional:
                 backward = jnp.swapaxes(reverse_sequences(jnp.swapaxes(z, 0, 1), lengths), 0, 1)
                 _, y_back = LRU(**lru, name=f"lru_{layer}_backward")(backward, lengths)
