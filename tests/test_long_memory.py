@@ -84,6 +84,9 @@ def test_copy_rows_carry_the_memoryless_baseline(tiny_run):
         assert r["final_test_loss_mean"] == pytest.approx(
             np.mean(np.asarray(r["test_loss"])[:, -1])
         )
+        recalled = np.asarray(r["recall_accuracy"])
+        assert recalled.shape == (config.seeds,) and np.all((0 <= recalled) & (recalled <= 1))
+        assert r["recall_accuracy_mean"] == pytest.approx(recalled.mean())
     pixels = {(r["cell"], r["order"]) for r in results["pixels"]}
     assert pixels == {("tanh", "plain"), ("tanh", "permuted")}
 

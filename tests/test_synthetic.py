@@ -47,3 +47,17 @@ def test_copy_task_structure_and_baseline():
     np.testing.assert_allclose(copy_task_baseline(delay), 10 * np.log(8) / (delay + 20))
     with pytest.raises(ValueError, match="delay must be a positive integer, got 0"):
         copy_task(jax.random.key(1), 4, 0)
+
+
+def test_copy_recall_scores_the_last_ten_steps_only():
+    """Targets: blanks, then 10 symbols; logits pick the right symbol at 7 of the 10 recalled
+    steps and the wrong one everywhere before them, which does not count."""
+    from nets.data.synthetic import copy_recall
+
+    targets = np.zeros((1, 25), np.int32)
+    targets[0, -10:] = np.arange(1, 11) % 8 + 1
+    picked = targets.copy()
+    picked[0, :15] = 5  # wrong before the recall: not scored
+    picked[0, -3:] = (picked[0, -3:] % 8) + 1  # 3 recalled symbols wrong
+    logits = np.eye(10)[picked]
+    assert float(copy_recall(logits, targets)) == pytest.approx(0.7)

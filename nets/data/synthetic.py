@@ -64,6 +64,13 @@ def copy_task(key: jax.Array, batch_size: int, delay: int):
     return {"inputs": inputs, "targets": targets}
 
 
+def copy_recall(logits: jax.Array, targets: jax.Array) -> jax.Array:
+    """The fraction of the 10 recalled symbols (the targets' last 10 steps) that the argmax of
+    ``logits`` [batch, T + 20, 10] gets right: 1/8 by guessing, 1 when the task is solved."""
+    recalled = jnp.argmax(logits[:, -COPY_SYMBOLS:], axis=-1)
+    return jnp.mean(recalled == targets[:, -COPY_SYMBOLS:])
+
+
 def copy_task_baseline(delay: int) -> float:
     """The memoryless cross-entropy per step, 10 ln 8 / (T + 20)."""
     return COPY_SYMBOLS * math.log(COPY_ALPHABET) / (delay + 2 * COPY_SYMBOLS)
