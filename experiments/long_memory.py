@@ -13,7 +13,8 @@ measured (config: experiments/configs/long_memory.py).
    gradient norm: the gradient norm and the training loss of every step.
 4. copy: the copy task (recall 10 symbols after T blanks) for each cell, against the
    memoryless baseline 10 ln 8 / (T + 20).
-5. pixels: scikit-learn's 8x8 digits read one pixel per step (T = 64), plain and with a fixed
+5. pixels: scikit-learn's 8x8 digits read one pixel per step (T = 64; the 32x32 that LeNet-5
+   reads with --config.pixels.data.name=digits32_pixels, T = 1,024), plain and with a fixed
    permutation; the sequential-MNIST anchors (T = 784) are printed beside.
 
 Writes results.json and forget_gate.png, adding.png, clipping.png and memory_length.png (each
@@ -331,12 +332,13 @@ def copy(config, progress) -> list:
 
 # --- 5. pixel by pixel ---------------------------------------------------------------------------
 
-PIXEL_ORDERS = {"plain": "digits8_pixels", "permuted": "digits8_pixels_permuted"}
-
 
 def pixels(config, progress) -> list:
+    """Each cell on the digits read pixel by pixel (``config.data.name``: 'digits8_pixels', T =
+    64, or 'digits32_pixels', T = 1,024), in plain and in permuted order."""
     rows = []
-    for order, data in PIXEL_ORDERS.items():
+    orders = {"plain": config.data.name, "permuted": f"{config.data.name}_permuted"}
+    for order, data in orders.items():
         for cell in config.cells:
             group = cell_group(config, cell, data)
             result = sweep_group(group, where="config.pixels", progress=progress)
@@ -345,7 +347,7 @@ def pixels(config, progress) -> list:
                 {
                     "cell": cell,
                     "order": order,
-                    "length": 64,
+                    "length": result["parts"].test_set["inputs"].shape[1],
                     "steps": result["steps"],
                     "test_accuracy": accuracy,
                     "final_accuracy_mean": float(accuracy[:, -1].mean()),
@@ -385,7 +387,7 @@ def memory_length_figure(results: dict):
             ax.axhline(10, color="grey", linestyle="--", label="chance (10%)")
             ax.set_xticks(np.arange(len(cells)) + 0.2, [LABELS.get(c, c) for c in cells])
             ax.set_ylabel("test accuracy, % (dark: plain, light: permuted)")
-            ax.set_title("8x8 digits pixel by pixel, T = 64")
+            ax.set_title(f"digits pixel by pixel, T = {results[part][0]['length']}")
             continue
         if part == "adding":
             runs = [
@@ -472,7 +474,8 @@ def tables(results: dict) -> str:
                 f"{100 * r['recall_accuracy_mean']:5.1f}%"
             )
     if "pixels" in results:
-        lines.append("\npixels: 8x8 digits, T = 64, test accuracy (plain / permuted)")
+        length = results["pixels"][0]["length"]
+        lines.append(f"\npixels: digits, T = {length}, test accuracy (plain / permuted)")
         for cell in dict.fromkeys(r["cell"] for r in results["pixels"]):
             acc = {
                 r["order"]: 100 * r["final_accuracy_mean"]

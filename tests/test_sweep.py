@@ -46,6 +46,12 @@ def test_a_data_set_made_in_memory_is_sampled_by_rows():
     assert parts.train_sets["inputs"].shape == (1, len(digits["train"]["targets"]), 64, 1)
     batch = parts.sample_batch(jax.random.key(0), jax.tree.map(lambda a: a[0], parts.train_sets))
     assert batch["inputs"].shape == (8, 64, 1) and parts.model.num_outputs == 10
+    # the 32x32 digits LeNet-5 reads, one pixel per step: T = 1,024, the same images
+    large = load_split("digits32_pixels_permuted", "test")
+    images = load_digits(size=32)["test"]["inputs"]
+    np.testing.assert_array_equal(
+        large["inputs"], images.reshape(-1, 1024, 1)[:, fixed_permutation(1024)]
+    )
 
 
 def test_a_sweep_group_trains_what_the_same_parts_built_by_hand_train():

@@ -96,7 +96,7 @@ def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
         num_steps=600,
         eval_every=100,
     )
-    # each cell on 'digits8_pixels' and 'digits8_pixels_permuted'
+    # each cell on 'digits8_pixels' and 'digits8_pixels_permuted' ('digits32_pixels': T = 1,024)
     config.pixels = sweep_part(
         seeds,
         "digits8_pixels",

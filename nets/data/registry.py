@@ -258,11 +258,13 @@ def _pixels(permuted: bool) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def _digit_pixels(name: str, split: str, data_dir=None) -> dict[str, np.ndarray]:
-    """scikit-learn's 8x8 digits read one pixel per step, T = 64 ('digits8_pixels'), in one
-    fixed permuted order with '_permuted' (``nets.data.pixels``); made in memory."""
+    """scikit-learn's digits read one pixel per step: 8x8 ('digits8_pixels', T = 64) or the
+    32x32 that LeNet-5 reads ('digits32_pixels', T = 1,024), in one fixed permuted order with
+    '_permuted' (``nets.data.pixels``); made in memory."""
     del data_dir
-    part = load_digits(size=8)[split]
-    order = fixed_permutation(64) if name.endswith("_permuted") else None
+    side = int(name.removeprefix("digits").partition("_")[0])
+    part = load_digits(size=side)[split]
+    order = fixed_permutation(side * side) if name.endswith("_permuted") else None
     return {"inputs": pixel_sequences(part["inputs"], order), "targets": part["targets"]}
 
 
@@ -379,7 +381,12 @@ DATASETS: dict[str, DatasetSpec] = {
     ),
     **{
         name: DatasetSpec("cross_entropy", 10, _digit_pixels)
-        for name in ("digits8_pixels", "digits8_pixels_permuted")
+        for name in (
+            "digits8_pixels",
+            "digits8_pixels_permuted",
+            "digits32_pixels",
+            "digits32_pixels_permuted",
+        )
     },
     "mnist1d_even": DatasetSpec("binary_cross_entropy", 1, mnist1d_labels),
     "mnist1d_multilabel": DatasetSpec("binary_cross_entropy", 3, mnist1d_labels),
