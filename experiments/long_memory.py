@@ -34,14 +34,14 @@ from tqdm import tqdm
 
 from experiments import cli
 from experiments.configs import cell_group, vary
-from experiments.plotting import CELL_COLOURS, plt, save_run
+from experiments.plotting import CELL_COLOURS, CELL_LABELS, plt, save_run
 from nets.checks import check_choice, check_positive
+from nets.data.registry import digit_pixels_length
 from nets.data.synthetic import ADDING, ADDING_BASELINE_MSE, copy_recall, copy_task_baseline
 from nets.rnn import CELLS
 from nets.runtime import fast_compilation
 from nets.training.config import (
     build_sweep,
-    check_cells,
     check_lengths,
     check_number,
     check_positive_fields,
@@ -52,29 +52,31 @@ from nets.training.sweep import loss_spikes, seed_runs, sweep_group
 from nets.training.workdir import prepare_workdir, run_header
 
 PARTS = ("forget_gate", "adding", "clipping", "copy", "pixels")
-# a variant: a cell and its options; chrono's T_max (None here) is the part's longest T
+# a variant: a cell and its options; an option given as a function is one of T_max, the part's
+# longest T: chrono's T_max, and the LRU's ring 1 - 10 / T_max <= |lambda| <= 1 - 0.1 / T_max
+# (memory time constants 1 / (1 - |lambda|) from T_max / 10 to 10 T_max; [0.9, 0.999] at T_max =
+# 100, Orvieto et al.'s ring for long tasks)
 VARIANTS = {
     "tanh": ("tanh", {}),
     "irnn": ("irnn", {}),
+    "exprnn": ("exprnn", {}),
+    "lru_ring": ("lru", {"r_min": lambda t: 1 - 10 / t, "r_max": lambda t: 1 - 0.1 / t}),
     "gru": ("gru", {}),
     "gru_b1": ("gru", {"update_bias": 1.0}),
+    "lstm": ("lstm", {}),
     "lstm_b0": ("lstm", {"forget_bias": 0.0}),
     "lstm_b1": ("lstm", {"forget_bias": 1.0}),
     "lstm_b3": ("lstm", {"forget_bias": 3.0}),
-    "lstm_chrono": ("lstm", {"chrono": None}),
+    "lstm_chrono": ("lstm", {"chrono": lambda t: t}),
 }
 LABELS = {
-    "tanh": "tanh RNN",
-    "irnn": "IRNN",
-    "gru": "GRU",
+    **CELL_LABELS,
     "gru_b1": "GRU, b_z = 1",
     "lstm_b0": "LSTM, b_f = 0",
     "lstm_b1": "LSTM, b_f = 1",
     "lstm_b3": "LSTM, b_f = 3",
     "lstm_chrono": "LSTM, chrono",
-    "lstm": "LSTM",
-    "exprnn": "expRNN",
-    "lru": "LRU",
+    "lru_ring": "LRU, ring by T",
 }
 COLOURS = {
     **CELL_COLOURS,
@@ -83,15 +85,16 @@ COLOURS = {
     "lstm_b1": CELL_COLOURS["lstm"],
     "lstm_b3": "navy",
     "lstm_chrono": "tab:purple",
+    "lru_ring": CELL_COLOURS["lru"],
 }
 # sequential / permuted MNIST test accuracy, %, T = 784 (Le et al. 2015; Cooijmans et al. 2017)
 MNIST_ANCHORS = {"tanh RNN": (35.0, 35.0), "IRNN": (97.0, 82.0), "uRNN": (95.1, 91.4)}
 
 
 def variant(name: str, max_length: int) -> tuple[str, dict]:
-    """(cell name, cell options) of a variant, chrono's T_max set to ``max_length``."""
+    """(cell name, cell options) of a variant, its options of T_max at T_max = ``max_length``."""
     cell, options = VARIANTS[name]
-    return cell, {k: max_length if v is None else v for k, v in options.items()}
+    return cell, {k: v(max_length) if callable(v) else v for k, v in options.items()}
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -102,9 +105,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
     for part in config.parts:
         check_choice("part", part, PARTS)
     check_positive_fields(config, ("seeds",))
-    for part in ("forget_gate", "adding"):
+    for part in ("forget_gate", "adding", "copy", "pixels"):
+        if not config[part].variants:
+            raise ValueError(f"empty sweep: config.{part}.variants needs at least one variant")
         for name in config[part].variants:
             check_choice("variant", name, VARIANTS)
+    for part in ("forget_gate", "adding"):
         check_lengths(config[part].lengths, f"config.{part}.lengths")
     check_positive_fields(
         config.forget_gate.measure, ("batch_size",), "config.forget_gate.measure."
@@ -114,8 +120,6 @@ def validate(config: ml_collections.ConfigDict) -> None:
         model_from(
             vary(config.forget_gate.model, cell=cell, **options), 1, "config.forget_gate.model"
         )
-    for part in ("copy", "pixels"):
-        check_cells(config[part].cells)
     for length in config.copy.lengths:
         check_positive("config.copy.lengths: the delay T", length)
     clip = config.clipping
@@ -128,12 +132,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
         )
     for part in ("adding", "clipping", "copy"):  # scored on their test splits
         check_positive_fields(config[part].data, ("test_size",), f"config.{part}.data.")
-    copy_data = f"copy_task/t{config.copy.lengths[0]}"
     first = {
         "adding": adding_group(config.adding, config.adding.variants[0], config.adding.lengths[0]),
         "clipping": clip,
-        "copy": cell_group(config.copy, config.copy.cells[0], copy_data),
-        "pixels": cell_group(config.pixels, config.pixels.cells[0], "digits8_pixels"),
+        "copy": copy_group(config.copy, config.copy.variants[0], config.copy.lengths[0]),
+        "pixels": pixels_group(config.pixels, config.pixels.variants[0], config.pixels.data.name),
     }
     for part, group in first.items():
         build_sweep(group, f"config.{part}")
@@ -185,10 +188,16 @@ def forget_gate_figure(records: list):
 # --- 2. the adding problem within a fixed budget ------------------------------------------------
 
 
+def variant_group(config, name: str, data: str, max_length: int) -> ml_collections.ConfigDict:
+    """The sweep group of variant ``name`` on data set ``data``, its options of T_max at
+    ``max_length``."""
+    cell, options = variant(name, max_length)
+    return cell_group(config, cell, data, **options)
+
+
 def adding_group(config, name: str, length: int) -> ml_collections.ConfigDict:
-    """The sweep group of variant ``name`` at length T (chrono's T_max: the part's longest)."""
-    cell, options = variant(name, max(config.lengths))
-    return cell_group(config, cell, f"adding_problem/t{length}", **options)
+    """The sweep group of variant ``name`` at length T (T_max: the part's longest)."""
+    return variant_group(config, name, f"adding_problem/t{length}", max(config.lengths))
 
 
 def adding(config, progress) -> dict:
@@ -306,18 +315,24 @@ def recall_per_seed(states, test: dict) -> jax.Array:
     return jax.vmap(lambda state: copy_recall(state.apply(test)[0], test["targets"]))(states)
 
 
+def copy_group(config, name: str, length: int) -> ml_collections.ConfigDict:
+    """The sweep group of variant ``name`` at delay T (T_max: the part's longest)."""
+    return variant_group(config, name, f"copy_task/t{length}", max(config.lengths))
+
+
 def copy(config, progress) -> list:
     rows = []
     for length in config.lengths:
-        for cell in config.cells:
-            group = cell_group(config, cell, f"copy_task/t{length}")
+        for name in config.variants:
+            group = copy_group(config, name, length)
             result = sweep_group(group, where="config.copy", progress=progress)
             loss = result["metric"][0]
             states = jax.tree.map(lambda a: a[0], result["state"])  # [seeds, ...]
             recalled = np.asarray(recall_per_seed(states, result["parts"].test_set))
             rows.append(
                 {
-                    "cell": cell,
+                    "cell": group.model.cell,
+                    "variant": name,
                     "length": length,
                     "steps": result["steps"],
                     "test_loss": loss,
@@ -333,19 +348,25 @@ def copy(config, progress) -> list:
 # --- 5. pixel by pixel ---------------------------------------------------------------------------
 
 
+def pixels_group(config, name: str, data: str) -> ml_collections.ConfigDict:
+    """The sweep group of variant ``name`` on the digits ``data`` (T_max: its T)."""
+    return variant_group(config, name, data, digit_pixels_length(data))
+
+
 def pixels(config, progress) -> list:
     """Each cell on the digits read pixel by pixel (``config.data.name``: 'digits8_pixels', T =
     64, or 'digits32_pixels', T = 1,024), in plain and in permuted order."""
     rows = []
     orders = {"plain": config.data.name, "permuted": f"{config.data.name}_permuted"}
     for order, data in orders.items():
-        for cell in config.cells:
-            group = cell_group(config, cell, data)
+        for name in config.variants:
+            group = pixels_group(config, name, data)
             result = sweep_group(group, where="config.pixels", progress=progress)
             accuracy = result["metric"][0]
             rows.append(
                 {
-                    "cell": cell,
+                    "cell": group.model.cell,
+                    "variant": name,
                     "order": order,
                     "length": result["parts"].test_set["inputs"].shape[1],
                     "steps": result["steps"],
@@ -360,32 +381,24 @@ def pixels(config, progress) -> list:
 
 
 def memory_length_figure(results: dict):
-    """Each cell's final test loss over its memoryless baseline against T (1 = no memory)."""
+    """Each variant's final test loss over its memoryless baseline against T (1 = no memory)."""
     panels = [p for p in ("adding", "copy", "pixels") if p in results]
     figure, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
     for ax, part in zip(axes[0], panels, strict=True):
         if part == "pixels":
-            cells = list(dict.fromkeys(r["cell"] for r in results[part]))
+            accuracy = pixel_accuracies(results[part])
+            names = list(accuracy)
             for offset, order in enumerate(("plain", "permuted")):
-                values = [
-                    100
-                    * next(
-                        r["final_accuracy_mean"]
-                        for r in results[part]
-                        if (r["cell"], r["order"]) == (cell, order)
-                    )
-                    for cell in cells
-                ]
                 ax.bar(
-                    np.arange(len(cells)) + 0.4 * offset,
-                    values,
+                    np.arange(len(names)) + 0.4 * offset,
+                    [accuracy[name][order] for name in names],
                     0.4,
                     label=order,
-                    color=[CELL_COLOURS.get(c) for c in cells],
+                    color=[COLOURS.get(name) for name in names],
                     alpha=1.0 - 0.5 * offset,
                 )
             ax.axhline(10, color="grey", linestyle="--", label="chance (10%)")
-            ax.set_xticks(np.arange(len(cells)) + 0.2, [LABELS.get(c, c) for c in cells])
+            ax.set_xticks(np.arange(len(names)) + 0.2, [LABELS[n] for n in names], rotation=30)
             ax.set_ylabel("test accuracy, % (dark: plain, light: permuted)")
             ax.set_title(f"digits pixel by pixel, T = {results[part][0]['length']}")
             continue
@@ -399,15 +412,13 @@ def memory_length_figure(results: dict):
             baseline = {key: ADDING_BASELINE_MSE for key in means}
             title, ylabel = "adding problem", "test MSE / 1/6"
         else:
-            means = final_means(results["copy"], "cell", "final_test_loss_mean")
-            baseline = {(r["cell"], r["length"]): r["baseline"] for r in results["copy"]}
+            means = final_means(results["copy"], "variant", "final_test_loss_mean")
+            baseline = {(r["variant"], r["length"]): r["baseline"] for r in results["copy"]}
             title, ylabel = "copy task", "test cross-entropy / 10 ln 8 / (T + 20)"
         for name in dict.fromkeys(key for key, _ in means):
             lengths = sorted(t for k, t in means if k == name)
-            ratios = [means[name, t] / baseline[name, t] for t in lengths]
-            ax.plot(
-                lengths, ratios, marker="o", color=COLOURS.get(name), label=LABELS.get(name, name)
-            )
+            ratios = [max(means[name, t] / baseline[name, t], 1e-6) for t in lengths]
+            ax.plot(lengths, ratios, marker="o", color=COLOURS.get(name), label=LABELS[name])
         ax.axhline(1.0, color="grey", linestyle="--", label="memoryless baseline")
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -417,7 +428,58 @@ def memory_length_figure(results: dict):
     for ax in axes[0]:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
-    figure.suptitle("How far back each cell learns (quick profile: short budgets)")
+    figure.suptitle("How far back each cell learns")
+    return figure
+
+
+def pixel_accuracies(rows: list) -> dict:
+    """{variant: {'plain': %, 'permuted': %}} of the pixels part's final test accuracies."""
+    accuracy = {}
+    for r in rows:
+        accuracy.setdefault(r["variant"], {})[r["order"]] = 100 * r["final_accuracy_mean"]
+    return accuracy
+
+
+def longest_solved(results: dict, config) -> dict:
+    """{task: {variant: the longest T it solved, or 0}}. Solved: the adding problem's mean final
+    test MSE below ``config.adding.solved_mse``, the fraction of the copy task's recalled symbols
+    right at least ``config.copy.solved_recall``, the digits' test accuracy at least
+    ``config.pixels.solved_accuracy``."""
+    longest = {}
+    if "adding" in results:
+        longest["adding"] = {k: v or 0 for k, v in results["adding"]["longest_solved"].items()}
+    if "copy" in results:
+        longest["copy"] = {}
+        for r in results["copy"]:
+            done = r["recall_accuracy_mean"] >= config.copy.solved_recall
+            best = longest["copy"].get(r["variant"], 0)
+            longest["copy"][r["variant"]] = max(best, r["length"] if done else 0)
+    if "pixels" in results:
+        length = results["pixels"][0]["length"]
+        for order in ("plain", "permuted"):
+            longest[f"pixels, {order}"] = {
+                name: length if accuracy[order] >= 100 * config.pixels.solved_accuracy else 0
+                for name, accuracy in pixel_accuracies(results["pixels"]).items()
+            }
+    return longest
+
+
+def longest_solved_figure(longest: dict):
+    """The headline picture: the longest T each variant solved on each task, one budget per
+    task ('none': solved at no T tried; 'not run': the variant was not in that task's part)."""
+    tasks = list(longest)
+    names = list(dict.fromkeys(name for task in tasks for name in longest[task]))
+    values = np.array([[longest[t].get(n, np.nan) for t in tasks] for n in names], float)
+    figure, ax = plt.subplots(figsize=(1.9 * len(tasks) + 2.5, 0.45 * len(names) + 1.5))
+    shown = np.where(values > 0, np.log10(np.where(values > 0, values, 1)), np.nan)
+    image = ax.imshow(shown, cmap="viridis", aspect="auto", vmin=1, vmax=3.1)
+    for (i, j), value in np.ndenumerate(values):
+        text = "not run" if np.isnan(value) else (f"{value:.0f}" if value else "none")
+        ax.text(j, i, text, ha="center", va="center", color="white" if value > 0 else "black")
+    ax.set_xticks(range(len(tasks)), tasks)
+    ax.set_yticks(range(len(names)), [LABELS[n] for n in names])
+    figure.colorbar(image, ax=ax, label="log10 of the longest T solved")
+    ax.set_title("Longest dependency T solved, per cell and task (one budget per task)")
     return figure
 
 
@@ -469,22 +531,15 @@ def tables(results: dict) -> str:
         )
         for r in results["copy"]:
             lines.append(
-                f"  T={r['length']:<5} {LABELS.get(r['cell'], r['cell']):<10} "
+                f"  T={r['length']:<5} {LABELS[r['variant']]:<15} "
                 f"{r['final_test_loss_mean']:.4f} ({r['baseline']:.4f})  "
                 f"{100 * r['recall_accuracy_mean']:5.1f}%"
             )
     if "pixels" in results:
         length = results["pixels"][0]["length"]
         lines.append(f"\npixels: digits, T = {length}, test accuracy (plain / permuted)")
-        for cell in dict.fromkeys(r["cell"] for r in results["pixels"]):
-            acc = {
-                r["order"]: 100 * r["final_accuracy_mean"]
-                for r in results["pixels"]
-                if r["cell"] == cell
-            }
-            lines.append(
-                f"  {LABELS.get(cell, cell):<10} {acc['plain']:5.1f}% / {acc['permuted']:5.1f}%"
-            )
+        for name, acc in pixel_accuracies(results["pixels"]).items():
+            lines.append(f"  {LABELS[name]:<15} {acc['plain']:5.1f}% / {acc['permuted']:5.1f}%")
         anchors = ", ".join(f"{k} {a} / {b}" for k, (a, b) in MNIST_ANCHORS.items())
         lines.append(f"  anchors on sequential / permuted MNIST (T = 784): {anchors}")
     return "\n".join(lines)
@@ -499,11 +554,11 @@ def planned_steps(config) -> dict:
         * config.seeds
         * config.adding.num_steps,
         "clipping": 2 * config.clipping.seeds * config.clipping.num_steps,
-        "copy": len(config.copy.cells)
+        "copy": len(config.copy.variants)
         * len(config.copy.lengths)
         * config.seeds
         * config.copy.num_steps,
-        "pixels": 2 * len(config.pixels.cells) * config.seeds * config.pixels.num_steps,
+        "pixels": 2 * len(config.pixels.variants) * config.seeds * config.pixels.num_steps,
     }
 
 
@@ -539,6 +594,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
         figures["clipping.png"] = clipping_figure(results["clipping"])
     if results.keys() & {"adding", "copy", "pixels"}:
         figures["memory_length.png"] = memory_length_figure(results)
+        results["longest_solved"] = longest_solved(results, config)
+        figures["longest_solved.png"] = longest_solved_figure(results["longest_solved"])
     results = {**run_header("long_memory", config, start), **results}
     print(tables(results))
     save_run(workdir, results, figures)

@@ -11,8 +11,22 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from nets.training.workdir import json_bytes, write_outputs  # noqa: E402
 
-CELL_COLOURS = {"tanh": "tab:red", "irnn": "tab:orange", "lstm": "tab:blue", "gru": "tab:green"}
-CELL_LABELS = {"tanh": "tanh RNN", "irnn": "IRNN", "lstm": "LSTM", "gru": "GRU"}
+CELL_COLOURS = {
+    "tanh": "tab:red",
+    "irnn": "tab:orange",
+    "lstm": "tab:blue",
+    "gru": "tab:green",
+    "exprnn": "tab:brown",
+    "lru": "black",
+}
+CELL_LABELS = {
+    "tanh": "tanh RNN",
+    "irnn": "IRNN",
+    "lstm": "LSTM",
+    "gru": "GRU",
+    "exprnn": "expRNN",
+    "lru": "LRU",
+}
 
 
 def figure_png(figure) -> bytes:

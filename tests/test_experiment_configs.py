@@ -26,7 +26,7 @@ CASES = [
     (
         "long_memory",
         {"adding.variants": ("lstm_b2",)},
-        "unknown variant 'lstm_b2'; valid: gru, gru_b1, irnn",
+        "unknown variant 'lstm_b2'; valid: exprnn, gru, gru_b1, irnn, lru_ring",
     ),
     ("long_memory", {"copy.lengths": (100, 0)}, "the delay T must be a positive integer, got 0"),
     (

@@ -26,7 +26,7 @@ def tiny_run(tmp_path_factory):
 @pytest.mark.slow
 def test_every_part_writes_its_figure(tiny_run):
     _, workdir, results = tiny_run
-    for name in ("forget_gate", "adding", "clipping", "memory_length"):
+    for name in ("forget_gate", "adding", "clipping", "memory_length", "longest_solved"):
         assert (workdir / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
     assert set(long_memory.PARTS) <= results.keys()
 
@@ -78,7 +78,7 @@ def test_clipped_and_unclipped_runs_start_alike_and_clip_at_the_median_norm(tiny
 def test_copy_rows_carry_the_memoryless_baseline(tiny_run):
     config, _, results = tiny_run
     rows = results["copy"]
-    assert [(r["cell"], r["length"]) for r in rows] == [("lstm", 5)]
+    assert [(r["cell"], r["variant"], r["length"]) for r in rows] == [("lstm", "lstm", 5)]
     for r in rows:
         assert r["baseline"] == pytest.approx(10 * math.log(8) / (r["length"] + 20))
         assert r["final_test_loss_mean"] == pytest.approx(
@@ -89,6 +89,47 @@ def test_copy_rows_carry_the_memoryless_baseline(tiny_run):
         assert r["recall_accuracy_mean"] == pytest.approx(recalled.mean())
     pixels = {(r["cell"], r["order"]) for r in results["pixels"]}
     assert pixels == {("tanh", "plain"), ("tanh", "permuted")}
+
+
+def test_the_variants_options_of_t_max():
+    """chrono's T_max and the LRU's ring 1 - 10 / T_max <= |lambda| <= 1 - 0.1 / T_max."""
+    assert long_memory.variant("lstm_chrono", 300) == ("lstm", {"chrono": 300})
+    cell, ring = long_memory.variant("lru_ring", 1000)
+    assert cell == "lru"
+    assert ring == {"r_min": pytest.approx(0.99), "r_max": pytest.approx(0.9999)}
+    assert long_memory.variant("exprnn", 1000) == ("exprnn", {})
+
+
+def test_the_longest_solved_t_per_task_reads_each_tasks_own_threshold():
+    config = get_config("tiny")  # solved: recall >= 0.99, accuracy >= 0.9, MSE < 0.01
+
+    def copy_row(name, t, recall):
+        return {"variant": name, "length": t, "recall_accuracy_mean": recall}
+
+    def pixel_row(name, order, accuracy):
+        return {"variant": name, "order": order, "length": 64, "final_accuracy_mean": accuracy}
+
+    results = {
+        "adding": {"longest_solved": {"lstm": 200, "tanh": None}},
+        "copy": [
+            copy_row("lru_ring", 100, 1.0),
+            copy_row("lru_ring", 1000, 0.995),
+            copy_row("lstm", 100, 0.989),
+            copy_row("lstm", 1000, 0.12),
+        ],
+        "pixels": [
+            pixel_row("lstm", "plain", 0.93),
+            pixel_row("lstm", "permuted", 0.899),
+            pixel_row("lru_ring", "plain", 0.95),
+            pixel_row("lru_ring", "permuted", 0.91),
+        ],
+    }
+    assert long_memory.longest_solved(results, config) == {
+        "adding": {"lstm": 200, "tanh": 0},
+        "copy": {"lru_ring": 1000, "lstm": 0},
+        "pixels, plain": {"lstm": 64, "lru_ring": 64},
+        "pixels, permuted": {"lstm": 0, "lru_ring": 64},
+    }
 
 
 def test_clipping_keeps_small_gradients_and_scales_large_ones_to_the_threshold():

@@ -8,11 +8,12 @@ from nets.models import model_options
 PROFILES = ("quick", "full", "tiny")
 
 
-def new_config(profile: str) -> ml_collections.ConfigDict:
+def new_config(profile: str, own: tuple[str, ...] = ()) -> ml_collections.ConfigDict:
     """An empty config for ``profile``: 'quick' (a laptop CPU, the default), 'full' (sized for an
-    accelerator) or 'tiny' (the tests); any other name raises ValueError listing them."""
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
+    accelerator), 'tiny' (the tests) or one of the experiment's ``own``; any other name raises
+    ValueError listing them."""
+    if profile not in PROFILES + own:
+        raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES + own)}")
     config = ml_collections.ConfigDict()
     config.profile = profile
     return config

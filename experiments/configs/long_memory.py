@@ -9,11 +9,14 @@ update-gate initialisation), 'adding' (the longest adding-problem T each variant
 fixed step budget), 'clipping' (a tanh RNN with W_h = sigma Q, sigma > 1, trained with and
 without gradient clipping), 'copy' (the copy task at long delays) and 'pixels' (scikit-learn's
 8x8 digits read one pixel per step, plain and permuted). Variants: 'tanh', 'irnn', 'gru',
-'gru_b1' (update-gate bias 1), 'lstm_b0', 'lstm_b1', 'lstm_b3' (forget bias 0, 1, 3) and
-'lstm_chrono' (chrono initialisation with T_max = the part's longest T).
+'gru_b1' (update-gate bias 1), 'lstm' (forget bias 1), 'lstm_b0', 'lstm_b1', 'lstm_b3' (forget
+bias 0, 1, 3), 'lstm_chrono' (chrono initialisation with T_max = the part's longest T), 'exprnn'
+(orthogonal W_h) and 'lru_ring' (the LRU with 1 - 10 / T_max <= |lambda| <= 1 - 0.1 / T_max).
 
 Profiles: 'quick' (default; one seed, short lengths and budgets: about 10 minutes on a 2-core
-CPU), 'full' (three seeds, longer T and budgets: sized for an accelerator), 'tiny' (the tests).
+CPU), 'memory' (the headline grid: every cell at T up to 1,000 in one budget per task; hours on
+a 2-core CPU, one part at a time), 'full' (three seeds, longer T and budgets: sized for an
+accelerator), 'tiny' (the tests).
 """
 
 import ml_collections
@@ -36,7 +39,7 @@ def sweep_part(seeds, data, model, test_size=0, **fields) -> ml_collections.Conf
 
 
 def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
-    config = new_config(profile)
+    config = new_config(profile, own=("memory",))
     config.parts = ("forget_gate", "adding", "clipping", "copy", "pixels")
     # one field for every part: --config.seeds=3 changes them all
     seeds = ml_collections.FieldReference(1)
@@ -89,12 +92,13 @@ def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
         "many_to_many",
         test_size=500,
         model_options={"hidden_size": 64},
-        cells=("tanh", "irnn", "lstm", "gru"),
+        variants=("tanh", "irnn", "lstm", "gru", "exprnn", "lru_ring"),
         lengths=(100, 200),
         optimizer=optimizer_config(learning_rate=1e-3, clip_norm=1.0),
         batch_size=32,
         num_steps=600,
         eval_every=100,
+        solved_recall=0.99,  # solved: at least 99% of the recalled symbols right
     )
     # each cell on 'digits8_pixels' and 'digits8_pixels_permuted' ('digits32_pixels': T = 1,024)
     config.pixels = sweep_part(
@@ -102,14 +106,26 @@ def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
         "digits8_pixels",
         "many_to_one",
         model_options={"hidden_size": 64},
-        cells=("tanh", "irnn", "lstm", "gru"),
+        variants=("tanh", "irnn", "lstm", "gru", "exprnn", "lru_ring"),
         optimizer=optimizer_config(learning_rate=1e-3, clip_norm=1.0),
         batch_size=64,
         num_steps=1000,
         eval_every=100,
         metric="accuracy",
+        solved_accuracy=0.9,
     )
-    if profile == "full":
+    if profile == "memory":
+        # the headline grid: every cell at long T, one budget per task (copy at T = 1,000 is
+        # solved by the LRU in it: 3,500 steps, 15 minutes on 2 cores); run a part at a time
+        # on a CPU (--config.parts='("copy",)'), the whole on an accelerator
+        everyone = ("tanh", "irnn", "lstm_b1", "lstm_chrono", "gru", "exprnn", "lru_ring")
+        budget = dict(variants=everyone, num_steps=3500, eval_every=500)
+        schedule = optimizer_config(learning_rate=3e-3, clip_norm=1.0, schedule="cosine")
+        config.adding.update(lengths=(200, 500, 1000), optimizer=schedule, **budget)
+        config.copy.update(lengths=(100, 200, 500, 1000), optimizer=schedule, **budget)
+        config.pixels.update(optimizer=schedule, **budget)
+        config.pixels.data.name = "digits32_pixels"
+    elif profile == "full":
         seeds.set(3)
         config.adding.update(lengths=(50, 100, 200, 400, 800), num_steps=10_000, eval_every=500)
         config.adding.model.hidden_size = 128
@@ -125,8 +141,9 @@ def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
         config.adding.update(eval_every=2, batch_size=8)
         config.clipping.update(num_steps=6, eval_every=3, batch_size=8, spike_window=2, seeds=2)
         config.clipping.data.name = "adding_problem/t8"
-        config.copy.update(cells=("lstm",), lengths=(5,), num_steps=4, eval_every=2, batch_size=8)
-        config.pixels.update(cells=("tanh",), num_steps=4, eval_every=2, batch_size=8)
+        config.copy.update(variants=("lstm",), lengths=(5,), num_steps=4, eval_every=2)
+        config.pixels.update(variants=("tanh",), num_steps=4, eval_every=2, batch_size=8)
+        config.copy.batch_size = 8
         for part in ("adding", "clipping", "copy"):
             config[part].data.test_size = 16
         for part in ("forget_gate", "adding", "clipping", "copy", "pixels"):

@@ -12,6 +12,7 @@ statsmodels' series, synthetic and espeak-ng speech), prepared by tfds from a do
 import dataclasses
 import functools
 import logging
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -257,12 +258,17 @@ def _pixels(permuted: bool) -> Callable[[np.ndarray], np.ndarray]:
     )
 
 
+def digit_pixels_length(name: str) -> int:
+    """T of a 'digits<side>_pixels[_permuted]' data set: side^2 steps, one pixel each."""
+    return int(name.removeprefix("digits").partition("_")[0]) ** 2
+
+
 def _digit_pixels(name: str, split: str, data_dir=None) -> dict[str, np.ndarray]:
     """scikit-learn's digits read one pixel per step: 8x8 ('digits8_pixels', T = 64) or the
     32x32 that LeNet-5 reads ('digits32_pixels', T = 1,024), in one fixed permuted order with
     '_permuted' (``nets.data.pixels``); made in memory."""
     del data_dir
-    side = int(name.removeprefix("digits").partition("_")[0])
+    side = math.isqrt(digit_pixels_length(name))
     part = load_digits(size=side)[split]
     order = fixed_permutation(side * side) if name.endswith("_permuted") else None
     return {"inputs": pixel_sequences(part["inputs"], order), "targets": part["targets"]}
