@@ -143,9 +143,9 @@ def summary_table(results: dict) -> str:
     lines = ["||dL/dh_1|| / ||dL/dh_T||, geometric mean over seeds (init / after training)"]
     lines.append(f"{'cell':<10}" + "".join(f"{'T=' + str(t):>22}" for t in lengths))
     for cell in dict.fromkeys(r["cell"] for r in sweep):
-        components = ("c", "h") if cell == "lstm" else ("h",)
+        components = next(r["init"] for r in sweep if r["cell"] == cell)  # h_t; C_t; x_t
         for component in components:
-            label = f"{cell} ({component})" if cell == "lstm" else cell
+            label = f"{cell} ({component})" if len(components) > 1 else cell
             cells = []
             for length in lengths:
                 (r,) = [r for r in sweep if r["cell"] == cell and r["length"] == length]

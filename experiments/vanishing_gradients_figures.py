@@ -17,8 +17,13 @@ def _geometric_mean_over_seeds(per_step) -> np.ndarray:
     return np.where(np.all(per_step > 0, axis=0), np.exp(logs.mean(axis=0)), np.nan)
 
 
-def _components(cell: str):
-    return (("h", "-", "h_t"), ("c", ":", "C_t")) if cell == "lstm" else (("h", "-", "h_t"),)
+# each state nets.gradients measures: its line style and symbol (x_t: the LRU's complex state)
+STATES = {"h": ("-", "h_t"), "c": (":", "C_t"), "x": ("-", "x_t")}
+
+
+def _components(record: dict, stage: str = "init"):
+    """(name, line style, symbol) of each state measured in ``record`` (h_t, C_t, x_t)."""
+    return [(name, *STATES[name]) for name in record[stage]]
 
 
 def gradient_decay(sweep: list, length: int):
@@ -29,7 +34,7 @@ def gradient_decay(sweep: list, length: int):
         for r in records:
             if stage not in r:
                 continue
-            for component, style, symbol in _components(r["cell"]):
+            for component, style, symbol in _components(r, stage):
                 norms = _geometric_mean_over_seeds(r[stage][component]["per_step"])
                 k = np.arange(len(norms))[::-1]  # step t = T - k
                 ax.plot(
@@ -58,7 +63,7 @@ def ratio_vs_length(sweep: list):
             records = sorted(
                 (r for r in sweep if r["cell"] == cell and stage in r), key=lambda r: r["length"]
             )
-            for component, style, symbol in _components(cell):
+            for component, style, symbol in _components(records[0], stage) if records else ():
                 lengths = [r["length"] for r in records]
                 ratios = [r[stage][component]["ratio_geometric_mean"] or np.nan for r in records]
                 ax.plot(

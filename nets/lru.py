@@ -181,9 +181,10 @@ class LRUCell:
     carry_names = ("x",)  # the state nets.gradients perturbs: x_t, complex
 
     def initialize_carry(self, batch_size: int, dtype=jnp.float32) -> jax.Array:
-        """Zeros like one layer's states at one step, [batch, N] complex."""
-        del dtype  # the states are complex whatever the inputs' float type
-        return jnp.zeros((batch_size, self.state_size or self.hidden_size), jnp.complex64)
+        """Zeros like one layer's states at one step, [batch, N], complex of ``dtype``'s
+        precision (complex128 for float64: the gradient measurements run in float64)."""
+        complex_dtype = jnp.result_type(dtype, jnp.complex64)
+        return jnp.zeros((batch_size, self.state_size or self.hidden_size), complex_dtype)
 
     @staticmethod
     def hidden_state(final: jax.Array) -> jax.Array:

@@ -35,7 +35,7 @@ def test_writes_results_and_three_figures(tiny_run):
 def test_recorded_ratios_follow_from_recorded_norms(tiny_run):
     _, results = tiny_run
     for record in results["sweep"]:
-        components = {"lstm": {"c", "h"}}.get(record["cell"], {"h"})
+        components = {"lstm": {"c", "h"}, "lru": {"x"}}.get(record["cell"], {"h"})
         for stage in ("init", "trained"):
             assert set(record[stage]) == components
             for norms in record[stage].values():

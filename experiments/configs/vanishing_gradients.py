@@ -16,7 +16,7 @@ from experiments.configs import model_config, new_config, optimizer_config
 
 def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
     config = new_config(profile)
-    config.cells = ("tanh", "irnn", "lstm", "gru")
+    config.cells = ("tanh", "irnn", "lstm", "gru", "exprnn", "lru")
     config.lengths = (10, 25, 50, 100, 200, 500, 1000)
     config.seeds = 3
     # each cell's many-to-one model (model.cell varied over cells); remat: recompute the forward
@@ -44,7 +44,7 @@ def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
         config.train.update(num_steps=1000, batch_size=128, length=0)
         config.fast_compile = False  # long runs on an accelerator: optimise fully
     elif profile == "tiny":
-        config.cells = ("tanh", "lstm")
+        config.cells = ("tanh", "lstm", "lru")
         config.lengths = (5, 12)
         config.seeds = 2
         config.model.hidden_size = 8
