@@ -44,12 +44,33 @@ def test_the_parallel_scan_is_the_recurrence_step_by_step(lru):
     np.testing.assert_allclose(final, expected_final, rtol=2e-4, atol=2e-5)
 
 
-def test_linear_recurrence_with_an_initial_state_by_hand():
+@pytest.mark.parametrize("parallel", [True, False], ids=["associative", "sequential"])
+def test_linear_recurrence_with_an_initial_state_by_hand(parallel):
     a = jnp.array([[[0.5], [2.0], [1.0]]])  # [batch 1, time 3, N 1]
     b = jnp.array([[[1.0], [0.0], [3.0]]])
     # x_1 = 0.5 * 4 + 1 = 3, x_2 = 2 * 3 + 0 = 6, x_3 = 1 * 6 + 3 = 9
-    states = linear_recurrence(a, b, initial=jnp.array([[4.0]]))
+    states = linear_recurrence(a, b, initial=jnp.array([[4.0]]), parallel=parallel)
     np.testing.assert_allclose(states[0, :, 0], [3.0, 6.0, 9.0])
+
+
+@pytest.mark.parametrize("parallel", [True, False], ids=["associative", "sequential"])
+def test_both_scans_are_the_complex_recurrence_of_a_numpy_loop(parallel):
+    rng = np.random.default_rng(3)
+    shape = (2, 37, 4)  # an odd T: the associative scan's tree has a ragged end
+    a = 0.95 * np.exp(1j * rng.uniform(0, 6.28, shape)) * rng.uniform(0.5, 1, shape)
+    b = rng.normal(size=shape) + 1j * rng.normal(size=shape)
+    initial = rng.normal(size=(2, 4)) + 1j * rng.normal(size=(2, 4))
+    expected, x = np.zeros(shape, complex), initial
+    for t in range(shape[1]):
+        x = a[:, t] * x + b[:, t]
+        expected[:, t] = x
+    states = linear_recurrence(
+        jnp.asarray(a, jnp.complex64),
+        jnp.asarray(b, jnp.complex64),
+        jnp.asarray(initial),
+        parallel=parallel,
+    )
+    np.testing.assert_allclose(states, expected, rtol=1e-4, atol=1e-4)
 
 
 def test_padding_changes_nothing(lru):
