@@ -2,10 +2,13 @@
 
     /usr/bin/time -v python scripts/bptt_memory.py --length 10000            # stores every gate
     /usr/bin/time -v python scripts/bptt_memory.py --length 10000 --remat    # carries per chunk
+    python scripts/bptt_memory.py --length 10000 --cell lru                  # the LRU instead
 
 Two training steps (forward, backward through all T steps, Adam update) of a many-to-one LSTM
-on random data, B=32, H=256 by default. Prints the step time and this process's peak resident
-memory; /usr/bin/time -v reports the same peak as "Maximum resident set size".
+(or another cell of the registry) on random data, B=32, H=256 by default. Prints the step time,
+the temporary memory XLA's compiled step allocates (its buffers of the forward pass kept for the
+backward pass among them) and this process's peak resident memory; /usr/bin/time -v reports the
+same peak as "Maximum resident set size".
 """
 
 import argparse
@@ -19,6 +22,7 @@ import jax.numpy as jnp
 import optax
 
 from nets.models import get_model
+from nets.rnn import CELLS
 from nets.training import objectives
 from nets.training.state import TrainState, train_step
 
@@ -29,6 +33,7 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--features", type=int, default=32)
+    parser.add_argument("--cell", default="lstm", help="a cell of nets.rnn.CELLS (default lstm)")
     parser.add_argument(
         "--remat", action="store_true", help="recompute the forward pass in sqrt(T)-step chunks"
     )
@@ -36,11 +41,15 @@ def main(argv=None) -> int:
     for name in ("length", "batch", "hidden", "features"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
-    model = get_model("many_to_one", 1, cell="lstm", hidden_size=args.hidden, remat=args.remat)
+    if args.cell not in CELLS:
+        parser.error(f"unknown cell {args.cell!r}; valid: {', '.join(CELLS)}")
+    options = {"remat": True} if args.remat else {}  # the scanned cells' option
+    model = get_model("many_to_one", 1, cell=args.cell, hidden_size=args.hidden, **options)
     inputs = jax.random.normal(jax.random.key(0), (args.batch, args.length, args.features))
     batch = {"inputs": inputs, "targets": jnp.zeros(args.batch)}
     state = TrainState.create(model, optax.adam(1e-3), inputs[:, :2], seed=1)
     step = jax.jit(partial(train_step, loss_fn=objectives.mse), donate_argnums=(0,))
+    temporary_mib = step.lower(state, batch).compile().memory_analysis().temp_size_in_bytes / 2**20
     seconds = []
     for _ in range(2):  # the first step compiles; the second is the step time
         start = time.perf_counter()
@@ -49,9 +58,10 @@ def main(argv=None) -> int:
         seconds.append(time.perf_counter() - start)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
-        f"T={args.length} B={args.batch} H={args.hidden} remat={args.remat}: first step "
-        f"(with compilation) {seconds[0]:.1f} s, second {seconds[1]:.1f} s, loss "
-        f"{float(metrics['loss']):.4f}, peak resident memory {peak_mib:.0f} MiB"
+        f"{args.cell} T={args.length} B={args.batch} H={args.hidden} remat={args.remat}: first "
+        f"step (with compilation) {seconds[0]:.1f} s, second {seconds[1]:.1f} s, loss "
+        f"{float(metrics['loss']):.4f}, XLA temporaries {temporary_mib:.0f} MiB, peak resident "
+        f"memory {peak_mib:.0f} MiB"
     )
     return 0
 

@@ -61,7 +61,10 @@ def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
         "many_to_one",
         test_size=500,
         model_options={"hidden_size": 32},
-        variants=("tanh", "irnn", "gru", "lstm_b0", "lstm_b1", "lstm_b3", "lstm_chrono"),
+        variants=(
+            *("tanh", "irnn", "gru", "lstm_b0", "lstm_b1", "lstm_b3", "lstm_chrono"),
+            *("exprnn", "lru_ring"),
+        ),
         lengths=(50, 100, 200),
         optimizer=optimizer_config(learning_rate=1e-2, clip_norm=1.0),
         batch_size=32,
