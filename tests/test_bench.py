@@ -46,6 +46,18 @@ def test_interleaved_rounds_find_a_known_cost_ratio_under_a_coming_and_going_loa
     q1, q3 = row["ratio_quartiles"]
     assert q1 <= row["ratio_reference_over_ours"] <= q3 and row["rounds"] == 21
     assert row["reference_ms"] > row["ours_ms"] > 0
+    if row["others_cpu_share"] is not None:  # Linux: the four loads' CPU time is seen
+        assert row["others_cpu_share"] > bench.BUSY_OTHERS and row["busy"]
+
+
+def test_other_processes_share_of_the_machine_by_hand(bench):
+    # 4 s of wall time on 2 CPUs: 8 CPU-seconds; everyone used 5, this process 3 -> 2 / 8
+    assert bench.others_share((100.0, 10.0), (105.0, 13.0), 4.0, 2) == pytest.approx(0.25)
+    assert bench.others_share((100.0, 10.0), (103.0, 13.0), 4.0, 2) == 0.0  # ours, all of it
+    assert bench.others_share(None, (1.0, 1.0), 4.0, 2) is None  # no /proc/stat
+    reading = bench.cpu_seconds()
+    if reading is not None:
+        assert reading[0] >= reading[1] > 0  # every process's CPU time includes ours
 
 
 def test_ratios_that_spread_say_the_machine_was_busy(bench):
