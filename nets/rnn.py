@@ -223,8 +223,18 @@ class ExpRNNCell(SimpleRNNCell):
 
     def make_recurrent_kernel(self) -> jax.Array:
         shape = (self.hidden_size, self.hidden_size)
-        skew = self.param("skew", rotation_blocks, shape, self.param_dtype)
-        return jax.scipy.linalg.expm(skew - skew.T)
+        return orthogonal_matrix(self.param("skew", rotation_blocks, shape, self.param_dtype))
+
+
+def orthogonal_matrix(skew: jax.Array) -> jax.Array:
+    """expm(S - S^T) of a square S [n, n]: an orthogonal n x n matrix (expRNN's W_h); a
+    non-square S is refused by its shape."""
+    if jnp.ndim(skew) != 2 or skew.shape[0] != skew.shape[1]:
+        raise ValueError(
+            f"an orthogonal W_h = expm(S - S^T) needs a square S [n, n], got shape "
+            f"{tuple(jnp.shape(skew))}"
+        )
+    return jax.scipy.linalg.expm(skew - skew.T)
 
 
 def forget_gate_bias(forget_bias: float) -> Initializer:

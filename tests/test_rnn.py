@@ -447,3 +447,14 @@ def test_exprnn_starts_as_rotations_and_its_recurrent_matrix_stays_orthogonal_in
     assert float(metrics["loss"]) < first
     with pytest.raises(ValueError, match="cell 'exprnn' takes no option 'recurrent_scale'; its "):
         get_model("many_to_one", 1, cell="exprnn", recurrent_scale=2.0)
+
+
+def test_an_orthogonal_w_h_needs_a_square_parametrisation():
+    from nets.rnn import orthogonal_matrix
+
+    with pytest.raises(ValueError, match=r"needs a square S \[n, n\], got shape \(4, 3\)"):
+        orthogonal_matrix(jnp.zeros((4, 3)))
+    # a 2 x 2 S = [[0, t], [0, 0]]: expm([[0, t], [-t, 0]]) is the rotation by t, by hand
+    t = 0.3
+    w = orthogonal_matrix(jnp.array([[0.0, t], [0.0, 0.0]]))
+    np.testing.assert_allclose(w, [[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]], atol=1e-6)
