@@ -17,12 +17,15 @@ measured (config: experiments/configs/long_memory.py).
    reads with --config.pixels.data.name=digits32_pixels, T = 1,024), plain and with a fixed
    permutation; the sequential-MNIST anchors (T = 784) are printed beside.
 
-Writes results.json and forget_gate.png, adding.png, clipping.png and memory_length.png (each
-cell's test loss over its memoryless baseline against T) into --workdir; prints the tables.
-Every training run is the sweep driver's (seeds in one compiled program).
+Writes results.json and forget_gate.png, adding.png, clipping.png, memory_length.png (each
+cell's test loss over its memoryless baseline against T) and longest_solved.png (the longest T
+each variant solved per task) into --workdir; prints the tables. Every training run is the
+sweep driver's (seeds in one compiled program). A part already in --workdir's results.json with
+the same settings is kept, not rerun: a long profile runs a part at a time into one directory.
 """
 
 import contextlib
+import json
 import sys
 import time
 from pathlib import Path
@@ -49,7 +52,7 @@ from nets.training.config import (
 )
 from nets.training.gradient_decay import decay_across_lengths
 from nets.training.sweep import loss_spikes, seed_runs, sweep_group
-from nets.training.workdir import prepare_workdir, run_header
+from nets.training.workdir import json_bytes, prepare_workdir, run_header
 
 PARTS = ("forget_gate", "adding", "clipping", "copy", "pixels")
 # a variant: a cell and its options; an option given as a function is one of T_max, the part's
@@ -571,13 +574,31 @@ PART_RUNS = {
 }
 
 
+def kept_parts(config, workdir: Path) -> dict:
+    """The parts of an earlier run in ``workdir`` (its results.json) made with the settings
+    ``config`` has for them now: kept, not rerun, so a long profile runs a part at a time into
+    one work directory and its summary figures cover every part done."""
+    try:
+        earlier = json.loads((workdir / "results.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    settings = json.loads(json_bytes(config.to_dict()))
+    return {
+        part: earlier[part]
+        for part in PARTS
+        if part in earlier and earlier["settings"].get(part) == settings[part]
+    }
+
+
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     validate(config)
     workdir = prepare_workdir(workdir)
     start = time.perf_counter()
     totals = planned_steps(config)
-    results = {}
-    for part in (p for p in PARTS if p in config.parts):
+    results = kept_parts(config, workdir)
+    if results:
+        print(f"kept from {workdir}/results.json (same settings): {', '.join(results)}")
+    for part in (p for p in PARTS if p in config.parts and p not in results):
         # the gradient measurements are many brief programs: there compiling dominates (the
         # training parts run 3x slower without XLA's optimisations)
         with (
@@ -585,6 +606,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
             tqdm(total=totals[part], desc=part, file=sys.stderr) as progress,
         ):
             results[part] = PART_RUNS[part](config[part], progress)
+    results = {part: results[part] for part in PARTS if part in results}
     figures = {}
     if "forget_gate" in results:
         figures["forget_gate.png"] = forget_gate_figure(results["forget_gate"])
@@ -596,6 +618,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
         figures["memory_length.png"] = memory_length_figure(results)
         results["longest_solved"] = longest_solved(results, config)
         figures["longest_solved.png"] = longest_solved_figure(results["longest_solved"])
+    config = vary(config, parts=tuple(p for p in PARTS if p in results))  # what results.json holds
     results = {**run_header("long_memory", config, start), **results}
     print(tables(results))
     save_run(workdir, results, figures)

@@ -150,3 +150,22 @@ def test_clipping_keeps_small_gradients_and_scales_large_ones_to_the_threshold()
     np.testing.assert_allclose(step(small), [-3.0, 0.0])  # below 5: the plain SGD step
     np.testing.assert_allclose(step(large), [-3.0, -4.0], rtol=1e-6)  # 50 -> 5, same direction
     assert float(optax.tree.norm(step(large))) == pytest.approx(5.0)
+
+
+@pytest.mark.slow
+def test_a_part_run_with_the_same_settings_is_kept_and_a_changed_one_reruns(tmp_path, capsys):
+    config = get_config("tiny")
+    config.parts = ("copy",)
+    first = long_memory.run(config, str(tmp_path))
+    config.parts = ("pixels",)
+    second = long_memory.run(config, str(tmp_path))
+    assert "kept from" in capsys.readouterr().out
+    assert second["settings"]["parts"] == ("copy", "pixels")
+    assert second["copy"][0]["test_loss"] == np.asarray(first["copy"][0]["test_loss"]).tolist()
+    assert set(second["longest_solved"]) == {"copy", "pixels, plain", "pixels, permuted"}
+    config.parts = ("copy",)
+    config.copy.num_steps = 2  # changed settings: the copy part runs again, pixels are kept
+    third = long_memory.run(config, str(tmp_path))
+    assert list(third["copy"][0]["steps"]) == [0, 2] and "pixels" in third
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["copy"][0]["steps"] == [0, 2]
