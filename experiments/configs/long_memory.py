@@ -126,7 +126,9 @@ def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
         schedule = optimizer_config(learning_rate=3e-3, clip_norm=1.0, schedule="cosine")
         config.adding.update(lengths=(200, 500, 1000), optimizer=schedule, **budget)
         config.copy.update(lengths=(100, 200, 500, 1000), optimizer=schedule, **budget)
-        config.pixels.update(optimizer=schedule, **budget)
+        # 32x32 digits (T = 1,024), 600 steps of 32: 13 epochs of the 1,437 training digits
+        config.pixels.update(optimizer=schedule, **{**budget, "num_steps": 600}, batch_size=32)
+        config.pixels.update(eval_every=200)
         config.pixels.data.name = "digits32_pixels"
     elif profile == "full":
         seeds.set(3)
