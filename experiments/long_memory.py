@@ -66,7 +66,6 @@ VARIANTS = {
     "lru_ring": ("lru", {"r_min": lambda t: 1 - 10 / t, "r_max": lambda t: 1 - 0.1 / t}),
     "gru": ("gru", {}),
     "gru_b1": ("gru", {"update_bias": 1.0}),
-    "lstm": ("lstm", {}),
     "lstm_b0": ("lstm", {"forget_bias": 0.0}),
     "lstm_b1": ("lstm", {"forget_bias": 1.0}),
     "lstm_b3": ("lstm", {"forget_bias": 3.0}),

@@ -78,7 +78,7 @@ def row(part: str, key: str, value: str, field: str, scale: float = 100.0, index
     def read(runs):
         keys = key.split("/")
         wanted = value.split("/")
-        (match,) = [r for r in runs[0][part] if [r[k] for k in keys] == wanted]
+        (match,) = [r for r in runs[0][part] if [str(r[k]) for k in keys] == wanted]
         number = match[field] if index is None else match[field][index]
         return scale * number
 

@@ -78,7 +78,7 @@ def test_clipped_and_unclipped_runs_start_alike_and_clip_at_the_median_norm(tiny
 def test_copy_rows_carry_the_memoryless_baseline(tiny_run):
     config, _, results = tiny_run
     rows = results["copy"]
-    assert [(r["cell"], r["variant"], r["length"]) for r in rows] == [("lstm", "lstm", 5)]
+    assert [(r["cell"], r["variant"], r["length"]) for r in rows] == [("lstm", "lstm_b1", 5)]
     for r in rows:
         assert r["baseline"] == pytest.approx(10 * math.log(8) / (r["length"] + 20))
         assert r["final_test_loss_mean"] == pytest.approx(
