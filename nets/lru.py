@@ -18,7 +18,8 @@ x -> a x + b, whose composition is associative,
     (a_1, b_1) then (a_2, b_2) = (a_2 a_1, a_2 b_1 + b_2),
 
 so ``jax.lax.associative_scan`` computes all T states in O(log T) sequential depth instead of
-T steps of a loop.
+T steps of a loop: on an accelerator; on a CPU, whose few cores cannot use the depth, a
+sequential scan does less work (``linear_recurrence`` picks by backend).
 
 Right-padded sequences (``seq_lengths``): a padded step has a = 1 and b = 0, so the state is
 carried unchanged to the end and the last state is each sequence's own; padded outputs are 0.
