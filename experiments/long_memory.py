@@ -41,7 +41,6 @@ from experiments.plotting import CELL_COLOURS, CELL_LABELS, plt, save_run
 from nets.checks import check_choice, check_positive
 from nets.data.registry import digit_pixels_length
 from nets.data.synthetic import ADDING, ADDING_BASELINE_MSE, copy_recall, copy_task_baseline
-from nets.rnn import CELLS
 from nets.runtime import fast_compilation
 from nets.training.config import (
     build_sweep,
@@ -404,12 +403,10 @@ def memory_length_figure(results: dict):
             ax.set_ylabel("test accuracy, % (dark: plain, light: permuted)")
             ax.set_title(f"digits pixel by pixel, T = {results[part][0]['length']}")
             continue
-        if part == "adding":
-            runs = [
-                r
-                for r in results["adding"]["runs"]
-                if r["variant"] in CELLS or r["variant"] == "lstm_b1"
-            ]
+        if part == "adding":  # the copy task's variants where it ran: one set of lines
+            shown = {r["variant"] for r in results.get("copy", results["adding"]["runs"])}
+            runs = [r for r in results["adding"]["runs"] if r["variant"] in shown]
+            runs = runs or results["adding"]["runs"]
             means = final_means(runs, "variant", "final_test_mse")
             baseline = {key: ADDING_BASELINE_MSE for key in means}
             title, ylabel = "adding problem", "test MSE / 1/6"
@@ -582,11 +579,13 @@ def kept_parts(config, workdir: Path) -> dict:
     except (OSError, ValueError):
         return {}
     settings = json.loads(json_bytes(config.to_dict()))
-    return {
+    kept = {
         part: earlier[part]
         for part in PARTS
         if part in earlier and earlier["settings"].get(part) == settings[part]
     }
+    seconds = earlier.get("part_seconds", {})
+    return kept | {"part_seconds": {p: seconds[p] for p in kept if p in seconds}} if kept else {}
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
@@ -595,16 +594,19 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     start = time.perf_counter()
     totals = planned_steps(config)
     results = kept_parts(config, workdir)
+    seconds = results.pop("part_seconds", {})  # each part's wall time, kept ones' included
     if results:
         print(f"kept from {workdir}/results.json (same settings): {', '.join(results)}")
     for part in (p for p in PARTS if p in config.parts and p not in results):
         # the gradient measurements are many brief programs: there compiling dominates (the
         # training parts run 3x slower without XLA's optimisations)
+        began = time.perf_counter()
         with (
             fast_compilation(True) if part == "forget_gate" else contextlib.nullcontext(),
             tqdm(total=totals[part], desc=part, file=sys.stderr) as progress,
         ):
             results[part] = PART_RUNS[part](config[part], progress)
+        seconds[part] = time.perf_counter() - began
     results = {part: results[part] for part in PARTS if part in results}
     figures = {}
     if "forget_gate" in results:
@@ -618,7 +620,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
         results["longest_solved"] = longest_solved(results, config)
         figures["longest_solved.png"] = longest_solved_figure(results["longest_solved"])
     config = vary(config, parts=tuple(p for p in PARTS if p in results))  # what results.json holds
-    results = {**run_header("long_memory", config, start), **results}
+    results = {**run_header("long_memory", config, start), "part_seconds": seconds, **results}
     print(tables(results))
     save_run(workdir, results, figures)
     return results

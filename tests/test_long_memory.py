@@ -163,6 +163,7 @@ def test_a_part_run_with_the_same_settings_is_kept_and_a_changed_one_reruns(tmp_
     assert second["settings"]["parts"] == ("copy", "pixels")
     assert second["copy"][0]["test_loss"] == np.asarray(first["copy"][0]["test_loss"]).tolist()
     assert set(second["longest_solved"]) == {"copy", "pixels, plain", "pixels, permuted"}
+    assert second["part_seconds"]["copy"] == first["part_seconds"]["copy"] > 0  # kept
     config.parts = ("copy",)
     config.copy.num_steps = 2  # changed settings: the copy part runs again, pixels are kept
     third = long_memory.run(config, str(tmp_path))
