@@ -39,7 +39,7 @@ from experiments import cli
 from experiments.configs import cell_group, vary
 from experiments.plotting import CELL_COLOURS, CELL_LABELS, plt, save_run
 from nets.checks import check_choice, check_positive
-from nets.data.registry import digit_pixels_length
+from nets.data.registry import digit_pixels_side
 from nets.data.synthetic import ADDING, ADDING_BASELINE_MSE, copy_recall, copy_task_baseline
 from nets.runtime import fast_compilation
 from nets.training.config import (
@@ -351,7 +351,7 @@ def copy(config, progress) -> list:
 
 def pixels_group(config, name: str, data: str) -> ml_collections.ConfigDict:
     """The sweep group of variant ``name`` on the digits ``data`` (T_max: its T)."""
-    return variant_group(config, name, data, digit_pixels_length(data))
+    return variant_group(config, name, data, digit_pixels_side(data) ** 2)
 
 
 def pixels(config, progress) -> list:
@@ -570,14 +570,14 @@ PART_RUNS = {
 }
 
 
-def kept_parts(config, workdir: Path) -> dict:
-    """The parts of an earlier run in ``workdir`` (its results.json) made with the settings
-    ``config`` has for them now: kept, not rerun, so a long profile runs a part at a time into
-    one work directory and its summary figures cover every part done."""
+def kept_parts(config, workdir: Path) -> tuple[dict, dict]:
+    """(results, wall seconds) of each part of an earlier run in ``workdir`` (its results.json)
+    made with the settings ``config`` has for it now: kept, not rerun, so a long profile runs a
+    part at a time into one work directory and its summary figures cover every part done."""
     try:
         earlier = json.loads((workdir / "results.json").read_text())
     except (OSError, ValueError):
-        return {}
+        return {}, {}
     settings = json.loads(json_bytes(config.to_dict()))
     kept = {
         part: earlier[part]
@@ -585,7 +585,7 @@ def kept_parts(config, workdir: Path) -> dict:
         if part in earlier and earlier["settings"].get(part) == settings[part]
     }
     seconds = earlier.get("part_seconds", {})
-    return kept | {"part_seconds": {p: seconds[p] for p in kept if p in seconds}} if kept else {}
+    return kept, {part: seconds[part] for part in kept if part in seconds}
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
@@ -593,8 +593,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     workdir = prepare_workdir(workdir)
     start = time.perf_counter()
     totals = planned_steps(config)
-    results = kept_parts(config, workdir)
-    seconds = results.pop("part_seconds", {})  # each part's wall time, kept ones' included
+    results, seconds = kept_parts(config, workdir)  # each part's wall time, kept ones' too
     if results:
         print(f"kept from {workdir}/results.json (same settings): {', '.join(results)}")
     for part in (p for p in PARTS if p in config.parts and p not in results):

@@ -129,8 +129,8 @@ def get_config(profile: str = "quick") -> ml_collections.ConfigDict:
         config.adding.num_steps = 1500
         config.copy.update(lengths=(100, 200, 500, 1000), optimizer=schedule, **budget)
         # 32x32 digits (T = 1,024), 600 steps of 32: 13 epochs of the 1,437 training digits
-        config.pixels.update(optimizer=schedule, **{**budget, "num_steps": 600}, batch_size=32)
-        config.pixels.update(eval_every=200)
+        config.pixels.update(optimizer=schedule, **budget)
+        config.pixels.update(num_steps=600, eval_every=200, batch_size=32)
         config.pixels.data.name = "digits32_pixels"
     elif profile == "full":
         seeds.set(3)

@@ -12,7 +12,6 @@ statsmodels' series, synthetic and espeak-ng speech), prepared by tfds from a do
 import dataclasses
 import functools
 import logging
-import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -258,9 +257,10 @@ def _pixels(permuted: bool) -> Callable[[np.ndarray], np.ndarray]:
     )
 
 
-def digit_pixels_length(name: str) -> int:
-    """T of a 'digits<side>_pixels[_permuted]' data set: side^2 steps, one pixel each."""
-    return int(name.removeprefix("digits").partition("_")[0]) ** 2
+def digit_pixels_side(name: str) -> int:
+    """The image side of a 'digits<side>_pixels[_permuted]' data set, read one pixel per step:
+    T = side^2."""
+    return int(name.removeprefix("digits").partition("_")[0])
 
 
 def _digit_pixels(name: str, split: str, data_dir=None) -> dict[str, np.ndarray]:
@@ -268,7 +268,7 @@ def _digit_pixels(name: str, split: str, data_dir=None) -> dict[str, np.ndarray]
     32x32 that LeNet-5 reads ('digits32_pixels', T = 1,024), in one fixed permuted order with
     '_permuted' (``nets.data.pixels``); made in memory."""
     del data_dir
-    side = math.isqrt(digit_pixels_length(name))
+    side = digit_pixels_side(name)
     part = load_digits(size=side)[split]
     order = fixed_permutation(side * side) if name.endswith("_permuted") else None
     return {"inputs": pixel_sequences(part["inputs"], order), "targets": part["targets"]}
