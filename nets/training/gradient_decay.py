@@ -100,14 +100,16 @@ def decay_across_lengths(config, where: str = "config", progress=None) -> list:
     'train_loss_last_10' [seeds].
 
     With ``train.length`` > 0 the model is trained once, at that length, and the trained
-    network is measured at every T (one compilation, not one per T); with 0 a fresh copy is
-    trained at each T. Training is the sweep driver's, from the same initialisation as the
-    measurement.
+    network is measured at every T; with 0 a fresh copy is trained at each T. Training is the
+    sweep driver's, from the same initialisation as the measurement. Every T is measured in
+    one program: one compilation per cell instead of one per T (on a CPU 9.9 s instead of 24 s
+    for the main experiment's six cells at seven lengths).
     """
     model = measured_model(config.model, where)
     optimizer = build_optimizer(config.optimizer, config.train.num_steps, f"{where}.optimizer")
     example = jnp.zeros((config.measure.batch_size, 2, 2), jnp.float32)
     dtype = jnp.dtype(config.measure.dtype)
+    lengths = tuple(config.lengths)
 
     def train(length):
         # The measurements are brief programs, compiled without XLA's costly optimisations
@@ -119,29 +121,38 @@ def decay_across_lengths(config, where: str = "config", progress=None) -> list:
         params = {"params": jax.tree.map(lambda a: a[0], result["state"].params)}
         return params, result["train"]["loss"][0, :, -10:].mean(axis=1)  # [seeds]
 
-    @partial(jax.jit, static_argnames="length")
-    def measure(params, length):
-        data = partial(adding_problem, batch_size=config.measure.batch_size, length=length)
-        batch = jax.vmap(data)(seed_keys(config.seeds, 1))
-        return gradient_norms(model, params, batch["inputs"], batch["targets"], dtype)
+    @jax.jit
+    def measure(params_per_length):  # [the seeds' params measured at T for each T of lengths]
+        norms = []
+        for params, length in zip(params_per_length, lengths, strict=True):
+            data = partial(adding_problem, batch_size=config.measure.batch_size, length=length)
+            batch = jax.vmap(data)(seed_keys(config.seeds, 1))
+            norms.append(gradient_norms(model, params, batch["inputs"], batch["targets"], dtype))
+        return norms
 
     def initial(seed):  # the sweep driver's initialisation of seed s
         return {"params": TrainState.create(model, optimizer, example, jax.random.key(seed)).params}
 
     params = jax.jit(jax.vmap(initial))(jnp.arange(config.seeds))
-    trained = loss = None
-    if config.train.num_steps and config.train.length:
-        trained, loss = train(config.train.length)
-    records = []
-    for length in config.lengths:
-        record = {"length": length, "init": norm_record(measure(params, length))}
-        if config.train.num_steps:
-            if not config.train.length:
-                trained, loss = train(length)
-            record["trained"] = norm_record(measure(trained, length))
-            record["train_length"] = config.train.length or length
+    records = [
+        {"length": length, "init": norm_record(norms)}
+        for length, norms in zip(lengths, measure([params] * len(lengths)), strict=True)
+    ]
+    train_each = config.train.num_steps and not config.train.length  # a training per T
+    if train_each:
+        runs = []
+        for length in lengths:
+            runs.append(train(length))
+            if progress is not None:
+                progress.update()  # the bar moves with each training
+    elif config.train.num_steps:
+        runs = [train(config.train.length)] * len(lengths)
+    if config.train.num_steps:
+        trained = measure([trained for trained, _ in runs])
+        for record, norms, (_, loss) in zip(records, trained, runs, strict=True):
+            record["trained"] = norm_record(norms)
+            record["train_length"] = config.train.length or record["length"]
             record["train_loss_last_10"] = np.asarray(loss)
-        records.append(record)
-        if progress is not None:
-            progress.update()
+    if progress is not None and not train_each:
+        progress.update(len(lengths))
     return records
