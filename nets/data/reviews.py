@@ -13,9 +13,10 @@ kept for the test split, so a generated test review's filler was never seen in t
 is out of vocabulary there, like a natural text's unknown words).
 
 **The grammar.** A review is filler around one to three clauses; a clause is a frame ("the
-acting was", "i found it", "the plot felt", "it is a ... film", ...), optionally negated ("was
-not", "wasn't", "was never", "was hardly", "didn't find", "there was nothing ... about", "not
-a ... film", "no ... film", and "... at all"),
+acting was", "i found it", "the plot felt", "it is a ... film", "i ... it", "i left feeling",
+"there is a lot of ... in it", "what a ... film", ...), optionally negated ("was not", "wasn't",
+"was never", "was hardly", "didn't find", "there was nothing ... about", "not a ... film", "no
+... film", "told without", "there is little ... in", and "... at all"),
 then one opinion word or two of one polarity ("x and y"), each optionally intensified or toned down
 (VADER's boosters: "very", "really", "somewhat", "kind of", ...), or a comparative ("more
 <w> than ...", "less <w> than ..."). The composition rule:
@@ -27,7 +28,11 @@ then one opinion word or two of one polarity ("x and y"), each optionally intens
                       "though", "even though", "while": before or after it), else the only
                       clause (or both, joined by "and", of one value).
 
-Intensifiers and downtoners never change the sign. So "not good" is negative and "not bad"
+The other clause of a contrast or concession is of the opposite value half the time, else of
+the same value or of none (a frame around filler: "although the plot was long"), a quarter
+each: the deciding clause must be read, not guessed by turning the other around (on the natural
+validation sentences, seeds 0 and 1 of the LSTM went from 80.6 / 81.9% to 85.3 / 82.3% with
+it). Intensifiers and downtoners never change the sign. So "not good" is negative and "not bad"
 positive (negation is an XOR with the word's polarity), and "good ... but awful", "awful ...
 but good", "although good, awful" and "good although awful" hold the same opinion words with
 labels decided by their order: a model that sees only which words occur (a bag of
@@ -41,7 +46,7 @@ the rule on sentence shapes training never saw.
 **The natural sets** (``natural_reviews(split)``): ordinary movie-review sentences written by
 hand, half positive and half negative, beside this module: 'test' (220 sentences,
 ``natural_reviews.tsv``) is never used for training, tuning or early stopping; 'validation'
-(80 others, ``natural_reviews_validation.tsv``) is where training settings are chosen.
+(232 others, ``natural_reviews_validation.tsv``) is where training settings are chosen.
 """
 
 import functools
@@ -78,6 +83,16 @@ NEGATED = {  # frame -> its negated forms; {s} a subject, {o} an object, {n} a n
                         "it is never a {w} {n}"),
     "this is a {w} {n}": ("this is not a {w} {n}", "this isn't a {w} {n}",
                           "this is no {w} {n}"),
+    "{s} feels": ("{s} does not feel", "{s} doesn't feel", "{s} never feels"),
+    "{s} are": ("{s} are not", "{s} aren't", "{s} are never"),
+    "{s} looked": ("{s} did not look", "{s} didn't look", "{s} never looked"),
+    "i {w} {o}": ("i did not {w} {o}", "i didn't {w} {o}", "i never {w} {o}"),
+    "i left feeling": ("i did not leave feeling", "i never left feeling"),
+    "{s} made me feel": ("{s} did not make me feel", "{s} never made me feel"),
+    "{s} is told with": ("{s} is told without", "{s} is told without any"),
+    "there is a lot of {w} in {o}": ("there is no {w} in {o}", "there is not much {w} in {o}",
+                                     "there is little {w} in {o}"),
+    "what a {w} {n}": (),  # never negated
     # the test split's frames: sentence shapes training never saw
     "i thought {s} was": ("i did not think {s} was", "i didn't think {s} was",
                           "i never thought {s} was"),
@@ -238,7 +253,7 @@ class _Writer:
             s=self.rng.choice(SUBJECTS), o=self.rng.choice(OBJECTS), n=self.rng.choice(NOUNS)
         )
         draw = self.rng.random()
-        if draw < 0.4:  # negated: one opinion word of the opposite polarity
+        if draw < 0.4 and NEGATED[frame]:  # negated: one opinion word of the opposite polarity
             tail = ["at", "all"] if self.rng.random() < 0.2 else []
             return [*_fill(self.rng.choice(NEGATED[frame]), slots, self.opinion(-value)), *tail]
         if draw < 0.5 and "{w}" not in frame:  # comparative: "less <w> than" turns it around
@@ -250,6 +265,23 @@ class _Writer:
         if self.rng.random() < 0.75:
             return _fill(frame, slots, self.opinion(value))
         return _fill(frame, slots, [*self.opinion(value), "and", *self.opinion(value)])
+
+    def neutral_clause(self) -> list[str]:
+        """A frame holding one or two filler words where the opinion goes ("although the plot
+        was long"): a clause of no value."""
+        frame = self.rng.choice([f for f in self.frames if f.startswith("{s}")])
+        return _fill(
+            frame, {"s": self.rng.choice(SUBJECTS)}, self.filler_words(self.rng.randint(1, 2))
+        )
+
+    def other_clause(self, value: int) -> list[str]:
+        """The clause a contrast or concession sets against the deciding one (of ``value``):
+        of the opposite value half the time, else of no value or of the same (a quarter each),
+        so that a model must read the deciding clause rather than turn this one around."""
+        draw = self.rng.random()
+        if draw < 0.25:
+            return self.neutral_clause()
+        return self.clause(value if draw < 0.5 else -value)
 
     def review(self, max_distance: int) -> tuple[list[str], int, int, str]:
         """(tokens, label, distance, structure) of one review."""
@@ -264,9 +296,9 @@ class _Writer:
         elif structure == "contrast":
             comma = [","] if self.rng.random() < 0.5 else []
             link = self.rng.choice(CONTRASTS).split()
-            body = [*self.clause(-value), *middle, *comma, *link, *deciding]
+            body = [*self.other_clause(value), *middle, *comma, *link, *deciding]
         else:
-            conceded = [*self.rng.choice(CONCESSIONS).split(), *self.clause(-value)]
+            conceded = [*self.rng.choice(CONCESSIONS).split(), *self.other_clause(value)]
             if structure == "concession_first":
                 body = [*conceded, *middle, ",", *deciding]
             else:
@@ -309,7 +341,7 @@ def generate_reviews(
 def max_review_length(max_distance: int) -> int:
     """The most tokens a review can have: the opening filler, two clauses, the middle filler
     and the links around it (", even though"), the closing filler and a final mark."""
-    clause = 13  # "i didn't think the story line was kind of <w> and kind of <w>" + "at all"
+    clause = 15  # "there is a lot of kind of <w> and kind of <w> in the movie"
     return OPENING + 2 * clause + MIDDLE + 3 + max_distance + 1
 
 
@@ -339,7 +371,7 @@ NATURAL_FILES = {"test": "natural_reviews.tsv", "validation": "natural_reviews_v
 
 def natural_reviews(split: str = "test") -> dict[str, list]:
     """A hand-written set: {'texts': [str], 'labels': [int] (1 positive)}; 'test' is the
-    natural test set, 'validation' the 80 sentences on which training settings are tuned."""
+    natural test set, 'validation' the 232 sentences on which training settings are tuned."""
     check_choice("natural review split", split, NATURAL_FILES)
     path = Path(__file__).with_name(NATURAL_FILES[split])
     texts, labels = [], []
