@@ -20,8 +20,9 @@ README's full-profile column (the MNIST-1D anchor at 8,000 steps, 5 minutes more
 ``--jobs N`` runs N experiments at once, each pinned to its own share of the CPUs (its XLA
 thread pools are sized by it). The recurrent steps use two cores poorly, so two one-core
 experiments do more than one two-core one: on 2 cores (2026-12-04), lenet5_digits, mnist1d_gru,
-lstm_copy and lstm_adding took 135 s with ``--jobs 2`` against 198 s with one job, their numbers
-within tolerance both ways (one core sums in another order, like another machine).
+lstm_copy and lstm_adding took 135 s with ``--jobs 2`` against 198 s with one job; char_lm and
+translation 727 s together (678 + 616 s one after the other); their numbers within tolerance both
+ways (one core sums in another order, like another machine).
 
 Tolerances. A command gives the same numbers every time on one machine with one set of library
 versions; on another CPU, XLA sums in another order and a few thousand steps of training carry
