@@ -159,19 +159,21 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     results = {name: {} for name in config.compare}
     for distance in distances:
         test = review_split("test", distance)
+        natural = {split: natural_arrays(distance, split) for split in ("test", "validation")}
         for name in config.compare:
             print(f"training {LABELS.get(name, name)} with D = {distance}", file=sys.stderr)
             outcome = train(model_run(config, name, distance), workdir / f"{name}_d{distance}")
             says_positive = predict(outcome["state"], test)[:, 0] > 0  # logit > 0
             correct = says_positive == (test["targets"] == 1)
-            natural, tuning = natural_arrays(distance), natural_arrays(distance, "validation")
+            scores = {
+                split: natural_scores(predict(outcome["state"], arrays)[:, 0] > 0, arrays)
+                for split, arrays in natural.items()
+            }
             results[name][str(distance)] = {
                 "accuracy": float(correct.mean()),
                 "by_distance": by_distance(correct, test["distances"]),
-                "natural": natural_scores(predict(outcome["state"], natural)[:, 0] > 0, natural),
-                "natural_validation": natural_scores(
-                    predict(outcome["state"], tuning)[:, 0] > 0, tuning
-                ),
+                "natural": scores["test"],
+                "natural_validation": scores["validation"],
                 "steps_per_s": outcome["steps_per_s"],
             }
     print(f"\ntest accuracy (%) on {len(test['targets'])} generated reviews, by longest filler D")
@@ -179,15 +181,14 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     for name, runs in results.items():
         cells = "".join(f"{100 * runs[str(d)]['accuracy']:8.1f}" for d in distances)
         print(f"  {LABELS.get(name, name):<20}{cells}")
-    texts = natural_reviews("test")["texts"]
-    natural = natural_arrays(distances[0])
-    vader = natural_scores(vader_says_positive(texts), natural)
-    tuning = natural_arrays(distances[0], "validation")
-    vader_validation = natural_scores(
-        vader_says_positive(natural_reviews("validation")["texts"]), tuning
+    natural = {split: natural_arrays(distances[0], split) for split in ("test", "validation")}
+    vader, vader_validation = (
+        natural_scores(vader_says_positive(natural_reviews(split)["texts"]), arrays)
+        for split, arrays in natural.items()
     )
+    tuning, natural = natural["validation"], natural["test"]
     unknown = float(np.mean(natural["inputs"][natural["inputs"] > 0] == OOV))
-    count, ordered = len(texts), int(natural["order"].sum())
+    count, ordered = len(natural["targets"]), int(natural["order"].sum())
     print(f"\nnatural test set: {count} hand-written sentences, {100 * unknown:.1f}% of their "
           f"tokens out of vocabulary; accuracy (%) overall, where order decides ({ordered}: "
           f"a negation, contrast or concession) and elsewhere ({count - ordered}); and on the "

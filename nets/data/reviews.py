@@ -223,6 +223,7 @@ class _Writer:
         self.rng = random.Random(seed)  # Python's Mersenne Twister: the same on every machine
         self.np_rng = np.random.default_rng(seed)
         self.frames = [f for f in NEGATED if (f in TEST_FRAMES) == (split == "test")]
+        self.subject_frames = [f for f in self.frames if f.startswith("{s}")]
         self.filler, weights = filler_words()[split]
         self.cumulative = np.cumsum(weights)
         self.opinions = opinion_words()
@@ -269,7 +270,7 @@ class _Writer:
     def neutral_clause(self) -> list[str]:
         """A frame holding one or two filler words where the opinion goes ("although the plot
         was long"): a clause of no value."""
-        frame = self.rng.choice([f for f in self.frames if f.startswith("{s}")])
+        frame = self.rng.choice(self.subject_frames)
         return _fill(
             frame, {"s": self.rng.choice(SUBJECTS)}, self.filler_words(self.rng.randint(1, 2))
         )

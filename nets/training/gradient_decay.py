@@ -139,15 +139,15 @@ def decay_across_lengths(config, where: str = "config", progress=None) -> list:
         for length, norms in zip(lengths, measure([params] * len(lengths)), strict=True)
     ]
     train_each = config.train.num_steps and not config.train.length  # a training per T
-    if train_each:
-        runs = []
-        for length in lengths:
-            runs.append(train(length))
-            if progress is not None:
-                progress.update()  # the bar moves with each training
-    elif config.train.num_steps:
-        runs = [train(config.train.length)] * len(lengths)
     if config.train.num_steps:
+        if train_each:
+            runs = []
+            for length in lengths:
+                runs.append(train(length))
+                if progress is not None:
+                    progress.update()  # the bar moves with each training
+        else:
+            runs = [train(config.train.length)] * len(lengths)
         trained = measure([trained for trained, _ in runs])
         for record, norms, (_, loss) in zip(records, trained, runs, strict=True):
             record["trained"] = norm_record(norms)
