@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import jax
+from jax import monitoring
 
 
 @contextlib.contextmanager
@@ -25,6 +26,32 @@ def fast_compilation(enabled: bool):
         yield
     finally:
         jax.config.update("jax_disable_most_optimizations", previous)
+
+
+# the phases of making one program: tracing to a jaxpr, lowering it to XLA, and XLA's compilation
+# (or, with the persistent cache, reading the compiled program back)
+COMPILE_EVENTS = (
+    "/jax/core/compile/jaxpr_trace_duration",
+    "/jax/core/compile/jaxpr_to_mlir_module_duration",
+    "/jax/core/compile/backend_compile_duration",
+)
+_compiling = {"seconds": 0.0, "programs": 0}
+
+
+def _clock(event: str, duration: float, **kwargs) -> None:
+    if event in COMPILE_EVENTS:
+        _compiling["seconds"] += duration
+        _compiling["programs"] += event == COMPILE_EVENTS[-1]
+
+
+monitoring.register_event_duration_secs_listener(_clock)
+
+
+def compiling() -> dict:
+    """What this process has spent making programs since ``nets`` was imported: 'seconds'
+    (tracing, lowering and compiling, summed over threads) and 'programs' (XLA compilations,
+    those the persistent cache served included). A run's time less this is its running time."""
+    return dict(_compiling)
 
 
 # where compiled programs are kept between runs; NETS_COMPILATION_CACHE or --compilation_cache

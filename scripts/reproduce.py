@@ -18,8 +18,9 @@ by the times the READMEs give, 3,265 s of it the two speech experiments); 'full'
 README's full-profile column (the MNIST-1D anchor at 8,000 steps, 5 minutes more).
 
 ``--jobs N`` runs N experiments at once, each pinned to its own share of the CPUs (its XLA
-thread pools are sized by it). The recurrent steps use two cores poorly, so two one-core
-experiments do more than one two-core one: on 2 cores (2026-12-04), lenet5_digits, mnist1d_gru,
+thread pools are sized by it), the longest first by the times readme_numbers.json records.
+The recurrent steps use two cores poorly, so two one-core experiments do more than one two-core
+one: on 2 cores (2026-12-04), lenet5_digits, mnist1d_gru,
 lstm_copy and lstm_adding took 135 s with ``--jobs 2`` against 198 s with one job; char_lm and
 translation 727 s together (678 + 616 s one after the other); their numbers within tolerance both
 ways (one core sums in another order, like another machine).
@@ -71,6 +72,7 @@ class Experiment:
     commands: tuple[tuple[str, ...], ...]  # python arguments; each gets --workdir appended
     numbers: tuple[Number, ...]
     profile: str = "quick"  # 'full': run only by --profile full
+    seconds: float = 0.0  # its last measured wall time (2-core CPU): several jobs start the longest
 
 
 def log_ratio(cell: str, length: int, component: str = "h", when: str = "init"):
@@ -200,7 +202,9 @@ def load_experiments(path: Path = NUMBERS_FILE) -> tuple[Experiment, ...]:
             numbers.append(Number(**fields, read=read))
         commands = tuple(tuple(command) for command in entry["commands"])
         profile = entry.get("profile", "quick")
-        experiments.append(Experiment(entry["name"], commands, tuple(numbers), profile))
+        experiments.append(
+            Experiment(entry["name"], commands, tuple(numbers), profile, entry["seconds"])
+        )
     return tuple(experiments)
 
 
@@ -283,7 +287,24 @@ def check(experiment: Experiment, out: Path) -> list[dict]:
     return rows
 
 
-def numbers_table(rows: list[dict], times: dict[str, float]) -> str:
+def compile_seconds(experiment: Experiment, out: Path) -> float | None:
+    """The seconds the experiment's processes spent compiling, as their results.json record them
+    (``compile_s``, from ``nets.runtime.compiling``); None where one does not."""
+    from nets.training.workdir import read_json
+
+    try:
+        return sum(read_json(d / "results.json")["compile_s"] for d in workdirs(experiment, out))
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def start_order(experiments: list[Experiment], jobs: int) -> list[Experiment]:
+    """The order the experiments start in: the README's for one job; for several, the longest
+    (by its last measured time) first, so that no long one starts last and runs alone."""
+    return experiments if jobs == 1 else sorted(experiments, key=lambda e: -e.seconds)
+
+
+def numbers_table(rows: list[dict], times: dict[str, tuple[float, float | None]]) -> str:
     lines = [
         "| experiment | number | README | regenerated | tolerance | within |",
         "|---|---|---|---|---|---|",
@@ -295,8 +316,10 @@ def numbers_table(rows: list[dict], times: dict[str, float]) -> str:
             f"| {r['experiment']} | {r['number']} | {r['readme']} | {value} | "
             f"± {r['tolerance']} | {within} |"
         )
-    lines += ["", "| experiment | wall time (s) |", "|---|---|"]
-    lines += [f"| {name} | {seconds:.0f} |" for name, seconds in times.items()]
+    lines += ["", "| experiment | wall time (s) | of it compiling (s) |", "|---|---|---|"]
+    for name, (wall, compiling) in times.items():
+        compiled = "–" if compiling is None else f"{compiling:.0f}"
+        lines.append(f"| {name} | {wall:.0f} | {compiled} |")
     return "\n".join(lines) + "\n"
 
 
@@ -335,13 +358,14 @@ def main(argv: list[str] | None = None) -> int:
 
     start = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-        running = {
-            pool.submit(run_one, index, experiment): (index, experiment)
-            for index, experiment in enumerate(experiments, start=1)
-        }
+        running = {}
+        for experiment in start_order(experiments, args.jobs):
+            index = experiments.index(experiment) + 1  # its place in the README
+            running[pool.submit(run_one, index, experiment)] = (index, experiment)
         for done in concurrent.futures.as_completed(running):
             index, experiment = running[done]
-            times[experiment.name], failure = done.result()
+            wall, failure = done.result()
+            times[experiment.name] = (wall, compile_seconds(experiment, out))
             if failure is None:
                 rows += check(experiment, out)
                 missed = [
@@ -354,15 +378,15 @@ def main(argv: list[str] | None = None) -> int:
                 failures.append(f"{experiment.name}: {failure}")
                 verdict = f"FAILED ({failure})"
             print(
-                f"[{index}/{len(experiments)}] {experiment.name}: {times[experiment.name]:.0f} s, "
-                f"{verdict}",
+                f"[{index}/{len(experiments)}] {experiment.name}: {wall:.0f} s, {verdict}",
                 flush=True,
             )
     # the tables in the README's order, whichever experiment ended first
     order = [e.name for e in experiments]
     rows.sort(key=lambda row: order.index(row["experiment"]))
     times = {name: times[name] for name in order}
-    times[f"all, {args.jobs} at once"] = time.perf_counter() - start
+    compiled = sum(c for _, c in times.values() if c is not None)
+    times[f"all, {args.jobs} at once"] = (time.perf_counter() - start, compiled)
     table = numbers_table(rows, times)
     (out / "numbers.md").write_text(table)
     print(table)

@@ -86,3 +86,27 @@ def test_freed_memory_is_reused_without_new_page_faults():
     assert faults("1") == ("True", 0)  # the freed pages served the new array
     applied, count = faults("0")
     assert applied == "False" and count >= 16  # unmapped on free, faulted in afresh
+
+
+def test_the_compile_clock_counts_each_new_program_once():
+    """``compiling()`` grows by one program (and its seconds) when a new function or shape is
+    compiled, and not at all when a compiled program runs again."""
+    import jax
+    import numpy as np
+
+    from nets.runtime import compiling
+
+    def twice(x):
+        return 2 * x
+
+    step = jax.jit(twice)
+    before = compiling()
+    step(np.ones(7, np.float32)).block_until_ready()
+    first = compiling()
+    step(np.ones(7, np.float32)).block_until_ready()
+    again = compiling()
+    step(np.ones(8, np.float32)).block_until_ready()
+    wider = compiling()
+    assert first["programs"] == before["programs"] + 1 and first["seconds"] > before["seconds"]
+    assert again == first
+    assert wider["programs"] == first["programs"] + 1 and wider["seconds"] > first["seconds"]

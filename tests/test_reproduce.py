@@ -32,9 +32,10 @@ def test_each_checked_number_is_the_one_the_readme_prints(number):
 def adding_problem(mse: dict[str, float]) -> tuple[str, ...]:
     """A stand-in for the adding problem's command: its results.json table with these MSEs."""
     table = [{"cell": cell, "final_test_mse_mean": value} for cell, value in mse.items()]
+    results = {"table": table, "compile_s": 12.25}
     script = (
         "import json, sys; "
-        f"open(sys.argv[-1] + '/results.json', 'w').write(json.dumps({{'table': {table!r}}}))"
+        f"open(sys.argv[-1] + '/results.json', 'w').write(json.dumps({results!r}))"
     )
     return ("-c", script)
 
@@ -52,6 +53,7 @@ def test_numbers_within_tolerance_pass_and_one_outside_fails(tmp_path, monkeypat
     assert re.search(r"\[1/1\] adding_problem: \d+ s, numbers as documented", output)
     table = (tmp_path / "a" / "numbers.md").read_text()
     assert table.count("| yes |") == 3 and "**NO**" not in table
+    assert re.search(r"\| adding_problem \| \d+ \| 12 \|", table)  # wall, compiling (s)
 
     # the LSTM no longer solves the task: 0.05 is 0.0493 from 0.0007, beyond its 0.003
     monkeypatch.setattr(
@@ -77,7 +79,17 @@ def test_a_failing_experiment_fails_the_run_and_the_others_still_run(tmp_path, m
     assert "[2/2] adding_problem" in captured.out and "numbers as documented" in captured.out
     assert "error: broken: exit 3" in captured.err
     times = (tmp_path / "numbers.md").read_text().split("wall time")[1]
-    assert "| broken |" in times and "| adding_problem |" in times
+    assert re.search(r"\| broken \| \d+ \| – \|", times)  # no results.json: no compile time
+    assert "| adding_problem |" in times
+
+
+def test_several_jobs_start_the_longest_experiments_first():
+    quick = reproduce.selected("quick", None)
+    assert reproduce.start_order(quick, 1) == quick  # one job: the README's order
+    order = reproduce.start_order(quick, 2)
+    assert sorted(order, key=quick.index) == quick
+    assert [e.seconds for e in order] == sorted((e.seconds for e in quick), reverse=True)
+    assert order[0].name == "speech_sources"
 
 
 def waits_for(other: str, table: list[dict]) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ import jax
 import numpy as np
 
 from nets.files import write_whole
+from nets.runtime import compiling
 
 
 def environment() -> dict:
@@ -156,10 +157,14 @@ def write_outputs(workdir: Path, files: dict[str, bytes]) -> list[Path]:
 
 def run_header(experiment: str, config, start: float) -> dict:
     """What every results.json starts with: the experiment, its settings, the environment and
-    the seconds since ``start`` (a ``time.perf_counter()`` reading)."""
+    the seconds since ``start`` (a ``time.perf_counter()`` reading) and, of the process's, those
+    spent compiling (``nets.runtime.compiling``)."""
+    made = compiling()
     return {
         "experiment": experiment,
         "settings": config.to_dict(),
         "environment": environment(),
         "elapsed_s": time.perf_counter() - start,
+        "compile_s": made["seconds"],
+        "programs_compiled": made["programs"],
     }
