@@ -25,7 +25,7 @@ from nets.data.prepare import main as prepare
 from nets.data.speech_augment import COLOURS, add_noise, coloured_noise
 from nets.metrics import label_error_rate, sequence_scores
 from nets.models import get_model
-from nets.models.ctc import beam_decode, beam_search, collapse, greedy_decode
+from nets.models.ctc import beam_decode, beam_search, collapse, greedy_decode, logaddexp
 from nets.predict import SPEECH_RISE_DB
 from nets.training.objectives import ctc
 
@@ -139,6 +139,16 @@ def test_prefix_beam_search_finds_the_most_probable_labelling():
     two_frames = np.log(np.array([[0.4, 0.3, 0.3], [0.4, 0.3, 0.3]]))
     assert greedy_decode(jnp.asarray(two_frames)[None], jnp.array([2])) == [[]]
     assert beam_search(two_frames, beam_width=4) in ([1], [2])
+
+
+def test_the_beam_search_log_sum_is_numpys_to_the_bit():
+    """The beam search sums probabilities with Python floats; the sums must be NumPy's, bit
+    for bit, or a tie between two prefixes could fall the other way."""
+    rng = np.random.default_rng(4)
+    pairs = rng.normal(size=(20_000, 2)) * rng.choice([1e-3, 1.0, 30.0, 800.0], (20_000, 1))
+    special = [(-np.inf, -np.inf), (-np.inf, -3.5), (2.0, 2.0), (-745.0, 0.0), (0.0, -1e300)]
+    for a, b in [*pairs.tolist(), *special]:
+        assert logaddexp(a, b) == np.logaddexp(a, b) == logaddexp(b, a)
 
 
 def test_label_error_rate_counts_edits_over_true_labels():
