@@ -309,9 +309,13 @@ def transcribe(run, paths: list[str], beam: int = 0, notice: Notice = print) -> 
             notice(f"{path}: {reason}: no speech")
             records.append({"input": str(path), "transcript": ""})
             continue
+        # padded to whole seconds, its real length given: recordings of one duration in
+        # seconds share one compiled program (they compiled one each, a second per file)
+        padded = np.zeros((1, -(-len(audio) // rate) * rate), np.float32)
+        padded[0, : len(audio)] = audio
         features, frames = log_mel_spectrogram(
-            audio[None], sample_rate=rate, mels=facts["mels"], window_ms=facts["window_ms"],
-            hop_ms=facts["hop_ms"],
+            padded, np.array([len(audio)]), sample_rate=rate, mels=facts["mels"],
+            window_ms=facts["window_ms"], hop_ms=facts["hop_ms"],
         )  # fmt: skip
         logits, lengths = apply(run, features, frames)
         if beam:

@@ -207,6 +207,17 @@ def test_speech_transcribes_as_the_evaluation_decodes_at_any_rate(runs, tmp_path
     assert [r["transcript"] for r in records] == [
         "".join(alphabet[k - 1] for k in labels) for labels in expected
     ]
+    # recordings of one duration in whole seconds share their programs: the second compiles none
+    from nets.predict import transcribe
+    from nets.runtime import compiling
+
+    first, second = (tmp_path / f"same_second_{n}.wav" for n in (0, 1))
+    for path, samples in ((first, 8000 - 37), (second, 8000 - 1234)):
+        wavfile.write(path, 8000, spoken[0].audio[:samples].astype(np.float32))
+    transcribe(run, [str(first)])
+    before = compiling()["programs"]
+    transcribe(run, [str(second)])
+    assert compiling()["programs"] == before
     # 22,050 Hz stereo int16: mixed down and resampled, each with a notice
     audio = signal.resample_poly(spoken[0].audio, 441, 160)
     wavfile.write(
