@@ -13,17 +13,17 @@ them. The exit status is 1 if an experiment failed or a
 number left its tolerance.
 
 Profiles: 'quick' regenerates every figure and every number the README measured with the
-experiments' quick profiles and the training configs: about two hours on a 2-core CPU (7,600 s
-by the times the READMEs give, 3,265 s of it the two speech experiments); 'full' adds the
-README's full-profile column (the MNIST-1D anchor at 8,000 steps, 5 minutes more).
+experiments' quick profiles and the training configs: 2,985 s (50 minutes) with ``--jobs 2`` on a
+2-core CPU and an empty compilation cache (2026-12-04; the experiments' times on one core add up
+to 5,946 s, 525 s of it compiling); 'full' adds the README's full-profile column (the MNIST-1D
+anchor at 8,000 steps, 5 minutes more).
 
 ``--jobs N`` runs N experiments at once, each pinned to its own share of the CPUs (its XLA
-thread pools are sized by it), the longest first by the times readme_numbers.json records.
-The recurrent steps use two cores poorly, so two one-core experiments do more than one two-core
-one: on 2 cores (2026-12-04), lenet5_digits, mnist1d_gru,
-lstm_copy and lstm_adding took 135 s with ``--jobs 2`` against 198 s with one job; char_lm and
-translation 727 s together (678 + 616 s one after the other); their numbers within tolerance both
-ways (one core sums in another order, like another machine).
+thread pools are sized by it), the longest first by the times readme_numbers.json records (one
+core each, from that run). The recurrent steps use two cores poorly, so two one-core experiments
+do more than one two-core one: lenet5_digits, mnist1d_gru, lstm_copy and lstm_adding took 135 s
+with ``--jobs 2`` against 198 s with one job; their numbers within tolerance both ways (one core
+sums in another order, like another machine).
 
 Tolerances. A command gives the same numbers every time on one machine with one set of library
 versions; on another CPU, XLA sums in another order and a few thousand steps of training carry
@@ -72,7 +72,7 @@ class Experiment:
     commands: tuple[tuple[str, ...], ...]  # python arguments; each gets --workdir appended
     numbers: tuple[Number, ...]
     profile: str = "quick"  # 'full': run only by --profile full
-    seconds: float = 0.0  # its last measured wall time (2-core CPU): several jobs start the longest
+    seconds: float = 0.0  # its last measured wall time: several jobs start the longest first
 
 
 def log_ratio(cell: str, length: int, component: str = "h", when: str = "init"):
