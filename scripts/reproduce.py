@@ -13,9 +13,10 @@ them. The exit status is 1 if an experiment failed or a
 number left its tolerance.
 
 Profiles: 'quick' regenerates every figure and every number the README measured with the
-experiments' quick profiles and the training configs: 2,985 s (50 minutes) with ``--jobs 2`` on a
+experiments' quick profiles and the training configs: 2,731 s (46 minutes) with ``--jobs 2`` on a
 2-core CPU and an empty compilation cache (2026-12-04; the experiments' times on one core add up
-to 5,946 s, 525 s of it compiling); 'full' adds the README's full-profile column (the MNIST-1D
+to 5,459 s, 468 s of it compiling; 2,985 s in an earlier run, partly this CPU's drift, partly
+two levers: scripts/README.md); 'full' adds the README's full-profile column (the MNIST-1D
 anchor at 8,000 steps, 5 minutes more).
 
 ``--jobs N`` runs N experiments at once, each pinned to its own share of the CPUs (its XLA
