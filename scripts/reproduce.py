@@ -265,11 +265,16 @@ def cpu_groups(jobs: int) -> list[set[int]] | None:
     return [set(cpus[k::jobs]) for k in range(jobs)]
 
 
-def check(experiment: Experiment, out: Path) -> list[dict]:
-    """Each of the experiment's numbers as regenerated, beside the README's, with a verdict."""
+def results(experiment: Experiment, out: Path) -> list[dict]:
+    """The results.json of each of the experiment's commands, in order."""
     from nets.training.workdir import read_json  # here: the script starts without JAX
 
-    runs = [read_json(d / "results.json") for d in workdirs(experiment, out)]
+    return [read_json(d / "results.json") for d in workdirs(experiment, out)]
+
+
+def check(experiment: Experiment, runs: list[dict]) -> list[dict]:
+    """Each of the experiment's numbers as regenerated in ``runs`` (its results), beside the
+    README's, with a verdict."""
     rows = []
     for number in experiment.numbers:
         value = number.read(runs)
@@ -288,15 +293,12 @@ def check(experiment: Experiment, out: Path) -> list[dict]:
     return rows
 
 
-def compile_seconds(experiment: Experiment, out: Path) -> float | None:
-    """The seconds the experiment's processes spent compiling, as their results.json record them
-    (``compile_s``, from ``nets.runtime.compiling``); None where one does not."""
-    from nets.training.workdir import read_json
-
-    try:
-        return sum(read_json(d / "results.json")["compile_s"] for d in workdirs(experiment, out))
-    except (OSError, KeyError, ValueError):
-        return None
+def compile_seconds(runs: list[dict]) -> float | None:
+    """The seconds an experiment's processes spent compiling, as its ``runs`` (results) record
+    them (``compile_s``, from ``nets.runtime.compiling``); None where one does not."""
+    if all("compile_s" in run for run in runs):
+        return sum(run["compile_s"] for run in runs)
+    return None
 
 
 def start_order(experiments: list[Experiment], jobs: int) -> list[Experiment]:
@@ -366,9 +368,11 @@ def main(argv: list[str] | None = None) -> int:
         for done in concurrent.futures.as_completed(running):
             index, experiment = running[done]
             wall, failure = done.result()
-            times[experiment.name] = (wall, compile_seconds(experiment, out))
+            compiling = None  # a failed experiment's results are not read
             if failure is None:
-                rows += check(experiment, out)
+                runs = results(experiment, out)
+                compiling = compile_seconds(runs)
+                rows += check(experiment, runs)
                 missed = [
                     r["number"] for r in rows if r["experiment"] == experiment.name and not r["ok"]
                 ]
@@ -378,6 +382,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 failures.append(f"{experiment.name}: {failure}")
                 verdict = f"FAILED ({failure})"
+            times[experiment.name] = (wall, compiling)
             print(
                 f"[{index}/{len(experiments)}] {experiment.name}: {wall:.0f} s, {verdict}",
                 flush=True,
