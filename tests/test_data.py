@@ -251,3 +251,23 @@ def test_worker_processes_stream_the_same_batches_and_resume(data_dir):
 def test_only_tfds_data_sets_stream():
     with pytest.raises(ValueError, match="dataset 'reviews' is made in memory"):
         registry.load_records("reviews", "train")
+
+
+def test_trimmed_batches_end_at_their_longest_sequence_rounded_up():
+    lengths = np.array([3, 17, 9, 30, 12, 5, 40, 1], np.int32)
+    arrays = {"inputs": np.arange(8 * 40 * 2).reshape(8, 40, 2), "lengths": lengths,
+              "targets": np.arange(8)}  # fmt: skip
+    stream = batches.train_batches(arrays, 2, 0, shard_index=0, shard_count=1, trim_to=8)
+    for _ in range(12):
+        batch = next(stream)
+        longest = int(batch["lengths"].max())
+        # the first multiple of 8 that holds the longest (40 at most: the split's own)
+        assert batch["inputs"].shape[1] == min(40, 8 * -(-longest // 8))
+        for row, target in enumerate(batch["targets"]):  # the same rows, their first steps
+            np.testing.assert_array_equal(
+                batch["inputs"][row], arrays["inputs"][target, : batch["inputs"].shape[1]]
+            )
+    whole = batches.trim_padding({"inputs": np.zeros((2, 10)), "lengths": np.array([10, 2])}, 4)
+    assert whole["inputs"].shape == (2, 10)  # never past the split's length
+    with pytest.raises(ValueError, match="trim_to .* needs one process, not 2"):
+        batches.train_batches(arrays, 2, 0, shard_index=0, shard_count=2, trim_to=8)

@@ -13,7 +13,7 @@ import numpy as np
 import optax
 import pytest
 
-from experiments.configs import dates, mnist1d_cnn, mnist1d_gru
+from experiments.configs import dates, mnist1d_cnn, mnist1d_gru, speech
 from experiments.translation import model_run
 from nets.data import registry
 from nets.models import get_model
@@ -190,3 +190,35 @@ def test_the_gpu_check_runs_end_to_end_on_the_cpu(tmp_path):
     sweep_result = json.loads((tmp_path / "vanishing_gradients" / "results.json").read_text())
     assert sweep_result["sweep"]
     assert "exit status 0" in done.stdout
+
+
+def speech_run(trim_to: int):
+    config = speech.get_config("tiny")  # 24 spoken digit strings of 100 to 400 frames
+    config.update(dict(log_every=2, eval_every=0, checkpoint_every=6, num_steps=6))
+    config.data.trim_to = trim_to
+    return config
+
+
+def test_batches_trimmed_to_new_lengths_compile_without_warning_and_others_still_warn(
+    tmp_path, data_dir, monkeypatch
+):
+    with warnings.catch_warnings(), Compilations() as compiled:
+        warnings.simplefilter("error", RecompilationWarning)
+        run_driver.train(speech_run(trim_to=16), tmp_path / "trimmed")
+    steps = [name for name in compiled.programs if "train_step" in name]
+    assert len(steps) >= 2, compiled.programs  # utterances cut to at least two lengths
+    put = DataParallel.put_batch
+    calls = []
+
+    def doubling(self, batch):  # step 5 gets twice the batch: a length already seen, a new shape
+        calls.append(1)
+        twice = jax.tree.map(lambda a: np.concatenate([a, a]), batch)
+        return put(self, twice if len(calls) == 5 else batch)
+
+    monkeypatch.setattr(DataParallel, "put_batch", doubling)
+    with pytest.warns(RecompilationWarning, match="step 5 compiled jit"):
+        run_driver.train(speech_run(trim_to=1000), tmp_path / "halved")  # never cut
+    config = tiny_run("cnn", data_dir)
+    config.data.trim_to = 4
+    with pytest.raises(ValueError, match="trim_to cuts padded sequences .* has no padded"):
+        run_driver.train(config, tmp_path / "cnn")

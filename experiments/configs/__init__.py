@@ -63,7 +63,8 @@ def training_config(profile: str, data: str, model: str, **model_options):
     # 'specaugment', 'word_dropout', ...);
     # image_size: the side of its crops (0: the recipe's own); stream: read a tfds data set's
     # records from its files as needed, not the split into memory; workers: processes that
-    # read, decode and augment (0: this one)
+    # read, decode and augment (0: this one); trim_to: cut each training batch's padding after
+    # its longest sequence, rounded up to a multiple of this many steps (0: keep the split's)
     config.data = ml_collections.ConfigDict(
         {
             "name": data,
@@ -72,6 +73,7 @@ def training_config(profile: str, data: str, model: str, **model_options):
             "image_size": 0,
             "stream": False,
             "workers": 0,
+            "trim_to": 0,
         }
     )
     config.optimizer = optimizer_config()

@@ -44,6 +44,16 @@ def take(arrays, rows):
     return jax.tree.map(lambda value: value[rows], arrays)
 
 
+def trim_padding(batch: dict, multiple: int) -> dict:
+    """``batch`` with its 'inputs' [B, T, ...] cut to the longest of its 'lengths' [B], rounded
+    up to a multiple of ``multiple`` steps (never past T): the steps cut are padding that every
+    model reading 'lengths' masks out, so each example's outputs stay as they were, and a batch
+    of short sequences runs fewer steps. One program is compiled per length it is cut to."""
+    time = batch["inputs"].shape[1]
+    keep = min(time, -(-int(np.max(batch["lengths"])) // multiple) * multiple)
+    return batch if keep == time else {**batch, "inputs": batch["inputs"][:, :keep]}
+
+
 def train_batches(
     arrays: "dict[str, np.ndarray] | Records",
     batch_size: int,
@@ -54,6 +64,7 @@ def train_batches(
     prefetch: int = 2,
     augment: Augmentation | None = None,
     workers: int = 0,
+    trim_to: int = 0,
 ) -> Iterator[dict[str, np.ndarray]]:
     """An endless grain iterator of shuffled batches of ``arrays`` (leaves [N, ...]), or of
     ``Records`` read from their files example by example.
@@ -70,7 +81,8 @@ def train_batches(
     are stacked: their images may differ in size). The same position is augmented the same way
     on every run, resumed or not. ``workers`` > 0
     reads, decodes and augments in that many processes (grain's ``mp_prefetch``), in the same
-    order.
+    order. ``trim_to`` > 0 cuts each batch's padding (``trim_padding``); one process only, as
+    every process's batch must have the same shape.
     """
     check_positive("batch_size", batch_size)
     shard_index = jax.process_index() if shard_index is None else shard_index
@@ -92,6 +104,13 @@ def train_batches(
         batches = order.batch(batch_size, drop_remainder=True).map(functools.partial(take, arrays))
         if augment is not None:
             batches = batches.random_map(augment.batch)
+    if trim_to:
+        if shard_count > 1:
+            raise ValueError(
+                f"config.data.trim_to cuts each batch to its own length: it needs one process, "
+                f"not {shard_count} (their batches would differ in shape)"
+            )
+        batches = batches.map(functools.partial(trim_padding, multiple=trim_to))
     options = grain.ReadOptions(num_threads=1, prefetch_buffer_size=prefetch)
     dataset = batches.to_iter_dataset(options)
     return iter(_in_processes(dataset, workers) if workers else dataset)

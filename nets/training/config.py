@@ -6,7 +6,9 @@ A training config (``experiments/configs/*.py``) is grouped by part, one name pe
     config.data        name ('digits32', 'adding_problem/t100', ...), data_dir, augment
                        ('' or a name in ``nets.data.augment.AUGMENTATIONS``), image_size (its
                        crops' side; 0 = the recipe's), stream (read records from the files
-                       instead of memory), workers (grain processes)
+                       instead of memory), workers (grain processes), trim_to (each training
+                       batch's padding cut after its longest sequence, rounded up to a
+                       multiple of this many steps; 0 = off)
     config.optimizer   name ('adam', 'adamw', 'sgd'), learning_rate, schedule ('constant',
                        'cosine', or 'steps': times ``decay`` at each step of ``boundaries``),
                        warmup_steps (a linear ramp from 0 first), momentum, nesterov,
@@ -372,6 +374,7 @@ def validate_training(config: ml_collections.ConfigDict, device_count: int) -> P
     augmentation(augment)  # an unknown name is refused here
     check_count("config.data.image_size", config.data.get("image_size", 0))
     check_count("config.data.workers", config.data.get("workers", 0))
+    check_count("config.data.trim_to", config.data.get("trim_to", 0))
     check_directory("config.data.data_dir", config.data.get("data_dir"))
     if isinstance(spec.load, TfdsSplit) and spec.load.varying_sizes:
         if not config.data.get("stream", False) or evaluation_view(augment) is None:

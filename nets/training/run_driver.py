@@ -83,6 +83,7 @@ ADDED_LATER = {
     "data.augment": "",
     "data.stream": False,
     "data.workers": 0,
+    "data.trim_to": 0,
     "data.image_size": 0,
     "optimizer.boundaries": [],
     "optimizer.decay": 0.1,
@@ -291,6 +292,12 @@ def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStac
     if config.get("eval_every", 0) and eval_set is None:
         eval_set = read(config.data.name, eval_split, data_dir)
     first = take(train_set, 0)
+    trim_to = config.data.get("trim_to", 0)
+    if trim_to and ("lengths" not in first or np.ndim(first["inputs"]) < 1):
+        raise ValueError(
+            f"config.data.trim_to cuts padded sequences to their 'lengths'; {config.data.name!r} "
+            f"has no padded sequences (its examples hold {sorted(first)})"
+        )
     if augment is not None:  # a crop that does not fit the images fails here, not later
         first = augment(first, np.random.default_rng(0))
     # the model meets its input here (a wrong shape is an error naming the expected one)
@@ -306,7 +313,7 @@ def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStac
     else:
         workers = config.data.get("workers", 0)
         batches = train_batches(
-            train_set, local_batch, config.seed, augment=augment, workers=workers
+            train_set, local_batch, config.seed, augment=augment, workers=workers, trim_to=trim_to
         )
     if hasattr(batches, "close"):  # stop its worker processes and free their shared memory
         stack.callback(batches.close)  # (also when the run stops on a signal or an error)
@@ -410,6 +417,8 @@ def train_steps(run: Run, on_step: Callable[[int], None] | None = None) -> tuple
         profile,
     ):
         logged = 0  # the compilations counted in earlier rows
+        # with config.data.trim_to each length a batch is cut to compiles once, as expected
+        trimmed_lengths = set()
         while step < config.num_steps:
             batch = next(run.batches)
             profile.before(step + 1)
@@ -418,7 +427,12 @@ def train_steps(run: Run, on_step: Callable[[int], None] | None = None) -> tuple
                 device_state, metrics = parallel.step(device_state, parallel.put_batch(batch))
             step += 1
             profile.after(step, metrics)
-            if step > start_step + 1 and compiled.since(before):
+            new_length = False
+            if config.data.get("trim_to", 0):
+                length = batch["inputs"].shape[1]
+                new_length = length not in trimmed_lengths
+                trimmed_lengths.add(length)
+            if step > start_step + 1 and compiled.since(before) and not new_length:
                 warn_recompiled(f"step {step}", compiled.since(before))
             pending.append(metrics)
             bar.update()
