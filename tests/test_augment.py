@@ -16,7 +16,6 @@ from nets.data.augment import (
     random_resized_crop,
     resize,
 )
-from nets.data.text import OOV
 from nets.training.config import build_optimizer, learning_rate
 
 
@@ -107,25 +106,6 @@ def test_recipes_crop_to_the_size_asked_and_imagenet_evaluates_its_centre():
     np.testing.assert_array_equal(small, center_crop(example["inputs"], 73, 64))
     with pytest.raises(ValueError, match="the 48x48 crop does not fit in the 40x40 image"):
         augmentation("cifar", 48)({"inputs": np.zeros((32, 32, 3))}, rng)
-
-
-def test_a_batch_is_augmented_as_its_examples_one_after_another_with_one_generator():
-    images = np.random.default_rng(3).random((5, 8, 8, 1), np.float32)
-    batch = {"inputs": images, "targets": np.arange(5)}
-    augmented = augmentation("cifar").batch(batch, np.random.default_rng(7))
-    by_hand, rng = [], np.random.default_rng(7)
-    for image in images:  # the recipe's own draws, in order: a shift, then a mirror coin
-        top, left = rng.integers(0, 9), rng.integers(0, 9)
-        crop = np.pad(image, ((4, 4), (4, 4), (0, 0)))[top : top + 8, left : left + 8]
-        by_hand.append(crop[:, ::-1] if rng.random() < 0.5 else crop)
-    np.testing.assert_array_equal(augmented["inputs"], np.stack(by_hand))
-    np.testing.assert_array_equal(augmented["targets"], np.arange(5))
-    # word dropout takes the batch in one call: every row's real tokens, none past its length
-    lengths = np.arange(64) % 31
-    reviews = {"inputs": np.full((64, 30), 5), "lengths": lengths, "targets": np.ones(64)}
-    dropped = augmentation("word_dropout").batch(reviews, np.random.default_rng(0))["inputs"]
-    real = np.arange(30) < lengths[:, None]
-    assert (dropped[~real] == 5).all() and set(np.unique(dropped[real])) == {OOV, 5}
 
 
 def test_augmented_batches_are_seeded_and_resume_exactly():

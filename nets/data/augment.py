@@ -12,20 +12,16 @@ same example every time (a resumed run sees the same augmented batches as an uni
     word_dropout      text: a tenth of the words read as unknown (``nets.data.text.word_dropout``)
 
 ``AUGMENTATIONS`` names the training recipes by data set: ``augmentation(name, size)`` returns
-an ``Augmentation``: ``augment(example, rng) -> example`` on a {'inputs': image, ...} example,
-and ``augment.batch(batch, rng)`` on a batch of them with one generator, for grain's
+``augment(example, rng) -> example`` on a {'inputs': image, ...} example, for grain's
 ``random_map``; ``evaluation_view(name, size)`` the view evaluation reads where the recipe has
-one (ImageNet's centre crop). Both are module-level objects, so grain's worker processes can
+one (ImageNet's centre crop). Both are module-level partials, so grain's worker processes can
 unpickle them.
 """
 
-import dataclasses
 import functools
 import math
-import operator
 from collections.abc import Callable
 
-import jax
 import numpy as np
 
 from nets.checks import check_choice
@@ -130,10 +126,10 @@ def _imagenet(example, rng, size: int):
     return horizontal_flip(random_resized_crop(example["inputs"], rng, size or IMAGENET_SIZE), rng)
 
 
-def _word_dropout(example, rng, size: int):  # one review or a batch of them alike
+def _word_dropout(example, rng, size: int):
     from nets.data.text import word_dropout
 
-    return word_dropout(example["inputs"], example["lengths"], rng, WORD_DROPOUT)
+    return word_dropout(example["inputs"], int(example["lengths"]), rng, WORD_DROPOUT)
 
 
 WORD_DROPOUT = 0.1  # the fraction of a review's words read as unknown in training
@@ -159,10 +155,6 @@ AUGMENTATIONS: dict[str, Callable[[dict, np.random.Generator, int], np.ndarray]]
     "specaugment": _specaugment,  # nets.data.speech_augment.spec_augment
     "word_dropout": _word_dropout,  # nets.data.text.word_dropout, at WORD_DROPOUT
 }
-# the recipes that take a batch ([B, ...] leaves) as they take one example, in one vectorised
-# call: in a small model's run the Python work per example costs more than its training step
-# (sentiment's bag of embeddings: grain's per-example generators added 2 ms to a 10 ms step)
-BATCHED = frozenset({"word_dropout"})
 # name -> the evaluation view that goes with the training transform, where the images need one
 # (ImageNet's come in many sizes: resize 256, centre 224, or the same ratio at another size)
 EVALUATION_VIEWS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
@@ -170,36 +162,14 @@ EVALUATION_VIEWS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class Augmentation:
-    """A training recipe (``transform(example, rng, size)`` of ``AUGMENTATIONS``) as grain
-    applies it: ``augment(example, rng)`` transforms one example's 'inputs';
-    ``augment.batch(batch, rng)`` every example of a batch with the one generator, in one call
-    where the recipe is ``batched``, else one example after another."""
-
-    transform: Callable[[dict, np.random.Generator, int], np.ndarray]
-    size: int
-    batched: bool
-
-    def __call__(self, example: dict, rng: np.random.Generator) -> dict:
-        return {**example, "inputs": self.transform(example, rng, self.size)}
-
-    def batch(self, batch: dict, rng: np.random.Generator) -> dict:
-        if self.batched:
-            return self(batch, rng)
-        count = len(jax.tree.leaves(batch)[0])
-        examples = [self(jax.tree.map(operator.itemgetter(i), batch), rng) for i in range(count)]
-        return jax.tree.map(lambda *leaves: np.stack(leaves), *examples)
-
-
-def augmentation(name: str, size: int = 0) -> Augmentation | None:
-    """The named recipe, applied to ``example['inputs']`` with crops of ``size`` x ``size`` (0:
-    the recipe's, CIFAR's image size or ImageNet's 224); '' for none (returns None). An unknown
-    name raises ValueError listing the valid ones."""
+def augmentation(name: str, size: int = 0) -> Callable[[dict, np.random.Generator], dict] | None:
+    """``augment(example, rng)``, the named recipe applied to ``example['inputs']`` with crops of
+    ``size`` x ``size`` (0: the recipe's, CIFAR's image size or ImageNet's 224); '' for none
+    (returns None). An unknown name raises ValueError listing the valid ones."""
     if not name:
         return None
     check_choice("config.data.augment", name, AUGMENTATIONS)
-    return Augmentation(AUGMENTATIONS[name], size, name in BATCHED)
+    return functools.partial(_augment, AUGMENTATIONS[name], size)
 
 
 def evaluation_view(name: str, size: int = 0) -> Callable[[dict], dict] | None:
@@ -208,6 +178,10 @@ def evaluation_view(name: str, size: int = 0) -> Callable[[dict], dict] | None:
     if name not in EVALUATION_VIEWS:
         return None
     return functools.partial(_view, EVALUATION_VIEWS[name], size)
+
+
+def _augment(transform, size: int, example: dict, rng: np.random.Generator) -> dict:
+    return {**example, "inputs": transform(example, rng, size)}
 
 
 def _view(transform, size: int, example: dict) -> dict:

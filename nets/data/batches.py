@@ -18,7 +18,6 @@ import jax
 import numpy as np
 
 from nets.checks import check_positive
-from nets.data.augment import Augmentation
 from nets.data.tfds_reader import Records
 
 
@@ -62,7 +61,7 @@ def train_batches(
     shard_index: int | None = None,
     shard_count: int | None = None,
     prefetch: int = 2,
-    augment: Augmentation | None = None,
+    augment: Callable[[dict, np.random.Generator], dict] | None = None,
     workers: int = 0,
     trim_to: int = 0,
 ) -> Iterator[dict[str, np.ndarray]]:
@@ -75,11 +74,9 @@ def train_batches(
     together form the global batch of ``batch_size * shard_count``. The iterator's
     ``get_state()`` is a small JSON-able dict; ``set_state`` on a new iterator continues exactly.
 
-    ``augment`` (``nets.data.augment.augmentation``) transforms the examples with a generator
-    that grain seeds from ``seed`` and the position in the endless order: of the batch for
-    arrays in memory (``augment.batch``), of the example for ``Records`` (augmented before they
-    are stacked: their images may differ in size). The same position is augmented the same way
-    on every run, resumed or not. ``workers`` > 0
+    ``augment(example, rng)`` (``nets.data.augment.augmentation``) transforms each example with
+    a generator that grain seeds from ``seed`` and the example's position in the endless order:
+    the same position is augmented the same way on every run, resumed or not. ``workers`` > 0
     reads, decodes and augments in that many processes (grain's ``mp_prefetch``), in the same
     order. ``trim_to`` > 0 cuts each batch's padding (``trim_padding``); one process only, as
     every process's batch must have the same shape.
@@ -95,15 +92,13 @@ def train_batches(
         )
     order = grain.MapDataset.range(count).seed(seed).shuffle().repeat(None)
     order = order[shard_index::shard_count]
-    if isinstance(arrays, Records):  # example by example: read (and decode) each, augment it
+    if augment is None and not isinstance(arrays, Records):  # whole batches sliced at once
+        batches = order.batch(batch_size, drop_remainder=True).map(functools.partial(take, arrays))
+    else:  # example by example: read (and decode) each, augment it, then batch
         examples = order.map(functools.partial(take, arrays))
         if augment is not None:
             examples = examples.random_map(augment)
         batches = examples.batch(batch_size, drop_remainder=True)
-    else:  # whole batches sliced at once, each augmented with one generator
-        batches = order.batch(batch_size, drop_remainder=True).map(functools.partial(take, arrays))
-        if augment is not None:
-            batches = batches.random_map(augment.batch)
     if trim_to:
         if shard_count > 1:
             raise ValueError(

@@ -144,13 +144,12 @@ def windows(ids: np.ndarray, length: int) -> dict[str, np.ndarray]:
     }
 
 
-def word_dropout(ids: np.ndarray, lengths, rng: np.random.Generator, rate: float) -> np.ndarray:
-    """A copy of ``ids`` [..., T] with each of the first ``lengths`` [...] tokens of every row
-    replaced by OOV with probability ``rate`` (word dropout, Iyyer et al. 2015; Gal &
-    Ghahramani 2016): the model meets the unknown id in training and learns what an unknown
-    word usually means (nothing), instead of keeping the random embedding it was initialised
-    with. One review ([T], a length) or a batch ([B, T], [B] lengths) in one call."""
+def word_dropout(ids: np.ndarray, length: int, rng: np.random.Generator, rate: float) -> np.ndarray:
+    """A copy of ``ids`` [T] with each of its first ``length`` tokens replaced by OOV with
+    probability ``rate`` (word dropout, Iyyer et al. 2015; Gal & Ghahramani 2016): the model
+    meets the unknown id in training and learns what an unknown word usually means (nothing),
+    instead of keeping the random embedding it was initialised with."""
     ids = np.array(ids)
-    real = np.arange(ids.shape[-1]) < np.asarray(lengths)[..., None]
-    ids[real & (rng.random(ids.shape) < rate)] = OOV
+    dropped = rng.random(length) < rate
+    ids[:length][dropped] = OOV
     return ids
