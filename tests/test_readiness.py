@@ -193,7 +193,7 @@ def test_the_gpu_check_runs_end_to_end_on_the_cpu(tmp_path):
 
 
 def speech_run(trim_to: int):
-    config = speech.get_config("tiny")  # 24 spoken digit strings of 100 to 400 frames
+    config = speech.get_config("tiny")  # 24 spoken digit strings of different lengths
     config.update(dict(log_every=2, eval_every=0, checkpoint_every=6, num_steps=6))
     config.data.trim_to = trim_to
     return config
@@ -217,7 +217,7 @@ def test_batches_trimmed_to_new_lengths_compile_without_warning_and_others_still
 
     monkeypatch.setattr(DataParallel, "put_batch", doubling)
     with pytest.warns(RecompilationWarning, match="step 5 compiled jit"):
-        run_driver.train(speech_run(trim_to=1000), tmp_path / "halved")  # never cut
+        run_driver.train(speech_run(trim_to=1000), tmp_path / "doubled")  # never cut
     config = tiny_run("cnn", data_dir)
     config.data.trim_to = 4
     with pytest.raises(ValueError, match="trim_to cuts padded sequences .* has no padded"):

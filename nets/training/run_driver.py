@@ -293,7 +293,7 @@ def start(config: ml_collections.ConfigDict, workdir, stack: contextlib.ExitStac
         eval_set = read(config.data.name, eval_split, data_dir)
     first = take(train_set, 0)
     trim_to = config.data.get("trim_to", 0)
-    if trim_to and ("lengths" not in first or np.ndim(first["inputs"]) < 1):
+    if trim_to and ("lengths" not in first or isinstance(first["inputs"], dict)):
         raise ValueError(
             f"config.data.trim_to cuts padded sequences to their 'lengths'; {config.data.name!r} "
             f"has no padded sequences (its examples hold {sorted(first)})"
@@ -418,7 +418,7 @@ def train_steps(run: Run, on_step: Callable[[int], None] | None = None) -> tuple
     ):
         logged = 0  # the compilations counted in earlier rows
         # with config.data.trim_to each length a batch is cut to compiles once, as expected
-        trimmed_lengths = set()
+        trimming, trimmed_lengths = config.data.get("trim_to", 0), set()
         while step < config.num_steps:
             batch = next(run.batches)
             profile.before(step + 1)
@@ -428,7 +428,7 @@ def train_steps(run: Run, on_step: Callable[[int], None] | None = None) -> tuple
             step += 1
             profile.after(step, metrics)
             new_length = False
-            if config.data.get("trim_to", 0):
+            if trimming:
                 length = batch["inputs"].shape[1]
                 new_length = length not in trimmed_lengths
                 trimmed_lengths.add(length)
