@@ -16,8 +16,9 @@ Profiles: 'quick' regenerates every figure and every number the README measured 
 experiments' quick profiles and the training configs: 2,731 s (46 minutes) with ``--jobs 2`` on a
 2-core CPU and an empty compilation cache (2026-12-04; the experiments' times on one core add up
 to 5,459 s, 468 s of it compiling; 2,985 s in an earlier run, partly this CPU's drift, partly
-two levers: scripts/README.md); 'full' adds the README's full-profile column (the MNIST-1D
-anchor at 8,000 steps, 5 minutes more).
+two levers; 3,095 s in a later one while this CPU ran 1.22 times slower: scripts/README.md);
+'full' adds the README's full-profile column (the MNIST-1D anchor at 8,000 steps, 5 minutes
+more).
 
 ``--jobs N`` runs N experiments at once, each pinned to its own share of the CPUs (its XLA
 thread pools are sized by it), the longest first by the times readme_numbers.json records (one

@@ -122,8 +122,8 @@ class DataParallel:
         if self.mode == "pmap":
             return shard(batch, len(self.local_devices))
         check_divisible(len(jax.tree.leaves(batch)[0]), len(self.local_devices))
-        if jax.process_count() == 1:  # the local batch is the global one: one transfer for all
-            return jax.device_put(batch, self._sharded)  # leaves (3 leaves: 0.1 ms instead of 0.2)
+        if jax.process_count() == 1:  # the local batch is the global one: the whole tree in
+            return jax.device_put(batch, self._sharded)  # one transfer (0.1 ms; 0.2 leaf by leaf)
         return jax.tree.map(
             lambda x: jax.make_array_from_process_local_data(self._sharded, x), batch
         )
